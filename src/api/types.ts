@@ -1,0 +1,100 @@
+// LambdaRoute v1alpha1 as users write it (after defaults are applied) and the
+// Kubernetes object shapes the sources hand to the compiler.
+
+export const GROUP = 'lambda-ingress.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'LambdaRoute';
+export const PLURAL = 'lambdaroutes';
+
+export type PathType = 'Exact' | 'Prefix';
+export type InvocationType = 'RequestResponse' | 'Event';
+export type PayloadFormat = '2.0' | '1.0' | 'alb';
+
+export interface SecretKeyRef {
+  name: string;
+  key: string;
+}
+
+export interface SecretRef {
+  name: string;
+  /** Secrets must live in the route's namespace; any other value is refused (RefNotPermitted). */
+  namespace?: string;
+}
+
+export interface FunctionTarget {
+  name: string;
+  qualifier?: string;
+  region?: string;
+  invocationType: InvocationType;
+  payloadFormat: PayloadFormat;
+  endpoint?: string;
+}
+
+export interface LambdaRouteSpec {
+  hosts?: string[];
+  match: {
+    path: string;
+    pathType: PathType;
+    methods?: string[];
+  };
+  target: {
+    url?: string;
+    forwardSubpath: boolean;
+    function?: FunctionTarget;
+  };
+  auth?: {
+    apiKey?: { secretRef: SecretKeyRef & { namespace?: string } };
+    iam?: {
+      secretRef?: SecretRef;
+      region?: string;
+      service?: string;
+      roleArn?: string;
+      roleSessionName?: string;
+    };
+  };
+  timeout: string;
+  tls: { insecureSkipVerify: boolean };
+  keepalive: {
+    enabled: boolean;
+    idleTimeout: string;
+    maxConnections?: number;
+  };
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+}
+
+/** A LambdaRoute as read from a source: metadata is trusted, spec is not validated yet. */
+export interface LambdaRouteObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: unknown;
+  /** Where the object came from, for error messages ("routes.yaml#2", "cluster"). */
+  origin?: string;
+}
+
+/** A Secret's decoded data. Values are bytes as in Kubernetes; they are wrapped when resolved. */
+export interface SecretObject {
+  metadata: ObjectMeta;
+  data: Record<string, Buffer>;
+  origin?: string;
+}
+
+export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Ready';
+
+/** metav1.Condition without lastTransitionTime, which the status writer owns. */
+export interface Condition {
+  type: ConditionType;
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+}

@@ -1,0 +1,116 @@
+// Validates a LambdaRoute spec with the one schema: ajv for structure and
+// defaults, then the schema's CEL rules (x-kubernetes-validations) with cel-js,
+// so standalone mode rejects exactly what the API server would.
+import { evaluate } from '@marcbachmann/cel-js';
+import { Ajv, type ErrorObject } from 'ajv';
+import { specSchema } from './schema.ts';
+import type { LambdaRouteSpec } from './types.ts';
+
+export interface FieldError {
+  /** Dotted field path from the object root, e.g. "spec.match.path". */
+  field: string;
+  message: string;
+}
+
+export type ValidationResult =
+  | { ok: true; spec: LambdaRouteSpec }
+  /** `partial` is the input with whatever defaults could be applied, for reading the valid parts. */
+  | { ok: false; errors: FieldError[]; partial: unknown };
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
+// Kubernetes annotations in the schema: list semantics are checked below, the rest are for the API server.
+ajv.addKeyword({ keyword: 'x-kubernetes-validations' });
+ajv.addKeyword({ keyword: 'x-kubernetes-list-map-keys' });
+ajv.addKeyword({
+  keyword: 'x-kubernetes-list-type',
+  type: 'array',
+  schemaType: 'string',
+  error: { message: 'must not contain duplicate items' },
+  validate: (listType: string, data: unknown[]) => listType !== 'set' || new Set(data).size === data.length,
+});
+const validateStructure = ajv.compile(specSchema);
+
+/** Validates and defaults a copy of `spec`; every error names its field path below "spec". */
+export function validateSpec(spec: unknown): ValidationResult {
+  const copy = structuredClone(spec);
+  const structureOk = validateStructure(copy);
+  const errors = structureOk ? [] : (validateStructure.errors ?? []).map(toFieldError);
+  errors.push(...celErrors(specSchema, copy, 'spec'));
+  return errors.length === 0
+    ? { ok: true, spec: copy as LambdaRouteSpec }
+    : { ok: false, errors, partial: copy };
+}
+
+function toFieldError(error: ErrorObject): FieldError {
+  const path = error.instancePath.split('/').slice(1).map(decodePointer);
+  let message = error.message ?? 'is invalid';
+  if (error.keyword === 'additionalProperties') {
+    path.push(String(error.params['additionalProperty']));
+    message = 'unknown field';
+  } else if (error.keyword === 'required') {
+    path.push(String(error.params['missingProperty']));
+    message = 'is required';
+  } else if (error.keyword === 'enum') {
+    message = `must be one of ${(error.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  } else if (error.keyword === 'pattern' && error.parentSchema?.['description']) {
+    message = `${message}: ${error.parentSchema['description']}`;
+  }
+  return { field: ['spec', ...path].join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]'), message };
+}
+
+function decodePointer(segment: string): string {
+  return segment.replaceAll('~1', '/').replaceAll('~0', '~');
+}
+
+interface CelRule {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+}
+
+interface SchemaNode {
+  readonly [keyword: string]: unknown;
+  readonly properties?: Readonly<Record<string, SchemaNode>>;
+  readonly items?: SchemaNode;
+  readonly 'x-kubernetes-validations'?: readonly CelRule[];
+}
+
+/** Evaluates CEL rules depth-first over the defaulted object, like the API server does. */
+function celErrors(schema: SchemaNode, data: unknown, path: string): FieldError[] {
+  if (typeof data !== 'object' || data === null) return [];
+  const errors: FieldError[] = [];
+  for (const { rule, message, fieldPath } of schema['x-kubernetes-validations'] ?? []) {
+    let passed: unknown;
+    try {
+      passed = evaluate(rule, { self: escapeForCel(data) });
+    } catch {
+      // A type error here means the structure is already invalid, and ajv has said where.
+      continue;
+    }
+    if (passed !== true) errors.push({ field: path + (fieldPath ?? ''), message });
+  }
+  if (Array.isArray(data) && schema.items) {
+    for (const [i, item] of data.entries()) errors.push(...celErrors(schema.items, item, `${path}[${i}]`));
+  } else {
+    for (const [key, child] of Object.entries(schema.properties ?? {})) {
+      errors.push(...celErrors(child, (data as Record<string, unknown>)[key], `${path}.${key}`));
+    }
+  }
+  return errors;
+}
+
+// The API server exposes properties named like CEL keywords as __keyword__
+// (e.g. target.function is self.__function__ in a rule); do the same here.
+const celReserved = new Set(
+  'true false null in as break const continue else for function if import let loop package namespace return var void while'.split(
+    ' ',
+  ),
+);
+
+function escapeForCel(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(escapeForCel);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [celReserved.has(k) ? `__${k}__` : k, escapeForCel(v)]),
+  );
+}

@@ -1,0 +1,173 @@
+// compile(snapshot) -> { table, diagnostics }: pure, no I/O. Validates each
+// LambdaRoute, settles conflicts (oldest wins), resolves Secret references and
+// compiles targets. Diagnostics are data: the status writer, /debug/routes and
+// the data plane's 503 answers all read them.
+import type { Condition, LambdaRouteObject, LambdaRouteSpec } from '../api/types.ts';
+import { type FieldError, validateSpec } from '../api/validate.ts';
+import { type Conflict, settleConflicts } from './conflicts.ts';
+import { resolveRefs } from './refs.ts';
+import type { CompiledRoute, IamAuth, ReadyRoute, RouteMatch } from './route.ts';
+import { objectKey, type Snapshot, type SourceError } from './snapshot.ts';
+import { RouteTable } from './table.ts';
+import { compileConnection, compileFunctionTarget, compileUrlTarget, urlSigningDefaults } from './targets.ts';
+
+export interface RouteDiagnostic {
+  key: string;
+  namespace: string;
+  name: string;
+  generation?: number;
+  origin?: string;
+  conditions: Condition[];
+}
+
+export interface CompileResult {
+  table: RouteTable;
+  /** One entry per LambdaRoute in the snapshot, served or not, by namespace/name. */
+  diagnostics: RouteDiagnostic[];
+  errors: readonly SourceError[];
+}
+
+/** A route after validation: its spec, or its errors plus whatever part of the match could be read. */
+interface Candidate {
+  object: LambdaRouteObject;
+  key: string;
+  spec?: LambdaRouteSpec;
+  errors?: FieldError[];
+  match?: RouteMatch;
+}
+
+export function compile(snapshot: Snapshot, version: number): CompileResult {
+  const candidates = snapshot.routes.map(validate);
+  const conflicts = settleConflicts(
+    candidates.filter((c): c is Candidate & { match: RouteMatch } => !!c.match),
+  );
+  const routes: CompiledRoute[] = [];
+  const diagnostics: RouteDiagnostic[] = [];
+  for (const candidate of candidates) {
+    const { route, conditions } = build(candidate, conflicts.get(candidate.key), snapshot);
+    if (route) routes.push(route);
+    const { metadata, origin } = candidate.object;
+    diagnostics.push({
+      key: candidate.key,
+      namespace: metadata.namespace,
+      name: metadata.name,
+      ...(metadata.generation !== undefined && { generation: metadata.generation }),
+      ...(origin !== undefined && { origin }),
+      conditions: conditions.map((c) => ({
+        ...c,
+        ...(metadata.generation !== undefined && { observedGeneration: metadata.generation }),
+      })),
+    });
+  }
+  const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  return {
+    table: new RouteTable(version, routes.sort(byKey)),
+    diagnostics: diagnostics.sort(byKey),
+    errors: snapshot.errors,
+  };
+}
+
+function validate(object: LambdaRouteObject): Candidate {
+  const key = objectKey(object.metadata);
+  const result = validateSpec(object.spec);
+  if (result.ok) return { object, key, spec: result.spec, match: toMatch(result.spec) };
+  // An invalid route still owns its path (and answers 503) when the match part itself is valid.
+  const matchBroken = result.errors.some((e) => /^spec(\.match|\.hosts|$)/.test(e.field));
+  const match = matchBroken ? undefined : toMatch(result.partial as LambdaRouteSpec);
+  return { object, key, errors: result.errors, ...(match && { match }) };
+}
+
+function toMatch(spec: LambdaRouteSpec): RouteMatch {
+  return {
+    hosts: spec.hosts ?? [],
+    path: spec.match.path,
+    pathType: spec.match.pathType ?? 'Exact',
+    methods: spec.match.methods ?? [],
+  };
+}
+
+const condition = (type: Condition['type'], ok: boolean, reason: string, message: string): Condition => ({
+  type,
+  status: ok ? 'True' : 'False',
+  reason,
+  message,
+});
+
+function build(
+  candidate: Candidate,
+  conflict: Conflict | undefined,
+  snapshot: Snapshot,
+): { route?: CompiledRoute; conditions: Condition[] } {
+  const { key, object, spec, errors, match } = candidate;
+  const base = { key, namespace: object.metadata.namespace, name: object.metadata.name };
+  const identity = {
+    ...base,
+    ...(object.metadata.generation !== undefined && { generation: object.metadata.generation }),
+    ...(object.origin !== undefined && { origin: object.origin }),
+  };
+  const notReady = (reason: string, message: string, resolvedRefs: Condition, accepted: Condition) => ({
+    ...(match && !conflict && { route: { ...identity, match, ready: false as const, reason, message } }),
+    conditions: [accepted, resolvedRefs, condition('Ready', false, reason, message)],
+  });
+  const refsUnknown = condition(
+    'ResolvedRefs',
+    false,
+    'Invalid',
+    'References are not resolved for an invalid route',
+  );
+
+  if (!spec) {
+    const message = errors!.map((e) => `${e.field}: ${e.message}`).join('; ');
+    return notReady('Invalid', message, refsUnknown, condition('Accepted', false, 'Invalid', message));
+  }
+  if (conflict) {
+    const message = `${conflict.path} is served by the older route ${conflict.winner}${conflict.host ? ` for host ${conflict.host}` : ''}`;
+    return notReady('Conflicted', message, refsUnknown, condition('Accepted', false, 'Conflicted', message));
+  }
+
+  const resolved = resolveRefs(object.metadata.namespace, spec.auth, (ns, name) =>
+    snapshot.secrets.get(`${ns}/${name}`),
+  );
+  const refs =
+    'reason' in resolved
+      ? condition('ResolvedRefs', false, resolved.reason, resolved.message)
+      : condition('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved');
+
+  const target = spec.target.url
+    ? compileUrlTarget(spec.target.url, spec.target.forwardSubpath)
+    : compileFunctionTarget(spec.target.function!, spec.auth?.iam?.region);
+  if ('error' in target)
+    return notReady('Invalid', target.error, refs, condition('Accepted', false, 'Invalid', target.error));
+  const accepted = condition('Accepted', true, 'Accepted', 'Route is valid');
+  if ('reason' in resolved) return notReady(resolved.reason, resolved.message, refs, accepted);
+
+  // Function targets are always signed: the Invoke API accepts nothing else.
+  const iamSpec = spec.auth?.iam ?? (target.kind === 'function' ? {} : undefined);
+  let iam: IamAuth | undefined;
+  if (iamSpec) {
+    const defaults =
+      target.kind === 'url'
+        ? urlSigningDefaults(spec.target.url!)
+        : { region: target.region, service: 'lambda' };
+    iam = {
+      credentials: resolved.staticCredentials ?? { kind: 'chain' },
+      region: iamSpec.region ?? defaults.region,
+      service: iamSpec.service ?? defaults.service,
+      ...(iamSpec.roleArn && {
+        assumeRole: { roleArn: iamSpec.roleArn, sessionName: iamSpec.roleSessionName ?? 'lambda-ingress' },
+      }),
+    };
+  }
+  const route: ReadyRoute = {
+    ...identity,
+    match: match!,
+    ready: true,
+    target,
+    connection: compileConnection(spec),
+    auth: { ...(resolved.apiKey && { apiKey: resolved.apiKey }), ...(iam && { iam }) },
+  };
+  return {
+    route,
+    conditions: [accepted, refs, condition('Ready', true, 'Ready', 'Served by the data plane')],
+  };
+}

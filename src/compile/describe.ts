@@ -1,0 +1,16 @@
+import type { CompileResult } from './compile.ts';
+
+/**
+ * The compile result as plain data, for /debug/routes and the golden tests.
+ * Secret values are Sensitive and serialize as <redacted>.
+ */
+export function describeResult(result: CompileResult): unknown {
+  return JSON.parse(
+    JSON.stringify({
+      version: result.table.version,
+      routes: result.table.routes,
+      diagnostics: result.diagnostics,
+      errors: result.errors,
+    }),
+  );
+}

@@ -1,0 +1,93 @@
+// Resolves a route's Secret references. Every failure has a reason the user
+// can act on: SecretNotFound, KeyNotFound, InvalidSecret, RefNotPermitted.
+import { Sensitive } from '../api/sensitive.ts';
+import type { LambdaRouteSpec, SecretObject } from '../api/types.ts';
+import type { StaticCredentials } from './route.ts';
+
+export interface RefError {
+  reason: 'SecretNotFound' | 'KeyNotFound' | 'InvalidSecret' | 'RefNotPermitted';
+  message: string;
+}
+
+export interface ResolvedAuth {
+  apiKey?: Sensitive;
+  staticCredentials?: StaticCredentials;
+}
+
+type Lookup = (namespace: string, name: string) => SecretObject | undefined;
+
+export function resolveRefs(
+  namespace: string,
+  auth: LambdaRouteSpec['auth'],
+  lookup: Lookup,
+): ResolvedAuth | RefError {
+  const resolved: ResolvedAuth = {};
+  const apiKeyRef = auth?.apiKey?.secretRef;
+  if (apiKeyRef) {
+    const secret = findSecret(namespace, apiKeyRef, 'auth.apiKey.secretRef', lookup);
+    if ('reason' in secret) return secret;
+    const value = readKey(secret, apiKeyRef.key, 'auth.apiKey.secretRef', true);
+    if (!(value instanceof Sensitive)) return value!;
+    resolved.apiKey = value;
+  }
+  const iamRef = auth?.iam?.secretRef;
+  if (iamRef) {
+    const secret = findSecret(namespace, iamRef, 'auth.iam.secretRef', lookup);
+    if ('reason' in secret) return secret;
+    const accessKeyId = readKey(secret, 'accessKeyId', 'auth.iam.secretRef', true);
+    const secretAccessKey = readKey(secret, 'secretAccessKey', 'auth.iam.secretRef', true);
+    const sessionToken = readKey(secret, 'sessionToken', 'auth.iam.secretRef', false);
+    for (const value of [accessKeyId, secretAccessKey, sessionToken]) {
+      if (value && !(value instanceof Sensitive)) return value;
+    }
+    resolved.staticCredentials = {
+      kind: 'static',
+      accessKeyId: accessKeyId as Sensitive,
+      secretAccessKey: secretAccessKey as Sensitive,
+      ...(sessionToken && { sessionToken: sessionToken as Sensitive }),
+    };
+  }
+  return resolved;
+}
+
+function findSecret(
+  namespace: string,
+  ref: { name: string; namespace?: string },
+  field: string,
+  lookup: Lookup,
+): SecretObject | RefError {
+  if (ref.namespace !== undefined && ref.namespace !== namespace) {
+    return {
+      reason: 'RefNotPermitted',
+      message: `${field} refers to namespace ${ref.namespace}; Secrets must be in the route's namespace ${namespace}`,
+    };
+  }
+  return (
+    lookup(namespace, ref.name) ?? {
+      reason: 'SecretNotFound',
+      message: `${field}: Secret ${namespace}/${ref.name} not found`,
+    }
+  );
+}
+
+/** The trimmed value of `key`; KeyNotFound when a required key is absent, undefined when an optional one is. */
+function readKey(
+  secret: SecretObject,
+  key: string,
+  field: string,
+  required: boolean,
+): Sensitive | RefError | undefined {
+  const { namespace, name } = secret.metadata;
+  const bytes = secret.data[key];
+  if (bytes === undefined) {
+    return required
+      ? { reason: 'KeyNotFound', message: `${field}: Secret ${namespace}/${name} has no key ${key}` }
+      : undefined;
+  }
+  // A trailing newline from `echo … | base64` is the common mistake; trim it rather than fail.
+  const value = bytes.toString('utf8').trim();
+  const where = `${field}: key ${key} of Secret ${namespace}/${name}`;
+  if (value === '') return { reason: 'InvalidSecret', message: `${where} is empty` };
+  if (/\s/.test(value)) return { reason: 'InvalidSecret', message: `${where} contains whitespace` };
+  return new Sensitive(value);
+}

@@ -1,0 +1,217 @@
+// Standalone source: a file or directory of YAML manifests, followed live.
+// Changes are debounced into one rescan; unchanged files are not re-read.
+// Nothing valid is lost to a mistake: a file with broken YAML keeps its last
+// good objects, and a broken document keeps the last good version of the
+// object it describes, while the error names the file and document index.
+import { type FSWatcher, watch } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import type { LambdaRouteObject, SecretObject } from '../api/types.ts';
+import { validateSpec } from '../api/validate.ts';
+import { objectKey, type Snapshot, type SourceError } from '../compile/snapshot.ts';
+import { parseManifests } from './manifests.ts';
+
+export interface FileSourceOptions {
+  /** Quiet time after a change before rescanning (default 100 ms). */
+  debounceMs?: number;
+  /** Rescan period, for file systems whose change events are unreliable (default 10 s). */
+  pollIntervalMs?: number;
+}
+
+interface FileState {
+  /** inode, mtime and size: a file is re-read only when this changes. */
+  stamp: string;
+  routes: LambdaRouteObject[];
+  secrets: SecretObject[];
+  errors: SourceError[];
+  /** Keys of the routes in `routes` whose spec is valid: the ones worth keeping when a later edit breaks them. */
+  validRoutes: Set<string>;
+}
+
+const MANIFEST = /\.(ya?ml|json)$/;
+
+export class FileSource {
+  readonly #root: string;
+  readonly #debounceMs: number;
+  readonly #pollIntervalMs: number;
+  #files = new Map<string, FileState>();
+  #rootError: SourceError | undefined;
+  #watcher: FSWatcher | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+  #scanning: Promise<boolean> | undefined;
+
+  constructor(root: string, options: FileSourceOptions = {}) {
+    this.#root = root;
+    this.#debounceMs = options.debounceMs ?? 100;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
+  }
+
+  /** Reads everything once. Fails only when the path does not exist at all. */
+  async load(): Promise<Snapshot> {
+    await stat(this.#root);
+    await this.#rescan();
+    return this.snapshot();
+  }
+
+  /**
+   * Calls `onChange` with a new snapshot after every change that alters what
+   * was read. Resolves once the watch is in place; changes made since load()
+   * are picked up too.
+   */
+  async watch(onChange: (snapshot: Snapshot) => void): Promise<void> {
+    const schedule = () => {
+      clearTimeout(this.#debounce);
+      this.#debounce = setTimeout(async () => {
+        if (await this.#rescan()) onChange(this.snapshot());
+      }, this.#debounceMs);
+    };
+    // Watch the directory even for a single file: editors and ConfigMap
+    // mounts replace files by rename, which a watch on the file would miss.
+    const isDirectory = await stat(this.#root).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    this.#watcher = watch(isDirectory ? this.#root : dirname(this.#root), { recursive: true }, schedule);
+    this.#watcher.on('error', schedule);
+    this.#poll = setInterval(schedule, this.#pollIntervalMs);
+    this.#poll.unref();
+    schedule();
+  }
+
+  close(): void {
+    this.#watcher?.close();
+    clearInterval(this.#poll);
+    clearTimeout(this.#debounce);
+  }
+
+  snapshot(): Snapshot {
+    const routes = new Map<string, LambdaRouteObject>();
+    const secrets = new Map<string, SecretObject>();
+    const errors: SourceError[] = this.#rootError ? [this.#rootError] : [];
+    for (const [, file] of [...this.#files].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      errors.push(...file.errors);
+      for (const [kind, map, objects] of [
+        ['LambdaRoute', routes, file.routes],
+        ['Secret', secrets, file.secrets],
+      ] as const) {
+        for (const object of objects) {
+          const key = objectKey(object.metadata);
+          const first = map.get(key);
+          if (first) {
+            errors.push({
+              origin: object.origin!,
+              message: `${kind} ${key} is already defined in ${first.origin}; ignoring this one`,
+            });
+          } else {
+            (map as Map<string, typeof object>).set(key, object);
+          }
+        }
+      }
+    }
+    return { routes: [...routes.values()], secrets, errors };
+  }
+
+  /** Rescans (one scan at a time); resolves true when anything changed. */
+  #rescan(): Promise<boolean> {
+    const run = (this.#scanning ?? Promise.resolve(false)).then(() => this.#scan());
+    this.#scanning = run.catch(() => false);
+    return run;
+  }
+
+  async #scan(): Promise<boolean> {
+    let paths: string[];
+    try {
+      paths = await this.#list();
+    } catch (error) {
+      // The directory vanished or is unreadable: keep serving what was read before.
+      const message = `cannot read ${this.#root}: ${(error as Error).message}; keeping the last good configuration`;
+      const changed = this.#rootError?.message !== message;
+      this.#rootError = { origin: this.#root, message };
+      return changed;
+    }
+    let changed = this.#rootError !== undefined;
+    this.#rootError = undefined;
+    const next = new Map<string, FileState>();
+    for (const path of paths) {
+      const previous = this.#files.get(path);
+      const state = await this.#read(path, previous);
+      if (state) next.set(path, state);
+      if (state !== previous) changed = true;
+    }
+    if (next.size !== this.#files.size) changed = true;
+    this.#files = next;
+    return changed;
+  }
+
+  async #list(): Promise<string[]> {
+    const info = await stat(this.#root);
+    if (!info.isDirectory()) return [this.#root];
+    const entries = await readdir(this.#root, { recursive: true });
+    // Skip hidden entries, such as the ..data directory of ConfigMap mounts (its files are linked from the top).
+    return entries
+      .filter((entry) => MANIFEST.test(entry) && !entry.split('/').some((part) => part.startsWith('.')))
+      .map((entry) => join(this.#root, entry));
+  }
+
+  /** The file's state, `previous` itself when unchanged, or undefined when it is gone. */
+  async #read(path: string, previous: FileState | undefined): Promise<FileState | undefined> {
+    let text: string;
+    let stamp: string;
+    try {
+      const info = await stat(path);
+      if (!info.isFile()) return undefined;
+      stamp = `${info.ino}:${info.mtimeMs}:${info.size}`;
+      if (previous?.stamp === stamp) return previous;
+      text = await readFile(path, 'utf8');
+    } catch {
+      return undefined; // deleted between listing and reading
+    }
+    const name = this.#root === path ? path : relative(this.#root, path);
+    return keepLastGood(stamp, parseManifests(text, name), previous);
+  }
+}
+
+function keepLastGood(
+  stamp: string,
+  parsed: ReturnType<typeof parseManifests>,
+  previous: FileState | undefined,
+): FileState {
+  if (parsed.syntaxError && previous) {
+    const kept = previous.routes.length + previous.secrets.length;
+    const errors = parsed.errors.map((e) => ({
+      ...e,
+      message: `${e.message}; keeping the ${kept} object(s) last read from this file`,
+    }));
+    return { ...previous, stamp, errors };
+  }
+  const errors: SourceError[] = [];
+  const validRoutes = new Set<string>();
+  const routes = parsed.routes.map((route) => {
+    const key = objectKey(route.metadata);
+    const result = validateSpec(route.spec);
+    if (result.ok) {
+      validRoutes.add(key);
+      return route;
+    }
+    const last = previous?.validRoutes.has(key) && previous.routes.find((r) => objectKey(r.metadata) === key);
+    if (!last) return route; // new and invalid: compile() reports it on the route itself
+    const problems = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+    errors.push({
+      origin: route.origin!,
+      message: `LambdaRoute ${key} is invalid (${problems}); still serving the previous version`,
+    });
+    validRoutes.add(key);
+    return last;
+  });
+  const secrets = [...parsed.secrets];
+  for (const error of parsed.errors) {
+    const last =
+      error.object && previous?.secrets.find((s) => `Secret ${objectKey(s.metadata)}` === error.object);
+    if (last) secrets.push(last);
+    errors.push(
+      last ? { origin: error.origin, message: `${error.message}; still using the previous version` } : error,
+    );
+  }
+  return { stamp, routes, secrets, errors, validRoutes };
+}

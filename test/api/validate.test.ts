@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import { validateSpec } from '../../src/api/validate.ts';
+
+const valid = {
+  match: { path: '/aws' },
+  target: { url: 'https://a.execute-api.us-east-1.amazonaws.com/default/x' },
+};
+
+function errorsOf(spec: unknown) {
+  const result = validateSpec(spec);
+  if (result.ok) throw new Error('expected validation errors');
+  return result.errors;
+}
+
+describe('validateSpec', () => {
+  it('applies the contract defaults', () => {
+    const result = validateSpec(valid);
+    expect(result.ok && result.spec).toEqual({
+      match: { path: '/aws', pathType: 'Exact' },
+      target: { url: valid.target.url, forwardSubpath: false },
+      timeout: '3s',
+      tls: { insecureSkipVerify: false },
+      keepalive: { enabled: true, idleTimeout: '60s' },
+    });
+  });
+
+  it('defaults function targets to RequestResponse and payload format 2.0', () => {
+    const result = validateSpec({ match: { path: '/f' }, target: { function: { name: 'my-fn' } } });
+    expect(result.ok && result.spec.target.function).toEqual({
+      name: 'my-fn',
+      invocationType: 'RequestResponse',
+      payloadFormat: '2.0',
+    });
+  });
+
+  it('does not modify its input', () => {
+    const input = structuredClone(valid);
+    validateSpec(input);
+    expect(input).toEqual(valid);
+  });
+
+  it.each([
+    ['missing match', { target: valid.target }, 'spec.match', 'is required'],
+    ['path without slash', { ...valid, match: { path: 'aws' } }, 'spec.match.path', 'must match pattern'],
+    [
+      'unknown path type',
+      { ...valid, match: { path: '/a', pathType: 'Regex' } },
+      'spec.match.pathType',
+      'must be one of "Exact", "Prefix"',
+    ],
+    [
+      'unknown method',
+      { ...valid, match: { path: '/a', methods: ['GET', 'FETCH'] } },
+      'spec.match.methods[1]',
+      'must be one of',
+    ],
+    [
+      'duplicate methods',
+      { ...valid, match: { path: '/a', methods: ['GET', 'GET'] } },
+      'spec.match.methods',
+      'duplicate',
+    ],
+    ['bad host', { ...valid, hosts: ['Bad Host'] }, 'spec.hosts[0]', 'must match pattern'],
+    ['unknown field', { ...valid, timout: '3s' }, 'spec.timout', 'unknown field'],
+    ['nested unknown field', { ...valid, tls: { verify: false } }, 'spec.tls.verify', 'unknown field'],
+    ['bad duration', { ...valid, timeout: '3 seconds' }, 'spec.timeout', 'Go-style duration'],
+    ['bad url scheme', { ...valid, target: { url: 'ftp://x' } }, 'spec.target.url', 'must match pattern'],
+    ['url with query', { ...valid, target: { url: 'https://x/a?b=c' } }, 'spec.target.url', 'without query'],
+    [
+      'both targets',
+      { ...valid, target: { url: 'https://x', function: { name: 'f' } } },
+      'spec.target',
+      'exactly one of url or function',
+    ],
+    ['no target', { ...valid, target: {} }, 'spec.target', 'exactly one of url or function'],
+    [
+      'forwardSubpath on Exact',
+      { ...valid, target: { ...valid.target, forwardSubpath: true } },
+      'spec.target.forwardSubpath',
+      'requires match.pathType Prefix',
+    ],
+    [
+      'forwardSubpath on function',
+      {
+        match: { path: '/f', pathType: 'Prefix' },
+        target: { function: { name: 'f' }, forwardSubpath: true },
+      },
+      'spec.target.forwardSubpath',
+      'url targets only',
+    ],
+    [
+      'apiKey on function',
+      {
+        match: { path: '/f' },
+        target: { function: { name: 'f' } },
+        auth: { apiKey: { secretRef: { name: 'k', key: 'k' } } },
+      },
+      'spec.auth.apiKey',
+      'url targets only',
+    ],
+    [
+      'apiKey without key',
+      { ...valid, auth: { apiKey: { secretRef: { name: 'k' } } } },
+      'spec.auth.apiKey.secretRef.key',
+      'is required',
+    ],
+    [
+      'bad function name',
+      { match: { path: '/f' }, target: { function: { name: 'my fn' } } },
+      'spec.target.function.name',
+      'must match pattern',
+    ],
+    [
+      'bad payload format',
+      { match: { path: '/f' }, target: { function: { name: 'f', payloadFormat: '3.0' } } },
+      'spec.target.function.payloadFormat',
+      'must be one of',
+    ],
+    [
+      'bad region',
+      { ...valid, auth: { iam: { region: 'Europe' } } },
+      'spec.auth.iam.region',
+      'must match pattern',
+    ],
+    [
+      'bad role arn',
+      { ...valid, auth: { iam: { roleArn: 'role/x' } } },
+      'spec.auth.iam.roleArn',
+      'must match pattern',
+    ],
+    [
+      'maxConnections zero',
+      { ...valid, keepalive: { maxConnections: 0 } },
+      'spec.keepalive.maxConnections',
+      'must be >= 1',
+    ],
+    [
+      'wrong type',
+      { ...valid, tls: { insecureSkipVerify: 'yes' } },
+      'spec.tls.insecureSkipVerify',
+      'must be boolean',
+    ],
+  ])('%s', (_name, spec, field, message) => {
+    const errors = errorsOf(spec);
+    expect(errors).toContainEqual({ field, message: expect.stringContaining(message) });
+  });
+
+  it('collects every error at once', () => {
+    const errors = errorsOf({
+      match: { path: 'x', pathType: 'Nope' },
+      target: { url: 'x' },
+      timeout: 'soon',
+      extra: 1,
+    });
+    expect(errors.map((e) => e.field).sort()).toEqual(
+      ['spec.extra', 'spec.match.path', 'spec.match.pathType', 'spec.target.url', 'spec.timeout'].sort(),
+    );
+  });
+
+  it('rejects a spec that is not an object', () => {
+    expect(errorsOf('nope')).toContainEqual({ field: 'spec', message: 'must be object' });
+    expect(errorsOf(undefined)).toContainEqual({ field: 'spec', message: 'must be object' });
+  });
+});

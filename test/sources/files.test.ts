@@ -1,0 +1,179 @@
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Snapshot } from '../../src/compile/snapshot.ts';
+import { FileSource } from '../../src/sources/files.ts';
+
+const route = (name: string, path: string) => `apiVersion: lambda-ingress.io/v1alpha1
+kind: LambdaRoute
+metadata: {name: ${name}}
+spec:
+  match: {path: ${path}}
+  target: {url: "http://upstream.internal"}
+`;
+const secret = (name: string, value: string) => `apiVersion: v1
+kind: Secret
+metadata: {name: ${name}}
+data: {apiKey: ${Buffer.from(value).toString('base64')}}
+`;
+
+const routePaths = (s: Snapshot) =>
+  Object.fromEntries(
+    s.routes.map((r) => [r.metadata.name, (r.spec as { match: { path: string } }).match.path]),
+  );
+
+describe('FileSource', () => {
+  let dir: string;
+  let source: FileSource;
+  let snapshots: Snapshot[];
+
+  /** Resolves with the first snapshot (after the ones already seen) that satisfies `predicate`. */
+  const nextSnapshot = (predicate: (s: Snapshot) => boolean) =>
+    new Promise<Snapshot>((resolve, reject) => {
+      const seen = snapshots.length;
+      const deadline = Date.now() + 5000;
+      const check = () => {
+        const found = snapshots.slice(seen).find(predicate);
+        if (found) resolve(found);
+        else if (Date.now() > deadline)
+          reject(new Error(`no matching snapshot; last: ${JSON.stringify(snapshots.at(-1)?.errors)}`));
+        else setTimeout(check, 20);
+      };
+      check();
+    });
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lambda-ingress-files-'));
+    snapshots = [];
+  });
+  afterEach(() => {
+    source?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function start(path = dir) {
+    source = new FileSource(path, { debounceMs: 30, pollIntervalMs: 60_000 });
+    const first = await source.load();
+    await source.watch((s) => snapshots.push(s));
+    return first;
+  }
+
+  it('reads multi-document files recursively, with base64 data and stringData', async () => {
+    mkdirSync(join(dir, 'nested'));
+    writeFileSync(join(dir, 'a.yaml'), `${route('a', '/a')}---\n${secret('k', 'value-1')}`);
+    writeFileSync(join(dir, 'nested', 'b.yml'), route('b', '/b'));
+    writeFileSync(join(dir, 'notes.txt'), 'not a manifest');
+    const first = await start();
+    expect(routePaths(first)).toEqual({ a: '/a', b: '/b' });
+    expect(first.secrets.get('default/k')?.data['apiKey']?.toString()).toBe('value-1');
+    expect(first.errors).toEqual([]);
+    expect(first.routes.find((r) => r.metadata.name === 'b')?.origin).toBe('nested/b.yml#0');
+  });
+
+  it('follows edits, additions and deletions', async () => {
+    writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
+    await start();
+    writeFileSync(join(dir, 'a.yaml'), route('a', '/a-edited'));
+    expect(routePaths(await nextSnapshot((s) => routePaths(s)['a'] === '/a-edited'))).toEqual({
+      a: '/a-edited',
+    });
+    writeFileSync(join(dir, 'b.yaml'), route('b', '/b'));
+    await nextSnapshot((s) => 'b' in routePaths(s));
+    rmSync(join(dir, 'a.yaml'));
+    expect(routePaths(await nextSnapshot((s) => !('a' in routePaths(s))))).toEqual({ b: '/b' });
+  });
+
+  it('follows files replaced by rename, as editors and ConfigMap mounts do', async () => {
+    writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
+    await start();
+    writeFileSync(join(dir, '.a.yaml.tmp'), route('a', '/renamed'));
+    renameSync(join(dir, '.a.yaml.tmp'), join(dir, 'a.yaml'));
+    await nextSnapshot((s) => routePaths(s)['a'] === '/renamed');
+  });
+
+  it('keeps the last good objects of a file whose YAML breaks, and names the file and document', async () => {
+    writeFileSync(join(dir, 'a.yaml'), `${route('a', '/a')}---\n${secret('k', 'v')}`);
+    writeFileSync(join(dir, 'other.yaml'), route('other', '/other'));
+    await start();
+    writeFileSync(join(dir, 'a.yaml'), `${route('a', '/a2')}---\nkind: [unclosed\n`);
+    const broken = await nextSnapshot((s) => s.errors.length > 0);
+    expect(routePaths(broken)).toEqual({ a: '/a', other: '/other' });
+    expect(broken.secrets.has('default/k')).toBe(true);
+    expect(broken.errors).toEqual([
+      {
+        origin: 'a.yaml#1',
+        message: expect.stringMatching(
+          /^invalid YAML: .*; keeping the 2 object\(s\) last read from this file$/,
+        ),
+      },
+    ]);
+    writeFileSync(join(dir, 'a.yaml'), route('a', '/a3'));
+    const fixed = await nextSnapshot((s) => s.errors.length === 0);
+    expect(routePaths(fixed)).toEqual({ a: '/a3', other: '/other' });
+    expect(fixed.secrets.has('default/k')).toBe(false);
+  });
+
+  it('keeps the previous version of a route whose new spec is invalid', async () => {
+    writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
+    await start();
+    writeFileSync(join(dir, 'a.yaml'), route('a', 'no-slash'));
+    const s = await nextSnapshot((x) => x.errors.length > 0);
+    expect(routePaths(s)).toEqual({ a: '/a' });
+    expect(s.errors[0]).toEqual({
+      origin: 'a.yaml#0',
+      message: expect.stringMatching(
+        /^LambdaRoute default\/a is invalid \(spec\.match\.path: .*\); still serving the previous version$/,
+      ),
+    });
+  });
+
+  it('keeps the previous version of a Secret whose data breaks', async () => {
+    writeFileSync(join(dir, 's.yaml'), secret('k', 'good'));
+    await start();
+    writeFileSync(
+      join(dir, 's.yaml'),
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: k}\ndata: {apiKey: "%%%"}\n',
+    );
+    const s = await nextSnapshot((x) => x.errors.length > 0);
+    expect(s.secrets.get('default/k')?.data['apiKey']?.toString()).toBe('good');
+    expect(s.errors[0]?.message).toMatch(/data.apiKey is not valid base64.*still using the previous version/);
+  });
+
+  it('reports an object defined in two files and keeps the first', async () => {
+    writeFileSync(join(dir, 'a.yaml'), route('dup', '/from-a'));
+    writeFileSync(join(dir, 'b.yaml'), route('dup', '/from-b'));
+    const first = await start();
+    expect(routePaths(first)).toEqual({ dup: '/from-a' });
+    expect(first.errors).toEqual([
+      {
+        origin: 'b.yaml#0',
+        message: 'LambdaRoute default/dup is already defined in a.yaml#0; ignoring this one',
+      },
+    ]);
+  });
+
+  it('watches a single file', async () => {
+    const file = join(dir, 'routes.yaml');
+    writeFileSync(file, route('a', '/a'));
+    writeFileSync(join(dir, 'ignored.yaml'), route('ignored', '/ignored'));
+    expect(routePaths(await start(file))).toEqual({ a: '/a' });
+    writeFileSync(file, route('a', '/b'));
+    await nextSnapshot((s) => routePaths(s)['a'] === '/b');
+  });
+
+  it('fails to load a path that does not exist', async () => {
+    await expect(new FileSource(join(dir, 'missing')).load()).rejects.toThrow(/ENOENT/);
+  });
+
+  it('keeps everything when the directory disappears, and says so', async () => {
+    const sub = join(dir, 'manifests');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'a.yaml'), route('a', '/a'));
+    await start(sub);
+    rmSync(sub, { recursive: true });
+    const s = await nextSnapshot((x) => x.errors.length > 0);
+    expect(routePaths(s)).toEqual({ a: '/a' });
+    expect(s.errors[0]?.message).toMatch(/cannot read .*keeping the last good configuration/);
+  });
+});
