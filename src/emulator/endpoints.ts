@@ -1,0 +1,128 @@
+// HTTP endpoints in front of a function: API Gateway `execute-api` stages and
+// Lambda function URLs. Each is mounted at a path prefix, checks the caller the
+// way AWS does for its auth type, and only then runs the test's handler.
+import {
+  headerValue,
+  jsonReply,
+  type ReceivedRequest,
+  type ServiceContext,
+  type ServiceReply,
+} from './http.ts';
+import type { HeaderPairs, VerifyFailure, VerifyResult } from './sigv4.ts';
+
+export interface EndpointRequest {
+  requestId: string;
+  method: string;
+  /** Raw path as received, including the endpoint's mount path. */
+  path: string;
+  /** Raw query string without `?`. */
+  query: string;
+  headers: HeaderPairs;
+  body: Buffer;
+  /** Who signed the request, for `iam` endpoints with verification on. */
+  signature: { accessKeyId: string } | undefined;
+}
+
+export interface EndpointResponse {
+  status: number;
+  headers?: Record<string, string | string[]>;
+  body?: string | Buffer;
+}
+
+export type EndpointHandler = (request: EndpointRequest) => EndpointResponse | Promise<EndpointResponse>;
+
+interface EndpointBase {
+  /** Mount path, matched as a prefix on segment boundaries (`/default/app` matches `/default/app/x`); `/` matches all. */
+  path: string;
+  handler: EndpointHandler;
+}
+
+export type EndpointOptions =
+  | (EndpointBase & { kind: 'execute-api'; auth: 'iam' | 'none' })
+  | (EndpointBase & { kind: 'execute-api'; auth: 'apiKey'; apiKey: string })
+  | (EndpointBase & { kind: 'function-url'; auth: 'iam' | 'none' });
+
+/** The body of every function URL auth failure, as AWS words it today. */
+export const FUNCTION_URL_FORBIDDEN_MESSAGE =
+  'Forbidden. For troubleshooting Function URL authorization issues, see: ' +
+  'https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html';
+
+/** The endpoint with the longest mount path that contains `path`. */
+export function matchEndpoint(
+  endpoints: readonly EndpointOptions[],
+  path: string,
+): EndpointOptions | undefined {
+  let best: EndpointOptions | undefined;
+  for (const endpoint of endpoints) {
+    const mount = endpoint.path.replace(/\/+$/, '');
+    const matches = mount === '' || path === mount || path.startsWith(`${mount}/`);
+    if (matches && (best === undefined || mount.length > best.path.replace(/\/+$/, '').length))
+      best = endpoint;
+  }
+  return best;
+}
+
+export async function handleEndpoint(
+  endpoint: EndpointOptions,
+  request: ReceivedRequest,
+  context: ServiceContext,
+): Promise<ServiceReply> {
+  const requestId = { 'x-amzn-RequestId': request.requestId };
+  let signature: EndpointRequest['signature'];
+  let verification: VerifyResult | undefined;
+  if (endpoint.auth === 'iam') {
+    const service = endpoint.kind === 'execute-api' ? 'execute-api' : 'lambda';
+    verification = context.checkSignature(request, service, 'json');
+    if (verification?.ok === false) {
+      return { ...rejectSignature(endpoint.kind, verification, requestId), verification };
+    }
+    signature = verification && { accessKeyId: verification.accessKeyId };
+  } else if (endpoint.auth === 'apiKey' && headerValue(request.headers, 'x-api-key') !== endpoint.apiKey) {
+    return jsonReply(
+      403,
+      { message: 'Forbidden' },
+      { ...requestId, 'x-amzn-ErrorType': 'ForbiddenException' },
+    );
+  }
+
+  try {
+    const response = await endpoint.handler({
+      requestId: request.requestId,
+      method: request.method,
+      path: request.path,
+      query: request.query,
+      headers: request.headers,
+      body: request.body,
+      signature,
+    });
+    const headers = { ...response.headers };
+    if (!Object.keys(headers).some((name) => name.toLowerCase() === 'x-amzn-requestid')) {
+      Object.assign(headers, requestId);
+    }
+    return { status: response.status, headers, body: response.body ?? '', verification };
+  } catch (error) {
+    // What API Gateway and function URLs answer when the integration fails.
+    return { ...jsonReply(502, { message: 'Internal server error' }, requestId), error, verification };
+  }
+}
+
+function rejectSignature(
+  kind: EndpointOptions['kind'],
+  failure: VerifyFailure,
+  requestId: Record<string, string>,
+): ServiceReply {
+  if (kind === 'function-url') {
+    return jsonReply(
+      403,
+      { Message: FUNCTION_URL_FORBIDDEN_MESSAGE },
+      { ...requestId, 'x-amzn-ErrorType': 'AccessDeniedException' },
+    );
+  }
+  // API Gateway shows what it computed, which is what makes its mismatches debuggable.
+  const message =
+    failure.canonicalRequest === undefined
+      ? failure.message
+      : `${failure.message}\n\nThe Canonical String for this request should have been\n'${failure.canonicalRequest}'\n\n` +
+        `The String-to-Sign should have been\n'${failure.stringToSign}'\n`;
+  return jsonReply(failure.status, { message }, { ...requestId, 'x-amzn-ErrorType': failure.code });
+}
