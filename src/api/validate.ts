@@ -1,7 +1,7 @@
 // Validates a LambdaRoute spec with the one schema: ajv for structure and
 // defaults, then the schema's CEL rules (x-kubernetes-validations) with cel-js,
 // so standalone mode rejects exactly what the API server would.
-import { evaluate } from '@marcbachmann/cel-js';
+import { type ParseResult, parse } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject } from 'ajv';
 import { specSchema } from './schema.ts';
 import type { LambdaRouteSpec } from './types.ts';
@@ -79,10 +79,12 @@ interface SchemaNode {
 function celErrors(schema: SchemaNode, data: unknown, path: string): FieldError[] {
   if (typeof data !== 'object' || data === null) return [];
   const errors: FieldError[] = [];
-  for (const { rule, message, fieldPath } of schema['x-kubernetes-validations'] ?? []) {
+  const rules = schema['x-kubernetes-validations'] ?? [];
+  const self = rules.length > 0 ? escapeForCel(data) : undefined;
+  for (const { rule, message, fieldPath } of rules) {
     let passed: unknown;
     try {
-      passed = evaluate(rule, { self: escapeForCel(data) });
+      passed = program(rule)({ self });
     } catch {
       // A type error here means the structure is already invalid, and ajv has said where.
       continue;
@@ -97,6 +99,18 @@ function celErrors(schema: SchemaNode, data: unknown, path: string): FieldError[
     }
   }
   return errors;
+}
+
+const programs = new Map<string, ParseResult>();
+
+/** Rules are parsed once; the schema has a handful. */
+function program(rule: string): ParseResult {
+  let parsed = programs.get(rule);
+  if (!parsed) {
+    parsed = parse(rule);
+    programs.set(rule, parsed);
+  }
+  return parsed;
 }
 
 // The API server exposes properties named like CEL keywords as __keyword__

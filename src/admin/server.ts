@@ -1,0 +1,32 @@
+// The admin port: liveness, readiness and the live table for debugging.
+// Kept apart from the data plane so probes and scrapes never compete with,
+// or get routed like, user traffic.
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
+import { describeResult } from '../compile/describe.ts';
+import type { Pipeline } from '../pipeline.ts';
+
+export interface AdminOptions {
+  logger: FastifyBaseLogger;
+  pipeline: Pipeline;
+  /** Ready to take traffic: a table is compiled, sources are synced, not shutting down. */
+  ready: () => boolean;
+}
+
+export function createAdminServer({ logger, pipeline, ready }: AdminOptions) {
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ok = ready();
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready' });
+  });
+  // Secret values are Sensitive and serialize as <redacted>.
+  app.get('/debug/routes', async (_request, reply) => {
+    const current = pipeline.current;
+    if (!current) return reply.code(503).send({ error: 'no routing table compiled yet' });
+    return describeResult(current);
+  });
+  return app;
+}

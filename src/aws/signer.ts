@@ -1,0 +1,88 @@
+// SigV4 signing of outgoing requests with @smithy/signature-v4. One Signer
+// per credential set, reused across requests and routes; smithy caches the
+// derived signing key. Only the headers we control are signed (host, the
+// payload hash, x-amz-date and the session token), so nothing a client sends
+// can break or steer the signature.
+
+import { hash } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { NodeSha256 } from './sha256.ts';
+
+export interface SignInput {
+  method: string;
+  /** Host header value, with port when not default. */
+  host: string;
+  /** Path exactly as it will be sent (percent-encoded). */
+  path: string;
+  /** Raw query string as it will be sent, without "?". */
+  query: string;
+  body: Buffer | undefined;
+  region: string;
+  service: string;
+}
+
+const EMPTY_SHA256 = hash('sha256', '', 'hex');
+
+export class Signer {
+  readonly #signer: SignatureV4;
+
+  constructor(credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider) {
+    this.#signer = new SignatureV4({
+      credentials,
+      region: 'us-east-1',
+      service: 'execute-api',
+      sha256: NodeSha256,
+    });
+  }
+
+  /** The headers to add to the request: authorization, x-amz-date, x-amz-content-sha256 and, for temporary credentials, x-amz-security-token. */
+  async sign(input: SignInput): Promise<Record<string, string>> {
+    const payloadHash =
+      input.body && input.body.length > 0 ? hash('sha256', input.body, 'hex') : EMPTY_SHA256;
+    const signed = await this.#signer.sign(
+      {
+        method: input.method,
+        protocol: 'https:',
+        hostname: input.host,
+        path: input.path,
+        query: parseQuery(input.query),
+        headers: { host: input.host, 'x-amz-content-sha256': payloadHash },
+      },
+      { signingRegion: input.region, signingService: input.service },
+    );
+    const { host: _host, ...added } = signed.headers;
+    return added;
+  }
+}
+
+/**
+ * The raw query as smithy wants it: decoded keys and values, repeated keys as
+ * arrays. smithy re-encodes them for the canonical query, which is what AWS
+ * does with the bytes we forward unchanged. Empty pairs ("a=1&&b=2") are
+ * skipped; a bare key is an empty value; "+" is a literal plus.
+ */
+export function parseQuery(raw: string): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = Object.create(null);
+  if (raw === '') return query;
+  for (const pair of raw.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const key = decode(eq === -1 ? pair : pair.slice(0, eq));
+    const value = eq === -1 ? '' : decode(pair.slice(eq + 1));
+    const existing = query[key];
+    if (existing === undefined) query[key] = value;
+    else if (typeof existing === 'string') query[key] = [existing, value];
+    else existing.push(value);
+  }
+  return query;
+}
+
+function decode(text: string): string {
+  if (!text.includes('%')) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text; // malformed escapes are signed as sent
+  }
+}

@@ -1,0 +1,182 @@
+// bin/lambda-ingress: standalone | controller | demo | emulator.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseDuration } from './api/duration.ts';
+import { DEMO_EMULATOR_PORT, startDemoEmulator } from './emulator/demo.ts';
+import { Gateway } from './gateway.ts';
+import { createLogger } from './log.ts';
+import { FileSource } from './sources/files.ts';
+
+const USAGE = `Usage: lambda-ingress <command> [options]
+
+Commands:
+  standalone --manifests <file-or-dir>   Serve LambdaRoutes and Secrets from YAML files, following changes live.
+  controller                             Watch LambdaRoutes and Secrets in a Kubernetes cluster.
+  demo                                   Standalone mode on examples/ plus a local AWS emulator.
+  emulator                               Only the AWS emulator the demo uses (for trying things by hand).
+
+Options:
+  --port <n>              data plane port (default 9080)
+  --host <addr>           listen address (default 0.0.0.0)
+  --admin-port <n>        admin port: /healthz, /readyz, /metrics, /debug/routes (default 9091)
+  --manifests <path>      standalone: a YAML file or a directory of them
+  --kubeconfig <path>     controller: kubeconfig (default: in-cluster config)
+  --namespace <ns>        controller: watch this namespace (repeatable; default: all)
+  --body-limit <bytes>    largest request body buffered for signing (default 6291456)
+  --shutdown-grace <dur>  time in-flight requests get to finish on SIGTERM (default 25s)
+  --log-level <level>     fatal, error, warn, info, debug, trace (default info)
+  --emulator-port <n>     demo/emulator: AWS emulator port (default ${DEMO_EMULATOR_PORT})
+  -h, --help              show this help
+`;
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+class UsageError extends Error {}
+
+function parse(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'admin-port': { type: 'string' },
+      manifests: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string', multiple: true },
+      'body-limit': { type: 'string' },
+      'shutdown-grace': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+      'emulator-port': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const number = (name: keyof typeof values, fallback: number): number => {
+    const text = values[name];
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0)
+      throw new UsageError(`--${name} must be a non-negative integer, got "${text}"`);
+    return n;
+  };
+  const grace = values['shutdown-grace'] ?? '25s';
+  if (!/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/.test(grace)) {
+    throw new UsageError(`--shutdown-grace must be a duration such as 25s, got "${grace}"`);
+  }
+  return {
+    command: positionals[0],
+    extra: positionals.slice(1),
+    help: values.help === true,
+    port: number('port', 9080),
+    host: values.host ?? '0.0.0.0',
+    adminPort: number('admin-port', 9091),
+    manifests: values.manifests,
+    kubeconfig: values.kubeconfig,
+    namespaces: values.namespace ?? [],
+    bodyLimit: number('body-limit', 6 * 1024 * 1024),
+    shutdownGraceMs: parseDuration(grace),
+    logLevel: values['log-level']!,
+    emulatorPort: number('emulator-port', DEMO_EMULATOR_PORT),
+  };
+}
+
+type Options = ReturnType<typeof parse>;
+
+async function serveFiles(options: Options, manifests: string) {
+  const logger = createLogger(options.logLevel);
+  const source = new FileSource(manifests);
+  let snapshot: Awaited<ReturnType<FileSource['load']>>;
+  try {
+    snapshot = await source.load();
+  } catch (error) {
+    throw new UsageError(`cannot read --manifests ${manifests}: ${(error as Error).message}`);
+  }
+  const gateway = await Gateway.start({
+    logger,
+    host: options.host,
+    port: options.port,
+    adminPort: options.adminPort,
+    bodyLimit: options.bodyLimit,
+    shutdownGraceMs: options.shutdownGraceMs,
+  });
+  gateway.pipeline.apply(snapshot);
+  await source.watch((next) => gateway.pipeline.apply(next));
+  logger.info(
+    { url: gateway.url, admin: gateway.adminUrl, manifests },
+    'lambda-ingress standalone is serving',
+  );
+  const stop = async () => {
+    source.close();
+    await gateway.shutdown();
+  };
+  return { logger, stop };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const options = parse(argv);
+  if (options.help || options.command === undefined) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (options.extra.length > 0) throw new UsageError(`unexpected argument "${options.extra[0]}"`);
+  let running: { logger: ReturnType<typeof createLogger>; stop: () => Promise<void> };
+  switch (options.command) {
+    case 'standalone':
+      if (!options.manifests) throw new UsageError('standalone needs --manifests <file-or-dir>');
+      running = await serveFiles(options, options.manifests);
+      break;
+    case 'demo': {
+      const emulator = await startDemoEmulator({ port: options.emulatorPort });
+      const served = await serveFiles(options, join(repoRoot, 'examples'));
+      served.logger.info(
+        { emulator: emulator.url },
+        `demo: try  curl -i 'localhost:${options.port}/aws?name=APISIX'`,
+      );
+      const stop = async () => {
+        await served.stop();
+        await emulator.close();
+      };
+      running = { logger: served.logger, stop };
+      break;
+    }
+    case 'emulator': {
+      const logger = createLogger(options.logLevel);
+      const emulator = await startDemoEmulator({ host: options.host, port: options.emulatorPort });
+      logger.info({ url: emulator.url }, 'AWS emulator listening');
+      running = { logger, stop: () => emulator.close() };
+      break;
+    }
+    case 'controller': {
+      const { runController } = await import('./controller.ts');
+      running = await runController(options);
+      break;
+    }
+    default:
+      throw new UsageError(`unknown command "${options.command}"`);
+  }
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(1); // a second signal: stop waiting
+      stopping = true;
+      running.logger.info({ signal }, 'stopping');
+      running.stop().then(
+        () => process.exit(0),
+        (error) => {
+          running.logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+main(process.argv.slice(2)).catch((error) => {
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`lambda-ingress: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  process.stderr.write(`lambda-ingress: ${(error as Error).stack ?? error}\n`);
+  process.exit(1);
+});

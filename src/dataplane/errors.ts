@@ -1,0 +1,99 @@
+// The responses the data plane gives itself (contract: "Responses the data
+// plane gives itself"), and how upstream failures map onto them.
+import type { ServerResponse } from 'node:http';
+
+export type ErrorCode =
+  | 'no_route'
+  | 'route_not_ready'
+  | 'payload_too_large'
+  | 'upstream_timeout'
+  | 'upstream_unavailable'
+  | 'bad_upstream_response'
+  | 'function_error'
+  | 'throttled'
+  | 'internal_error';
+
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+  route?: string;
+  reason?: string;
+  requestId?: string;
+  [extra: string]: unknown;
+}
+
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  body: ErrorBody,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    // Too late for a status code: cut the connection so the client sees a failure, not a short body.
+    res.destroy();
+    return;
+  }
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+  });
+  res.end(payload);
+}
+
+/** What went wrong talking to an upstream, as the status code the client gets. */
+export interface UpstreamFailure {
+  status: 502 | 504;
+  code: 'upstream_timeout' | 'upstream_unavailable';
+  /** For metrics and logs: timeout, connect, tls, reset. */
+  kind: 'timeout' | 'connect' | 'tls' | 'reset';
+  message: string;
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+export function classifyUpstreamError(error: unknown, timeoutMs: number): UpstreamFailure {
+  const code = (error as { code?: string }).code ?? '';
+  if (TIMEOUT_CODES.has(code) || (error as Error).name === 'TimeoutError') {
+    return {
+      status: 504,
+      code: 'upstream_timeout',
+      kind: 'timeout',
+      message: `upstream did not answer within ${timeoutMs} ms`,
+    };
+  }
+  if (
+    code.startsWith('ERR_TLS') ||
+    code.includes('CERT') ||
+    code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+    /certificate|SSL/i.test(code)
+  ) {
+    return {
+      status: 502,
+      code: 'upstream_unavailable',
+      kind: 'tls',
+      message: `TLS handshake with upstream failed (${code})`,
+    };
+  }
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EAI_AGAIN' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ENETUNREACH'
+  ) {
+    return {
+      status: 502,
+      code: 'upstream_unavailable',
+      kind: 'connect',
+      message: `cannot connect to upstream (${code})`,
+    };
+  }
+  return {
+    status: 502,
+    code: 'upstream_unavailable',
+    kind: 'reset',
+    message: `upstream connection failed (${code || (error as Error).name || 'error'})`,
+  };
+}

@@ -1,0 +1,27 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** One request through the data plane: what handlers read, and what they record for logs and metrics. */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly method: string;
+  /** Raw request path, as received (percent-encoded), without the query. */
+  readonly path: string;
+  /** Raw query string without "?", as received. */
+  readonly query: string;
+  /** Where the matched route's prefix ends in `path`. */
+  readonly prefixEnd: number;
+  readonly requestId: string;
+  readonly clientIp: string;
+  /** Time spent waiting for the upstream, from dispatch to the end of its response. */
+  upstreamMs?: number;
+  /** Why the upstream call failed, for metrics: timeout, connect, tls, reset, function_error, throttled, … */
+  upstreamError?: string;
+  /** The upstream's request id (x-amzn-RequestId), when it gave one. */
+  upstreamRequestId?: string;
+}
+
+export interface RouteHandler {
+  /** Answers the exchange; resolves when the response is complete or abandoned. */
+  handle(exchange: Exchange): Promise<void>;
+}

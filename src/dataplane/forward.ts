@@ -1,0 +1,107 @@
+// url targets: forward the request to an API Gateway stage, a function URL or
+// any HTTP upstream, signing it with SigV4 when the route says so.
+import type { Pool } from 'undici';
+import type { Signer } from '../aws/signer.ts';
+import type { IamAuth, ReadyRoute, UrlTarget } from '../compile/route.ts';
+import { BodyTooLargeError, hasBody, readBody } from './body.ts';
+import { sendError } from './errors.ts';
+import type { Exchange, RouteHandler } from './exchange.ts';
+import { type RequestHeaderPolicy, upstreamRequestHeaders } from './headers.ts';
+import { ResponseRelay } from './relay.ts';
+import { upstreamPath } from './upstream-path.ts';
+
+export interface ForwarderOptions {
+  pool: Pool;
+  /** Present when the route signs requests (auth.iam). */
+  signer?: Signer;
+  /** Largest body buffered for signing; larger ones get 413. */
+  bodyLimit: number;
+}
+
+export class UrlForwarder implements RouteHandler {
+  readonly #route: ReadyRoute;
+  readonly #target: UrlTarget;
+  readonly #iam: IamAuth | undefined;
+  readonly #apiKey: string | undefined;
+  readonly #options: ForwarderOptions;
+  readonly #headerPolicy: RequestHeaderPolicy;
+
+  constructor(route: ReadyRoute & { target: UrlTarget }, options: ForwarderOptions) {
+    this.#route = route;
+    this.#target = route.target;
+    this.#iam = route.auth.iam;
+    this.#apiKey = route.auth.apiKey?.reveal();
+    this.#options = options;
+    this.#headerPolicy = {
+      host: route.target.host,
+      ownCredentials: route.auth.iam !== undefined || route.auth.apiKey !== undefined,
+    };
+  }
+
+  async handle(exchange: Exchange): Promise<void> {
+    const { req } = exchange;
+    const target = this.#target;
+    const path = upstreamPath(
+      target.basePath,
+      target.forwardSubpath ? exchange.path.slice(exchange.prefixEnd) : '',
+    );
+    const headers = upstreamRequestHeaders(req.rawHeaders, this.#headerPolicy, {
+      clientIp: exchange.clientIp,
+      proto: 'http',
+    });
+    if (this.#apiKey !== undefined) headers.push('x-api-key', this.#apiKey);
+
+    let body: Buffer | typeof req | null = hasBody(req) ? req : null;
+    if (this.#iam && this.#options.signer) {
+      try {
+        body = body && (await readBody(req, this.#options.bodyLimit));
+      } catch (error) {
+        return this.#rejectBody(exchange, error);
+      }
+      const added = await this.#options.signer.sign({
+        method: exchange.method,
+        host: target.host,
+        path,
+        query: exchange.query,
+        body: body ?? undefined,
+        region: this.#iam.region,
+        service: this.#iam.service,
+      });
+      for (const name in added) headers.push(name, added[name]!);
+    }
+
+    const { timeoutMs } = this.#route.connection;
+    await new Promise<void>((resolve) => {
+      this.#options.pool.dispatch(
+        {
+          method: exchange.method as 'GET',
+          path: exchange.query === '' ? path : `${path}?${exchange.query}`,
+          headers,
+          body,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        },
+        new ResponseRelay(exchange, this.#route.key, timeoutMs, resolve),
+      );
+    });
+  }
+
+  #rejectBody(exchange: Exchange, error: unknown): void {
+    if (!(error instanceof BodyTooLargeError)) {
+      exchange.res.destroy();
+      return;
+    }
+    // The rest of the body is never read: close the connection rather than drain it.
+    sendError(
+      exchange.res,
+      413,
+      {
+        error: 'payload_too_large',
+        message: `request body is larger than ${error.limit} bytes, the most that can be signed`,
+        route: this.#route.key,
+        requestId: exchange.requestId,
+      },
+      { connection: 'close' },
+    );
+  }
+}

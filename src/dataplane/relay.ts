@@ -1,0 +1,77 @@
+// Streams an upstream response to the client as it arrives, through undici's
+// dispatch handler API: no intermediate streams, backpressure both ways.
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { classifyUpstreamError, sendError } from './errors.ts';
+import type { Exchange } from './exchange.ts';
+import { downstreamResponseHeaders } from './headers.ts';
+
+export class ResponseRelay implements Dispatcher.DispatchHandler {
+  readonly #exchange: Exchange;
+  readonly #res: ServerResponse;
+  readonly #routeKey: string;
+  readonly #timeoutMs: number;
+  readonly #started = performance.now();
+  readonly #done: () => void;
+  #controller: Dispatcher.DispatchController | undefined;
+
+  constructor(exchange: Exchange, routeKey: string, timeoutMs: number, done: () => void) {
+    this.#exchange = exchange;
+    this.#res = exchange.res;
+    this.#routeKey = routeKey;
+    this.#timeoutMs = timeoutMs;
+    this.#done = done;
+    // The client went away: stop the upstream request too.
+    this.#res.once('close', () => {
+      if (!this.#res.writableFinished) this.#controller?.abort(new Error('client closed the connection'));
+    });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    const requestId = headers['x-amzn-requestid'];
+    if (typeof requestId === 'string') this.#exchange.upstreamRequestId = requestId;
+    if (this.#res.destroyed) {
+      controller.abort(new Error('client closed the connection'));
+      return;
+    }
+    this.#res.writeHead(statusCode, downstreamResponseHeaders(headers));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.#res.write(chunk)) {
+      controller.pause();
+      this.#res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#exchange.upstreamMs = performance.now() - this.#started;
+    this.#res.end();
+    this.#done();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#exchange.upstreamMs = performance.now() - this.#started;
+    if (this.#res.destroyed) {
+      this.#exchange.upstreamError = 'client_closed';
+    } else {
+      const failure = classifyUpstreamError(error, this.#timeoutMs);
+      this.#exchange.upstreamError = failure.kind;
+      sendError(this.#res, failure.status, {
+        error: failure.code,
+        message: failure.message,
+        route: this.#routeKey,
+        requestId: this.#exchange.requestId,
+      });
+    }
+    this.#done();
+  }
+}

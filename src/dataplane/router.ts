@@ -1,0 +1,76 @@
+// The data plane's single entry point: match the request against the current
+// table (read once, so a request sees one version from start to end), then
+// answer 404 / 503 itself or hand over to the route's handler.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendError } from './errors.ts';
+import type { Exchange } from './exchange.ts';
+import type { Serving } from './runtime.ts';
+
+export class Router {
+  #serving: Serving | undefined;
+
+  /** Installs a new table; requests already under way finish with the one they started with. */
+  swap(serving: Serving): void {
+    this.#serving = serving;
+  }
+
+  get serving(): Serving | undefined {
+    return this.#serving;
+  }
+
+  /** Routes one request. Resolves with the exchange (for logs and metrics) when the response is done. */
+  async route(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<RoutedExchange> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    const found = this.#serving?.result.table.match(requestHost(req), method, path);
+    const exchange: RoutedExchange = {
+      req,
+      res,
+      method,
+      path,
+      query: q === -1 ? '' : url.slice(q + 1),
+      prefixEnd: found?.prefixEnd ?? 0,
+      requestId,
+      clientIp: clientIp(req),
+      routeKey: found?.route.key,
+      namespace: found?.route.namespace,
+    };
+    if (!found) {
+      sendError(res, 404, { error: 'no_route', message: `no route for ${method} ${path}`, requestId });
+      return exchange;
+    }
+    const { route } = found;
+    const handler = route.ready ? this.#serving!.handlers.get(route) : undefined;
+    if (!handler) {
+      const { reason, message } = route.ready
+        ? { reason: 'NotServed', message: 'route has no handler' }
+        : route;
+      sendError(res, 503, { error: 'route_not_ready', message, route: route.key, reason, requestId });
+      return exchange;
+    }
+    await handler.handle(exchange);
+    return exchange;
+  }
+}
+
+export interface RoutedExchange extends Exchange {
+  /** The matched route, "namespace/name"; undefined when nothing matched. */
+  routeKey: string | undefined;
+  namespace: string | undefined;
+}
+
+/** The Host header without port, lower-cased, as the table indexes hosts. */
+function requestHost(req: IncomingMessage): string {
+  const host = req.headers.host;
+  if (!host) return '';
+  const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.indexOf(':');
+  const name = end > 0 ? host.slice(0, end) : host;
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
+function clientIp(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}

@@ -1,0 +1,59 @@
+// The data plane's HTTP server: Fastify with one catch-all route that hands
+// every request to the Router. Bodies are never parsed: they stream to the
+// upstream (or are buffered by the route's handler when it must sign them).
+// Routes are never added at run time; the Router swaps whole tables.
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import { sendError } from './errors.ts';
+import type { RoutedExchange, Router } from './router.ts';
+
+export interface DataPlaneServerOptions {
+  router: Router;
+  logger: FastifyBaseLogger;
+  /** Called once per request after the response is done. */
+  onExchange?: (exchange: RoutedExchange, durationMs: number) => void;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export function createDataPlaneServer({ router, logger, onExchange }: DataPlaneServerOptions) {
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // Accept the client's X-Request-Id when it is sane, otherwise make one.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    // Lambda and API Gateway allow long requests; the per-route timeout is what bounds them.
+    requestTimeout: 0,
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.hijack();
+    const started = performance.now();
+    try {
+      const exchange = await router.route(request.raw, reply.raw, request.id);
+      onExchange?.(exchange, performance.now() - started);
+    } catch (error) {
+      // One request's failure never takes the process down.
+      request.log.error({ err: error }, 'request failed');
+      sendError(reply.raw, 500, {
+        error: 'internal_error',
+        message: 'internal error',
+        requestId: request.id,
+      });
+    }
+  };
+  app.all('*', handle);
+  app.setNotFoundHandler(handle); // methods Fastify has no route for (e.g. TRACE) still get a JSON 404
+  return app;
+}

@@ -1,0 +1,44 @@
+// The AWS the demo talks to: the APISIX aws-lambda example's function behind
+// an IAM-authorized API Gateway stage, and the same function on the Invoke API.
+import { type Emulator, startEmulator } from './server.ts';
+
+/** AWS's documented example key pair; examples/aws-credentials.yaml holds the same. */
+export const DEMO_CREDENTIALS = {
+  accessKeyId: 'AKIDEXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+};
+
+export const DEMO_EMULATOR_PORT = 9092;
+
+const greeting = (name: string | undefined) => JSON.stringify(`Hello, ${name ?? 'World'}!`);
+
+export function startDemoEmulator(options: { host?: string; port?: number } = {}): Promise<Emulator> {
+  return startEmulator({
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? DEMO_EMULATOR_PORT,
+    credentials: [DEMO_CREDENTIALS],
+    endpoints: [
+      {
+        kind: 'execute-api',
+        path: '/default/test-apisix',
+        auth: 'iam',
+        handler: (request) => ({
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+          body: greeting(new URLSearchParams(request.query).get('name') ?? undefined),
+        }),
+      },
+    ],
+    functions: {
+      // The function from the APISIX aws-lambda docs, for direct invocation.
+      hello: {
+        handler: (event) => ({
+          statusCode: 200,
+          body: greeting(
+            (event as { queryStringParameters?: Record<string, string> }).queryStringParameters?.['name'],
+          ),
+        }),
+      },
+    },
+  });
+}

@@ -1,0 +1,105 @@
+// Assembles one lambda-ingress process: pipeline, data plane and admin
+// servers, and their orderly shutdown. Standalone and controller mode differ
+// only in the source that feeds pipeline.apply().
+
+import type { AddressInfo } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
+import { createAdminServer } from './admin/server.ts';
+import { Router } from './dataplane/router.ts';
+import { Runtime } from './dataplane/runtime.ts';
+import { createDataPlaneServer } from './dataplane/server.ts';
+import { Pipeline } from './pipeline.ts';
+
+export interface GatewayOptions {
+  logger: FastifyBaseLogger;
+  host?: string;
+  port?: number;
+  adminHost?: string;
+  adminPort?: number;
+  /** Largest request body buffered for signing (default 6 MiB). */
+  bodyLimit?: number;
+  /** How long the pool of a removed upstream stays open for requests already matched (default 30 s). */
+  poolCloseDelayMs?: number;
+  /** Sources have delivered their first full state (the controller's initial sync). */
+  sourcesReady?: () => boolean;
+  /** How long in-flight requests may take to finish on shutdown (default 25 s). */
+  shutdownGraceMs?: number;
+}
+
+export class Gateway {
+  readonly pipeline: Pipeline;
+  readonly router = new Router();
+  readonly runtime: Runtime;
+  readonly #options: GatewayOptions;
+  readonly #dataPlane;
+  readonly #admin;
+  #closing = false;
+
+  private constructor(options: GatewayOptions) {
+    this.#options = options;
+    this.runtime = new Runtime({
+      ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
+      ...(options.poolCloseDelayMs !== undefined && { poolCloseDelayMs: options.poolCloseDelayMs }),
+    });
+    this.pipeline = new Pipeline(this.runtime, this.router, options.logger);
+    this.#dataPlane = createDataPlaneServer({ router: this.router, logger: options.logger });
+    this.#admin = createAdminServer({
+      logger: options.logger,
+      pipeline: this.pipeline,
+      ready: () => this.ready,
+    });
+  }
+
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const gateway = new Gateway(options);
+    await gateway.#admin.listen({
+      host: options.adminHost ?? options.host ?? '0.0.0.0',
+      port: options.adminPort ?? 9091,
+    });
+    await gateway.#dataPlane.listen({ host: options.host ?? '0.0.0.0', port: options.port ?? 9080 });
+    return gateway;
+  }
+
+  /** Serving a compiled table, sources synced, and not shutting down. */
+  get ready(): boolean {
+    return !this.#closing && this.pipeline.current !== undefined && (this.#options.sourcesReady?.() ?? true);
+  }
+
+  get url(): string {
+    return urlOf(this.#dataPlane.server.address() as AddressInfo);
+  }
+
+  get adminUrl(): string {
+    return urlOf(this.#admin.server.address() as AddressInfo);
+  }
+
+  /**
+   * Readiness turns 503 first, then the data plane stops accepting
+   * connections and lets in-flight requests finish (up to the grace period),
+   * then pools and the admin server close.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const grace = this.#options.shutdownGraceMs ?? 25_000;
+    const log = this.#options.logger;
+    log.info({ graceMs: grace }, 'shutting down: draining in-flight requests');
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), grace);
+    });
+    const timedOut = await Promise.race([this.#dataPlane.close().then(() => false), expired]);
+    clearTimeout(timer);
+    if (timedOut) {
+      log.warn('grace period over: closing the remaining connections');
+      this.#dataPlane.server.closeAllConnections();
+    }
+    await this.runtime.close();
+    await this.#admin.close();
+  }
+}
+
+function urlOf(address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+}

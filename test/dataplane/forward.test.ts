@@ -1,0 +1,332 @@
+// url targets through the real data plane to the AWS emulator, whose own
+// SigV4 implementation (checked against AWS's suite) must accept every
+// signature. Real sockets end to end.
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulator, type EndpointRequest, startEmulator } from '../../src/emulator/server.ts';
+import { credentialsSecret, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { send } from '../support/http.ts';
+
+const KEYS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+const TEMP_KEYS = {
+  accessKeyId: 'ASIATEMPEXAMPLE',
+  secretAccessKey: 'temp-secret',
+  sessionToken: 'the-session-token',
+};
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** What the echo endpoints saw, sent back as JSON. */
+function echo(req: EndpointRequest) {
+  return {
+    status: 200,
+    headers: {
+      'content-type': 'application/json',
+      'x-upstream': 'echo',
+      connection: 'x-drop-me',
+      'x-drop-me': '1',
+    },
+    body: JSON.stringify({
+      method: req.method,
+      path: req.path,
+      query: req.query,
+      headers: req.headers,
+      bodySha256: sha256(req.body),
+      bodyLength: req.body.length,
+      signedBy: req.signature?.accessKeyId,
+    }),
+  };
+}
+
+const route = (name: string, spec: string) =>
+  `apiVersion: lambda-ingress.io/v1alpha1\nkind: LambdaRoute\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+
+describe('url targets', () => {
+  let emulator: Emulator;
+  let slow: Emulator;
+  let tls: Emulator;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    emulator = await startEmulator({
+      credentials: [KEYS, { ...TEMP_KEYS }],
+      endpoints: [
+        { kind: 'execute-api', path: '/prod', auth: 'iam', handler: echo },
+        { kind: 'execute-api', path: '/open', auth: 'none', handler: echo },
+        { kind: 'execute-api', path: '/keyed', auth: 'apiKey', apiKey: 'route-api-key', handler: echo },
+        { kind: 'function-url', path: '/', auth: 'iam', handler: echo },
+      ],
+    });
+    slow = await startEmulator({
+      endpoints: [
+        {
+          kind: 'execute-api',
+          path: '/',
+          auth: 'none',
+          handler: async () => {
+            await new Promise((r) => setTimeout(r, 5000));
+            return { status: 200, body: 'too late' };
+          },
+        },
+      ],
+    });
+    tls = await startEmulator({
+      tls: true,
+      endpoints: [{ kind: 'execute-api', path: '/', auth: 'none', handler: echo }],
+    });
+    const iam = (secret: string, service = 'execute-api') =>
+      `  auth: {iam: {secretRef: {name: ${secret}}, region: us-east-1, service: ${service}}}\n`;
+    gw = await startTestGateway({
+      'secrets.yaml': [
+        credentialsSecret('keys', KEYS),
+        credentialsSecret('temp-keys', TEMP_KEYS),
+        credentialsSecret('wrong-keys', { ...KEYS, secretAccessKey: 'not-the-secret' }),
+        'apiVersion: v1\nkind: Secret\nmetadata: {name: api-key}\nstringData: {apiKey: route-api-key}\n',
+      ].join('---\n'),
+      'routes.yaml': [
+        route(
+          'signed',
+          `  match: {path: /signed, pathType: Prefix}\n  target: {url: "${emulator.url}/prod", forwardSubpath: true}\n${iam('keys')}`,
+        ),
+        route(
+          'temp',
+          `  match: {path: /temp, pathType: Prefix}\n  target: {url: "${emulator.url}/prod", forwardSubpath: true}\n${iam('temp-keys')}`,
+        ),
+        route(
+          'wrong',
+          `  match: {path: /wrong}\n  target: {url: "${emulator.url}/prod/x"}\n${iam('wrong-keys')}`,
+        ),
+        route(
+          'fn-url',
+          `  match: {path: /fn-url, pathType: Prefix}\n  target: {url: "${emulator.url}/", forwardSubpath: true}\n${iam('keys', 'lambda')}`,
+        ),
+        route(
+          'open',
+          `  match: {path: /open, pathType: Prefix}\n  target: {url: "${emulator.url}/open", forwardSubpath: true}\n`,
+        ),
+        route(
+          'keyed',
+          `  match: {path: /keyed}\n  target: {url: "${emulator.url}/keyed/items"}\n  auth: {apiKey: {secretRef: {name: api-key, key: apiKey}}}\n`,
+        ),
+        route('slow', `  match: {path: /slow}\n  target: {url: "${slow.url}/"}\n  timeout: 300ms\n`),
+        route('refused', `  match: {path: /refused}\n  target: {url: "http://127.0.0.1:1/"}\n`),
+        route('tls-strict', `  match: {path: /tls-strict}\n  target: {url: "${tls.url}/"}\n`),
+        route(
+          'tls-insecure',
+          `  match: {path: /tls-insecure}\n  target: {url: "${tls.url}/"}\n  tls: {insecureSkipVerify: true}\n`,
+        ),
+      ].join('---\n'),
+    });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await Promise.all([emulator?.close(), slow?.close(), tls?.close()]);
+  });
+
+  const mib = (n: number) => randomBytes(Math.round(n * 1024 * 1024));
+  const shapes: [
+    string,
+    {
+      method?: string;
+      path: string;
+      headers?: [string, string][];
+      body?: Buffer | string;
+      chunks?: Buffer[];
+    },
+  ][] = [
+    ['GET', { path: '/signed/items' }],
+    ['HEAD', { method: 'HEAD', path: '/signed/items' }],
+    ['POST empty body', { method: 'POST', path: '/signed/items', body: '' }],
+    ['POST 1 byte', { method: 'POST', path: '/signed/items', body: 'x' }],
+    [
+      'PUT 64 KB binary',
+      {
+        method: 'PUT',
+        path: '/signed/items',
+        body: randomBytes(64 * 1024),
+        headers: [['content-type', 'application/octet-stream']],
+      },
+    ],
+    ['POST 5.9 MB binary', { method: 'POST', path: '/signed/big', body: mib(5.9) }],
+    [
+      'PATCH chunked upload',
+      {
+        method: 'PATCH',
+        path: '/signed/items',
+        chunks: [randomBytes(1000), randomBytes(70_000), Buffer.from('end')],
+      },
+    ],
+    ['DELETE', { method: 'DELETE', path: '/signed/items/7' }],
+    ['OPTIONS', { method: 'OPTIONS', path: '/signed/items' }],
+    ['UTF-8 and spaces in the path', { path: '/signed/caf%C3%A9/a%20b/%E2%9C%93' }],
+    ['reserved characters and name:alias', { path: '/signed/fn/my-fn:live/a+b/%2F/(x)' }],
+    [
+      'repeated, empty and encoded query',
+      { path: '/signed/q?b=2&a=1&a=0&empty=&bare&k%20ey=v%2Fal%20ue&plus=a+b&u=%E2%9C%93' },
+    ],
+    ['unsorted and empty query pairs', { path: '/signed/q?z=1&&y=&=x' }],
+    [
+      'duplicate request headers',
+      {
+        path: '/signed/h',
+        headers: [
+          ['x-dup', 'one'],
+          ['X-Dup', 'two'],
+          ['x-dup', 'three'],
+        ],
+      },
+    ],
+    [
+      'client Authorization and x-amz headers present',
+      {
+        path: '/signed/h',
+        headers: [
+          ['authorization', 'Bearer client-token'],
+          ['x-amz-date', '20000101T000000Z'],
+          ['x-amz-security-token', 'smuggled'],
+        ],
+      },
+    ],
+  ];
+
+  it.each(shapes)('%s is signed so the emulator accepts it', async (_name, request) => {
+    const response = await send(gw.url, request);
+    expect(response.status, response.text).toBe(200);
+    if (request.method === 'HEAD') return;
+    const seen = response.json();
+    expect(seen.signedBy).toBe(KEYS.accessKeyId);
+    expect(seen.method).toBe(request.method ?? 'GET');
+    const [path, query = ''] = request.path.split(/\?(.*)/s);
+    expect(seen.path).toBe(`/prod${path!.slice('/signed'.length)}`);
+    expect(seen.query).toBe(query);
+    const sent = request.chunks ? Buffer.concat(request.chunks) : Buffer.from(request.body ?? '');
+    expect(seen.bodyLength).toBe(sent.length);
+    expect(seen.bodySha256).toBe(sha256(sent));
+  });
+
+  it('keeps duplicate headers in order and never passes client credentials or x-amz headers', async () => {
+    const response = await send(gw.url, {
+      path: '/signed/h',
+      headers: [
+        ['x-dup', 'one'],
+        ['authorization', 'Bearer client'],
+        ['X-Dup', 'two'],
+        ['x-amz-security-token', 'smuggled'],
+        ['x-api-key', 'client-key'],
+      ],
+    });
+    const headers: [string, string][] = response.json().headers;
+    expect(headers.filter(([n]) => n.toLowerCase() === 'x-dup').map(([, v]) => v)).toEqual(['one', 'two']);
+    const lower = headers.map(([n, v]) => [n.toLowerCase(), v]);
+    expect(lower.filter(([n]) => n === 'authorization')).toEqual([
+      ['authorization', expect.stringMatching(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\//)],
+    ]);
+    expect(lower.find(([n]) => n === 'x-amz-security-token')).toBeUndefined();
+    expect(lower.find(([n]) => n === 'x-api-key')).toBeUndefined();
+  });
+
+  it('signs with temporary credentials and sends their session token', async () => {
+    const response = await send(gw.url, { method: 'POST', path: '/temp/x?a=1', body: '{"hello":"world"}' });
+    expect(response.status, response.text).toBe(200);
+    const seen = response.json();
+    expect(seen.signedBy).toBe(TEMP_KEYS.accessKeyId);
+    expect(seen.headers).toContainEqual(['x-amz-security-token', TEMP_KEYS.sessionToken]);
+  });
+
+  it('signs for the lambda service in front of a function URL', async () => {
+    const response = await send(gw.url, { method: 'POST', path: '/fn-url/run?x=1', body: 'payload' });
+    expect(response.status, response.text).toBe(200);
+    expect(response.json()).toMatchObject({ signedBy: KEYS.accessKeyId, path: '/run', query: 'x=1' });
+  });
+
+  it('sets Host and X-Forwarded-*, drops hop-by-hop headers both ways, streams status and headers back', async () => {
+    const response = await send(gw.url, {
+      path: '/open/hop?x=1',
+      headers: [
+        ['host', 'public.example.com'],
+        ['connection', 'keep-alive, x-secret-hop'],
+        ['x-secret-hop', '1'],
+        ['keep-alive', 'timeout=5'],
+        ['te', 'trailers'],
+        ['x-forwarded-for', '203.0.113.9'],
+      ],
+    });
+    expect(response.status).toBe(200);
+    const seen = response.json();
+    const names = seen.headers.map(([n]: [string]) => n.toLowerCase());
+    expect(seen.headers).toContainEqual(['host', new URL(emulator.url).host]);
+    expect(seen.headers).toContainEqual(['x-forwarded-for', '203.0.113.9, 127.0.0.1']);
+    expect(seen.headers).toContainEqual(['x-forwarded-proto', 'http']);
+    expect(seen.headers).toContainEqual(['x-forwarded-host', 'public.example.com']);
+    for (const hop of ['x-secret-hop', 'keep-alive', 'te']) expect(names).not.toContain(hop);
+    expect(response.headers['x-upstream']).toBe('echo');
+    expect(response.headers['x-drop-me']).toBeUndefined();
+    expect(response.headers['x-amzn-requestid']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen.signedBy).toBeUndefined();
+  });
+
+  it('streams an unsigned chunked upload without buffering it', async () => {
+    const chunks = [randomBytes(10), randomBytes(100_000)];
+    const response = await send(gw.url, { method: 'POST', path: '/open/stream', chunks });
+    expect(response.json()).toMatchObject({ bodyLength: 100_010, bodySha256: sha256(Buffer.concat(chunks)) });
+  });
+
+  it('forwards a path so that ".." cannot climb above the target path', async () => {
+    const response = await send(gw.url, { path: '/open/a/../../%2e%2e/etc/passwd' });
+    expect(response.json().path).toBe('/open/etc/passwd');
+  });
+
+  it('replaces the client x-api-key with the route API key', async () => {
+    const response = await send(gw.url, { path: '/keyed', headers: [['x-api-key', 'client-key']] });
+    expect(response.status, response.text).toBe(200);
+    const apiKeys = response.json().headers.filter(([n]: [string]) => n.toLowerCase() === 'x-api-key');
+    expect(apiKeys).toEqual([['x-api-key', 'route-api-key']]);
+  });
+
+  it('passes the emulator 403 through when the secret key is wrong', async () => {
+    const response = await send(gw.url, { path: '/wrong' });
+    expect(response.status).toBe(403);
+    expect(response.json().message).toMatch(/signature we calculated does not match/);
+  });
+
+  it('answers 504 when the upstream is slower than the route timeout, long before it answers', async () => {
+    const started = Date.now();
+    const response = await send(gw.url, { path: '/slow' });
+    expect(response.status).toBe(504);
+    expect(response.json()).toMatchObject({ error: 'upstream_timeout', route: 'default/slow' });
+    expect(Date.now() - started).toBeLessThan(3000); // the upstream needs 5 s; the route allows 300 ms
+  });
+
+  it('answers 502 when the upstream refuses connections', async () => {
+    const response = await send(gw.url, { path: '/refused' });
+    expect(response.status).toBe(502);
+    expect(response.json()).toMatchObject({ error: 'upstream_unavailable', route: 'default/refused' });
+  });
+
+  it('refuses a self-signed upstream certificate unless insecureSkipVerify is set', async () => {
+    const strict = await send(gw.url, { path: '/tls-strict' });
+    expect(strict.status).toBe(502);
+    expect(strict.json().message).toMatch(/TLS|certificate/i);
+    const insecure = await send(gw.url, { path: '/tls-insecure' });
+    expect(insecure.status, insecure.text).toBe(200);
+  });
+
+  it('answers 413 for a body over the signing limit and never calls the upstream', async () => {
+    const before = emulator.requests.length;
+    const big = await send(gw.url, { method: 'POST', path: '/signed/too-big', body: mib(6.5) });
+    expect(big.status).toBe(413);
+    expect(big.json()).toMatchObject({ error: 'payload_too_large', route: 'default/signed' });
+    const chunked = await send(gw.url, {
+      method: 'POST',
+      path: '/signed/too-big',
+      chunks: [mib(3), mib(3.5)],
+    });
+    expect(chunked.status).toBe(413);
+    expect(emulator.requests.length).toBe(before);
+  });
+
+  it('answers 404 and 503 itself, as JSON', async () => {
+    const none = await send(gw.url, { path: '/nothing-here' });
+    expect(none.status).toBe(404);
+    expect(none.json()).toMatchObject({ error: 'no_route' });
+  });
+});

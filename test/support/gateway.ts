@@ -1,0 +1,77 @@
+// Starts a real lambda-ingress (standalone pipeline, real sockets) on
+// manifests written to a temporary directory, with logs captured in memory.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Gateway, type GatewayOptions } from '../../src/gateway.ts';
+import { createLogger } from '../../src/log.ts';
+import { FileSource } from '../../src/sources/files.ts';
+
+export interface TestGateway {
+  gateway: Gateway;
+  url: string;
+  adminUrl: string;
+  /** Every log line written so far. */
+  logs: string[];
+  /** Writes (or replaces) a manifest file; the file source picks it up. */
+  write(name: string, yaml: string): void;
+  /** Resolves once the table version has moved past `version`. */
+  nextVersion(version?: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startTestGateway(
+  manifests: Record<string, string>,
+  options: Partial<GatewayOptions> = {},
+): Promise<TestGateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'lambda-ingress-test-'));
+  const write = (name: string, yaml: string) => writeFileSync(join(dir, name), yaml);
+  for (const [name, yaml] of Object.entries(manifests)) write(name, yaml);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const logger = createLogger('debug', sink);
+  const source = new FileSource(dir, { debounceMs: 20, pollIntervalMs: 60_000 });
+  const snapshot = await source.load();
+  const gateway = await Gateway.start({ logger, host: '127.0.0.1', port: 0, adminPort: 0, ...options });
+  gateway.pipeline.apply(snapshot);
+  await source.watch((next) => gateway.pipeline.apply(next));
+  const version = () => gateway.pipeline.current?.table.version ?? 0;
+  return {
+    gateway,
+    url: gateway.url,
+    adminUrl: gateway.adminUrl,
+    logs,
+    write,
+    async nextVersion(after = version()) {
+      const deadline = Date.now() + 5000;
+      while (version() <= after) {
+        if (Date.now() > deadline) throw new Error(`table version did not move past ${after}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return version();
+    },
+    async close() {
+      source.close();
+      await gateway.shutdown();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const credentialsSecret = (
+  name: string,
+  keys: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+) =>
+  `apiVersion: v1
+kind: Secret
+metadata: {name: ${name}}
+stringData:
+  accessKeyId: ${keys.accessKeyId}
+  secretAccessKey: ${keys.secretAccessKey}
+${keys.sessionToken ? `  sessionToken: ${keys.sessionToken}\n` : ''}`;
