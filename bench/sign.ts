@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Sha256 as JsSha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { staticSource } from '../src/aws/credentials.ts';
 import { NodeSha256 } from '../src/aws/sha256.ts';
 import { Signer } from '../src/aws/signer.ts';
 import { fmt, measure } from './measure.ts';
@@ -47,7 +48,7 @@ for (const [hashName, sha256] of [
     rows.push(`| SignatureV4.sign, ${m.name} | ${fmt(m.nsPerOp / 1000, 1)} µs |`);
   }
 }
-const ours = new Signer(credentials);
+const ours = new Signer(staticSource(credentials));
 for (const [bodyName, body] of Object.entries(bodies)) {
   const m = await measure(
     bodyName,

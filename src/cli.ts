@@ -24,6 +24,7 @@ Options:
   --kubeconfig <path>     controller: kubeconfig (default: in-cluster config)
   --namespace <ns>        controller: watch this namespace (repeatable; default: all)
   --body-limit <bytes>    largest request body buffered for signing (default 6291456)
+  --trusted-proxy <cidr>  a proxy whose X-Forwarded-For names the client (repeatable; default: none)
   --shutdown-grace <dur>  time in-flight requests get to finish on SIGTERM (default 25s)
   --log-level <level>     fatal, error, warn, info, debug, trace (default info)
   --emulator-port <n>     demo/emulator: AWS emulator port (default ${DEMO_EMULATOR_PORT})
@@ -46,6 +47,7 @@ function parse(argv: string[]) {
       kubeconfig: { type: 'string' },
       namespace: { type: 'string', multiple: true },
       'body-limit': { type: 'string' },
+      'trusted-proxy': { type: 'string', multiple: true },
       'shutdown-grace': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       'emulator-port': { type: 'string' },
@@ -75,6 +77,7 @@ function parse(argv: string[]) {
     kubeconfig: values.kubeconfig,
     namespaces: values.namespace ?? [],
     bodyLimit: number('body-limit', 6 * 1024 * 1024),
+    trustedProxies: values['trusted-proxy'] ?? [],
     shutdownGraceMs: parseDuration(grace),
     logLevel: values['log-level']!,
     emulatorPort: number('emulator-port', DEMO_EMULATOR_PORT),
@@ -98,6 +101,7 @@ async function serveFiles(options: Options, manifests: string) {
     port: options.port,
     adminPort: options.adminPort,
     bodyLimit: options.bodyLimit,
+    trustedProxies: options.trustedProxies,
     shutdownGraceMs: options.shutdownGraceMs,
   });
   gateway.pipeline.apply(snapshot);

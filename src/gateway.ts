@@ -5,6 +5,8 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { createAdminServer } from './admin/server.ts';
+import type { RefreshOptions } from './aws/credentials.ts';
+import { ClientIpResolver } from './dataplane/client-ip.ts';
 import { Router } from './dataplane/router.ts';
 import { Runtime } from './dataplane/runtime.ts';
 import { createDataPlaneServer } from './dataplane/server.ts';
@@ -18,6 +20,10 @@ export interface GatewayOptions {
   adminPort?: number;
   /** Largest request body buffered for signing (default 6 MiB). */
   bodyLimit?: number;
+  /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client. */
+  trustedProxies?: readonly string[];
+  /** Refresh timing of expiring credentials (tests shorten it). */
+  credentialRefresh?: RefreshOptions;
   /** How long the pool of a removed upstream stays open for requests already matched (default 30 s). */
   poolCloseDelayMs?: number;
   /** Sources have delivered their first full state (the controller's initial sync). */
@@ -28,7 +34,7 @@ export interface GatewayOptions {
 
 export class Gateway {
   readonly pipeline: Pipeline;
-  readonly router = new Router();
+  readonly router: Router;
   readonly runtime: Runtime;
   readonly #options: GatewayOptions;
   readonly #dataPlane;
@@ -37,7 +43,9 @@ export class Gateway {
 
   private constructor(options: GatewayOptions) {
     this.#options = options;
+    this.router = new Router(new ClientIpResolver(options.trustedProxies));
     this.runtime = new Runtime({
+      ...(options.credentialRefresh && { credentialRefresh: options.credentialRefresh }),
       ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
       ...(options.poolCloseDelayMs !== undefined && { poolCloseDelayMs: options.poolCloseDelayMs }),
     });

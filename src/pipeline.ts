@@ -16,10 +16,38 @@ export class Pipeline {
   #version = 0;
   #current: CompileResult | undefined;
 
+  readonly #diagnosticsListeners: (() => void)[] = [];
+
   constructor(runtime: Runtime, router: Router, log: FastifyBaseLogger) {
     this.#runtime = runtime;
     this.#router = router;
     this.#log = log;
+    runtime.health.onChange(() => {
+      for (const listener of this.#diagnosticsListeners) listener();
+    });
+  }
+
+  /**
+   * Every route's conditions: compile's, with Ready turned False by problems
+   * the data plane found while serving (credentials, missing functions).
+   */
+  diagnostics(): RouteDiagnostic[] {
+    const health = this.#runtime.health;
+    return (this.#current?.diagnostics ?? []).map((diagnostic) => {
+      const problem = health.get(diagnostic.key);
+      if (!problem) return diagnostic;
+      const conditions = diagnostic.conditions.map((c) =>
+        c.type === 'Ready'
+          ? { ...c, status: 'False' as const, reason: problem.reason, message: problem.message }
+          : c,
+      );
+      return { ...diagnostic, conditions };
+    });
+  }
+
+  /** Called when diagnostics() may have changed: after each compile, and when serving finds or clears a problem. */
+  onDiagnostics(listener: () => void): void {
+    this.#diagnosticsListeners.push(listener);
   }
 
   /** The last compile result, once there is one. */
@@ -48,6 +76,7 @@ export class Pipeline {
       'routing table updated',
     );
     for (const listener of this.#listeners) listener(result, { compileMs });
+    for (const listener of this.#diagnosticsListeners) listener();
     return result;
   }
 

@@ -26,7 +26,7 @@ export function createAdminServer({ logger, pipeline, ready }: AdminOptions) {
   app.get('/debug/routes', async (_request, reply) => {
     const current = pipeline.current;
     if (!current) return reply.code(503).send({ error: 'no routing table compiled yet' });
-    return describeResult(current);
+    return describeResult(current, pipeline.diagnostics());
   });
   return app;
 }

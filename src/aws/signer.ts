@@ -1,12 +1,12 @@
 // SigV4 signing of outgoing requests with @smithy/signature-v4. One Signer
-// per credential set, reused across requests and routes; smithy caches the
+// per credential source, reused across requests and routes; smithy caches the
 // derived signing key. Only the headers we control are signed (host, the
 // payload hash, x-amz-date and the session token), so nothing a client sends
 // can break or steer the signature.
 
 import { hash } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { CredentialSource } from './credentials.ts';
 import { NodeSha256 } from './sha256.ts';
 
 export interface SignInput {
@@ -27,7 +27,13 @@ const EMPTY_SHA256 = hash('sha256', '', 'hex');
 export class Signer {
   readonly #signer: SignatureV4;
 
-  constructor(credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider) {
+  constructor(source: CredentialSource) {
+    const credentials = () => {
+      const current = source.current();
+      return current
+        ? Promise.resolve(current)
+        : Promise.reject(new Error(source.problem ?? 'no AWS credentials'));
+    };
     this.#signer = new SignatureV4({
       credentials,
       region: 'us-east-1',

@@ -10,6 +10,9 @@ export type ErrorCode =
   | 'upstream_unavailable'
   | 'bad_upstream_response'
   | 'function_error'
+  | 'function_timeout'
+  | 'function_not_found'
+  | 'invoke_failed'
   | 'throttled'
   | 'internal_error';
 

@@ -1,6 +1,7 @@
 // url targets: forward the request to an API Gateway stage, a function URL or
 // any HTTP upstream, signing it with SigV4 when the route says so.
 import type { Pool } from 'undici';
+import type { CredentialSource } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { IamAuth, ReadyRoute, UrlTarget } from '../compile/route.ts';
 import { BodyTooLargeError, hasBody, readBody } from './body.ts';
@@ -10,10 +11,15 @@ import { type RequestHeaderPolicy, upstreamRequestHeaders } from './headers.ts';
 import { ResponseRelay } from './relay.ts';
 import { upstreamPath } from './upstream-path.ts';
 
+export interface Signing {
+  signer: Signer;
+  credentials: CredentialSource;
+}
+
 export interface ForwarderOptions {
   pool: Pool;
   /** Present when the route signs requests (auth.iam). */
-  signer?: Signer;
+  signing?: Signing;
   /** Largest body buffered for signing; larger ones get 413. */
   bodyLimit: number;
 }
@@ -52,13 +58,23 @@ export class UrlForwarder implements RouteHandler {
     if (this.#apiKey !== undefined) headers.push('x-api-key', this.#apiKey);
 
     let body: Buffer | typeof req | null = hasBody(req) ? req : null;
-    if (this.#iam && this.#options.signer) {
+    const signing = this.#options.signing;
+    if (this.#iam && signing) {
       try {
         body = body && (await readBody(req, this.#options.bodyLimit));
       } catch (error) {
         return this.#rejectBody(exchange, error);
       }
-      const added = await this.#options.signer.sign({
+      if (!(await hasCredentials(signing.credentials))) {
+        return sendError(exchange.res, 503, {
+          error: 'route_not_ready',
+          reason: 'CredentialsUnavailable',
+          message: signing.credentials.problem ?? 'no AWS credentials available',
+          route: this.#route.key,
+          requestId: exchange.requestId,
+        });
+      }
+      const added = await signing.signer.sign({
         method: exchange.method,
         host: target.host,
         path,
@@ -104,4 +120,10 @@ export class UrlForwarder implements RouteHandler {
       { connection: 'close' },
     );
   }
+}
+
+/** True once the source has credentials, waiting for its first fetch if need be. */
+export async function hasCredentials(source: CredentialSource): Promise<boolean> {
+  if (!source.current()) await source.firstAttempt;
+  return source.current() !== undefined;
 }

@@ -2,12 +2,18 @@
 // table (read once, so a request sees one version from start to end), then
 // answer 404 / 503 itself or hand over to the route's handler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ClientIpResolver } from './client-ip.ts';
 import { sendError } from './errors.ts';
 import type { Exchange } from './exchange.ts';
 import type { Serving } from './runtime.ts';
 
 export class Router {
+  readonly #clientIp: ClientIpResolver;
   #serving: Serving | undefined;
+
+  constructor(clientIp = new ClientIpResolver()) {
+    this.#clientIp = clientIp;
+  }
 
   /** Installs a new table; requests already under way finish with the one they started with. */
   swap(serving: Serving): void {
@@ -33,7 +39,7 @@ export class Router {
       query: q === -1 ? '' : url.slice(q + 1),
       prefixEnd: found?.prefixEnd ?? 0,
       requestId,
-      clientIp: clientIp(req),
+      clientIp: this.#clientIp.resolve(req),
       routeKey: found?.route.key,
       namespace: found?.route.namespace,
     };
@@ -68,9 +74,4 @@ function requestHost(req: IncomingMessage): string {
   const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.indexOf(':');
   const name = end > 0 ? host.slice(0, end) : host;
   return name.toLowerCase().replace(/\.$/, '');
-}
-
-function clientIp(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

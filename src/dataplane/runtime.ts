@@ -1,14 +1,18 @@
 // Binds a compiled table to the resources that serve it: a handler per ready
-// route, with connection pools and signers reused across tables by key.
+// route, with connection pools, credential sources and signers reused across
+// tables by key, and the problems found while serving (RouteHealth).
 import type { Pool } from 'undici';
-import type { Signer } from '../aws/signer.ts';
-import { staticCredentialsKey, staticSigner } from '../aws/signers.ts';
+import type { RefreshOptions } from '../aws/credentials.ts';
+import { Signer } from '../aws/signer.ts';
+import { credentialSourceSpec } from '../aws/sources.ts';
 import type { CompileResult } from '../compile/compile.ts';
-import type { CompiledRoute, ReadyRoute } from '../compile/route.ts';
+import type { CompiledRoute, IamAuth, ReadyRoute } from '../compile/route.ts';
 import { ReuseCache } from '../util/reuse-cache.ts';
-import { sendError } from './errors.ts';
+import { payloadFormats } from './events/index.ts';
 import type { RouteHandler } from './exchange.ts';
-import { UrlForwarder } from './forward.ts';
+import { type Signing, UrlForwarder } from './forward.ts';
+import { RouteHealth } from './health.ts';
+import { FunctionInvoker } from './invoke.ts';
 import { createPool, poolKey } from './pools.ts';
 
 /** What the data plane serves: one compile result and its handlers, swapped as a unit. */
@@ -18,37 +22,54 @@ export interface Serving {
 }
 
 export interface RuntimeOptions {
-  /** Largest request body buffered for signing (default 6 MiB). */
+  /** Largest request body buffered for signing a url target (default 6 MiB). */
   bodyLimit?: number;
   /**
    * How long a pool no route uses any more stays open, for requests that
    * matched the previous table and have not been sent yet (default 30 s).
    */
   poolCloseDelayMs?: number;
+  /** Refresh timing of expiring credentials (tests shorten it). */
+  credentialRefresh?: RefreshOptions;
 }
 
 export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
 
+interface SigningSource extends Signing {
+  /** Routes signing with this source in the current table. */
+  routes: ReadonlySet<string>;
+}
+
 export class Runtime {
-  readonly #bodyLimit: number;
+  readonly health = new RouteHealth();
+  readonly #options: RuntimeOptions;
   readonly #pools: ReuseCache<Pool>;
-  readonly #signers = new ReuseCache<Signer>();
+  readonly #signing = new ReuseCache<SigningSource>((s) => s.credentials.close());
 
   constructor(options: RuntimeOptions = {}) {
-    this.#bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+    this.#options = options;
     const delay = options.poolCloseDelayMs ?? 30_000;
     this.#pools = new ReuseCache((pool) => setTimeout(() => void pool.close(), delay).unref());
   }
 
   build(result: CompileResult): Serving {
     this.#pools.begin();
-    this.#signers.begin();
+    this.#signing.begin();
     const handlers = new Map<CompiledRoute, RouteHandler>();
+    const served = new Set<string>();
+    const usage = new Map<SigningSource, Set<string>>();
     for (const route of result.table.routes) {
-      if (route.ready) handlers.set(route, this.#handler(route));
+      if (!route.ready) continue;
+      handlers.set(route, this.#handler(route, usage));
+      served.add(route.key);
     }
     this.#pools.commit();
-    this.#signers.commit();
+    this.#signing.commit();
+    this.health.retain(served);
+    for (const source of this.#signing.values()) {
+      source.routes = usage.get(source) ?? new Set();
+      this.#reportCredentials(source);
+    }
     return { result, handlers };
   }
 
@@ -57,34 +78,50 @@ export class Runtime {
     return this.#pools.size;
   }
 
-  /** Closes every pool, letting in-flight requests finish. */
+  /** Closes every pool (letting in-flight requests finish) and stops credential refreshes. */
   async close(): Promise<void> {
+    for (const source of this.#signing.drain()) source.credentials.close();
     await Promise.all(this.#pools.drain().map((pool) => pool.close()));
   }
 
-  #handler(route: ReadyRoute): RouteHandler {
+  #handler(route: ReadyRoute, usage: Map<SigningSource, Set<string>>): RouteHandler {
     const { target, connection } = route;
     const pool = this.#pools.get(poolKey(target.origin, connection), () =>
       createPool(target.origin, connection),
     );
-    const credentials = route.auth.iam?.credentials;
-    const signer =
-      credentials?.kind === 'static'
-        ? this.#signers.get(staticCredentialsKey(credentials), () => staticSigner(credentials))
-        : undefined;
-    if (target.kind !== 'url') return notYetServed;
-    return new UrlForwarder(
+    const signing = route.auth.iam && this.#signingFor(route.auth.iam);
+    if (signing) usage.set(signing, (usage.get(signing) ?? new Set()).add(route.key));
+    if (target.kind === 'url') {
+      return new UrlForwarder(
+        { ...route, target },
+        { pool, bodyLimit: this.#options.bodyLimit ?? DEFAULT_BODY_LIMIT, ...(signing && { signing }) },
+      );
+    }
+    return new FunctionInvoker(
       { ...route, target },
-      { pool, bodyLimit: this.#bodyLimit, ...(signer && { signer }) },
+      {
+        pool,
+        signer: signing!.signer,
+        credentials: signing!.credentials,
+        format: payloadFormats[target.payloadFormat],
+        health: this.health,
+      },
     );
   }
-}
 
-const notYetServed: RouteHandler = {
-  async handle(exchange) {
-    sendError(exchange.res, 503, {
-      error: 'route_not_ready',
-      message: 'function targets are not served yet',
+  #signingFor(iam: IamAuth): SigningSource {
+    const spec = credentialSourceSpec(iam, this.#options.credentialRefresh);
+    return this.#signing.get(spec.key, () => {
+      const credentials = spec.create();
+      const created: SigningSource = { credentials, signer: new Signer(credentials), routes: new Set() };
+      credentials.onChange(() => this.#reportCredentials(created));
+      return created;
     });
-  },
-};
+  }
+
+  /** Marks every route using `source` not ready while it has no credentials, and ready again after. */
+  #reportCredentials(source: SigningSource): void {
+    for (const key of source.routes)
+      this.health.report(key, 'CredentialsUnavailable', source.credentials.problem);
+  }
+}

@@ -31,6 +31,10 @@ export class ReuseCache<V> {
     this.#next = undefined;
   }
 
+  values(): IterableIterator<V> {
+    return this.#current.values();
+  }
+
   get size(): number {
     return this.#current.size;
   }

@@ -1,0 +1,62 @@
+// Which CredentialSource a route's auth.iam needs, keyed so that routes with
+// the same credentials share one source (one STS session, one refresh loop).
+
+import { hash } from 'node:crypto';
+import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import type { IamAuth, StaticCredentials } from '../compile/route.ts';
+import { type CredentialSource, RefreshingSource, type RefreshOptions, staticSource } from './credentials.ts';
+
+/** Identifies a credential set by a digest, so caches keyed by it never hold readable secrets. */
+function staticCredentialsKey(credentials: StaticCredentials): string {
+  const parts = [credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken];
+  return hash('sha256', parts.map((v) => v?.reveal() ?? '').join('\0'));
+}
+
+export interface SourceSpec {
+  key: string;
+  create: () => CredentialSource;
+}
+
+export function credentialSourceSpec(iam: IamAuth, options: RefreshOptions = {}): SourceSpec {
+  const { credentials, assumeRole, region } = iam;
+  const base =
+    credentials.kind === 'static'
+      ? {
+          key: `static:${staticCredentialsKey(credentials)}`,
+          identity: {
+            accessKeyId: credentials.accessKeyId.reveal(),
+            secretAccessKey: credentials.secretAccessKey.reveal(),
+            ...(credentials.sessionToken && { sessionToken: credentials.sessionToken.reveal() }),
+          },
+        }
+      : { key: `chain:${region}`, identity: undefined };
+  if (!assumeRole) {
+    return base.identity
+      ? { key: base.key, create: () => staticSource(base.identity) }
+      : {
+          key: base.key,
+          create: () =>
+            new RefreshingSource(
+              fromNodeProviderChain({ clientConfig: { region } }),
+              'the pod credential chain',
+              options,
+            ),
+        };
+  }
+  const { roleArn, sessionName } = assumeRole;
+  return {
+    key: `assume:${roleArn}:${sessionName}:${region}:${base.key}`,
+    create: () =>
+      new RefreshingSource(
+        fromTemporaryCredentials({
+          params: { RoleArn: roleArn, RoleSessionName: sessionName },
+          clientConfig: { region },
+          ...(base.identity
+            ? { masterCredentials: base.identity }
+            : { masterCredentials: fromNodeProviderChain({ clientConfig: { region } }) }),
+        }),
+        `AssumeRole ${roleArn}`,
+        options,
+      ),
+  };
+}

@@ -1,0 +1,308 @@
+// function targets: turn the request into the API Gateway / ALB event the
+// function expects, call the Lambda Invoke API with SigV4, and turn the
+// function's result (or Lambda's error) back into HTTP. The mapping of every
+// Lambda outcome to a status code is documented in the README.
+import type { Pool } from 'undici';
+import type { CredentialSource } from '../aws/credentials.ts';
+import type { Signer } from '../aws/signer.ts';
+import type { FunctionTarget, ReadyRoute } from '../compile/route.ts';
+import { BodyTooLargeError, hasBody, readBody } from './body.ts';
+import { classifyUpstreamError, type ErrorCode, sendError } from './errors.ts';
+import type { PayloadFormat } from './events/types.ts';
+import type { Exchange, RouteHandler } from './exchange.ts';
+import { hasCredentials } from './forward.ts';
+import type { RouteHealth } from './health.ts';
+
+/** Invoke API payload limits: 6 MB synchronous, 1 MB asynchronous (Event). */
+export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
+export const ASYNC_PAYLOAD_LIMIT = 1024 * 1024;
+/** Lambda answers at most 6 MB synchronously; anything larger is not a valid answer. */
+const RESPONSE_LIMIT = 7 * 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+export interface InvokerOptions {
+  pool: Pool;
+  signer: Signer;
+  credentials: CredentialSource;
+  format: PayloadFormat;
+  health: RouteHealth;
+}
+
+export class FunctionInvoker implements RouteHandler {
+  readonly #route: ReadyRoute;
+  readonly #target: FunctionTarget;
+  readonly #options: InvokerOptions;
+  readonly #limit: number;
+  readonly #path: string;
+  readonly #query: string;
+  readonly #context: { accountId: string; apiId: string; stage: string; region: string };
+
+  constructor(route: ReadyRoute & { target: FunctionTarget }, options: InvokerOptions) {
+    this.#route = route;
+    this.#target = route.target;
+    this.#options = options;
+    this.#limit = route.target.invocationType === 'Event' ? ASYNC_PAYLOAD_LIMIT : SYNC_PAYLOAD_LIMIT;
+    const q = route.target.invokePath.indexOf('?');
+    this.#path = q === -1 ? route.target.invokePath : route.target.invokePath.slice(0, q);
+    this.#query = q === -1 ? '' : route.target.invokePath.slice(q + 1);
+    this.#context = {
+      // Function URLs without IAM report "anonymous"; a full or partial ARN names the real account.
+      accountId: /(?:^|:)(\d{12}):function:/.exec(route.target.functionName)?.[1] ?? 'anonymous',
+      apiId: 'lambda-ingress',
+      stage: '$default',
+      region: route.target.region,
+    };
+  }
+
+  async handle(exchange: Exchange): Promise<void> {
+    const { req } = exchange;
+    const fail = (status: number, body: Failure, headers?: Record<string, string>) =>
+      sendError(
+        exchange.res,
+        status,
+        { ...body, route: this.#route.key, requestId: exchange.requestId },
+        headers,
+      );
+
+    let body: Buffer = EMPTY;
+    try {
+      if (hasBody(req)) body = await readBody(req, this.#limit);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) return void exchange.res.destroy();
+      return fail(
+        413,
+        { error: 'payload_too_large', message: `request body is over the ${this.#limitText()} Lambda limit` },
+        { connection: 'close' },
+      );
+    }
+    const event = this.#options.format.toEvent({
+      method: exchange.method,
+      rawPath: exchange.path,
+      rawQuery: exchange.query,
+      headers: pairs(req.rawHeaders),
+      body,
+      sourceIp: exchange.clientIp,
+      protocol: `HTTP/${req.httpVersion}`,
+      requestId: exchange.requestId,
+      time: new Date(),
+      route: {
+        path: this.#route.match.path,
+        pathType: this.#route.match.pathType,
+        methods: this.#route.match.methods,
+        prefixEnd: exchange.prefixEnd,
+      },
+      context: this.#context,
+    });
+    const payload = Buffer.from(JSON.stringify(event));
+    if (payload.length > this.#limit) {
+      return fail(413, {
+        error: 'payload_too_large',
+        message: `the Lambda event for this request is ${payload.length} bytes, over the ${this.#limitText()} limit`,
+      });
+    }
+
+    const { credentials, signer, pool, format, health } = this.#options;
+    if (!(await hasCredentials(credentials))) {
+      return fail(503, {
+        error: 'route_not_ready',
+        reason: 'CredentialsUnavailable',
+        message: credentials.problem ?? 'no AWS credentials available',
+      });
+    }
+    const target = this.#target;
+    const signed = await signer.sign({
+      method: 'POST',
+      host: target.host,
+      path: this.#path,
+      query: this.#query,
+      body: payload,
+      region: target.region,
+      service: 'lambda',
+    });
+    const headers = [
+      'host',
+      target.host,
+      'content-type',
+      'application/json',
+      'x-amz-invocation-type',
+      target.invocationType,
+    ];
+    for (const name in signed) headers.push(name, signed[name]!);
+
+    const { timeoutMs } = this.#route.connection;
+    const started = performance.now();
+    let status: number;
+    let responseHeaders: Record<string, string | string[] | undefined>;
+    let result: Buffer;
+    try {
+      const response = await pool.request({
+        method: 'POST',
+        path: target.invokePath,
+        headers,
+        body: payload,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      status = response.statusCode;
+      responseHeaders = response.headers;
+      result = await readLimited(response.body, RESPONSE_LIMIT);
+    } catch (error) {
+      const failure = classifyUpstreamError(error, timeoutMs);
+      exchange.upstreamError = failure.kind;
+      return fail(failure.status, { error: failure.code, message: failure.message });
+    } finally {
+      exchange.upstreamMs = performance.now() - started;
+    }
+    const awsRequestId = header(responseHeaders, 'x-amzn-requestid');
+    if (awsRequestId) exchange.upstreamRequestId = awsRequestId;
+    const idHeader: Record<string, string> = awsRequestId ? { 'x-amzn-RequestId': awsRequestId } : {};
+    const awsError = header(responseHeaders, 'x-amzn-errortype')?.split(':')[0];
+
+    if (status === 404 && awsError === 'ResourceNotFoundException') {
+      health.report(
+        this.#route.key,
+        'FunctionNotFound',
+        `the Invoke API says function ${target.functionName} does not exist`,
+      );
+      exchange.upstreamError = 'function_not_found';
+      return fail(
+        502,
+        {
+          error: 'function_not_found',
+          message: `Lambda function ${target.functionName} not found`,
+          awsRequestId,
+        },
+        idHeader,
+      );
+    }
+    if (status === 429) {
+      exchange.upstreamError = 'throttled';
+      const retryAfter = header(responseHeaders, 'retry-after') ?? '1';
+      return fail(
+        429,
+        { error: 'throttled', message: 'the Lambda function is throttled; retry later', awsRequestId },
+        { ...idHeader, 'retry-after': retryAfter },
+      );
+    }
+    if (status === 413) {
+      return fail(
+        413,
+        { error: 'payload_too_large', message: 'Lambda refused the request as too large', awsRequestId },
+        idHeader,
+      );
+    }
+    if (status !== 200 && status !== 202) {
+      exchange.upstreamError = 'invoke_failed';
+      return fail(
+        502,
+        {
+          error: 'invoke_failed',
+          message: `the Lambda Invoke API answered ${status}${awsError ? ` ${awsError}` : ''}`,
+          awsRequestId,
+        },
+        idHeader,
+      );
+    }
+    health.report(this.#route.key, 'FunctionNotFound', undefined);
+
+    const functionError = header(responseHeaders, 'x-amz-function-error');
+    if (functionError) {
+      if (isTimeout(result)) {
+        exchange.upstreamError = 'function_timeout';
+        return fail(
+          504,
+          { error: 'function_timeout', message: 'the Lambda function timed out', awsRequestId },
+          idHeader,
+        );
+      }
+      exchange.upstreamError = 'function_error';
+      // Never the function's error message or stack trace: they are for its logs, not its callers.
+      return fail(
+        502,
+        { error: 'function_error', message: `the Lambda function failed (${functionError})`, awsRequestId },
+        idHeader,
+      );
+    }
+    if (status === 202) {
+      exchange.res.writeHead(202, { ...idHeader, 'content-length': 0 });
+      exchange.res.end();
+      return;
+    }
+    const mapped = format.toResponse(result);
+    if (!mapped.ok) {
+      exchange.upstreamError = 'bad_response';
+      return fail(
+        502,
+        {
+          error: 'bad_upstream_response',
+          message: `the function's response is not valid for payload format ${target.payloadFormat}: ${mapped.reason}`,
+          awsRequestId,
+        },
+        idHeader,
+      );
+    }
+    const { statusCode, statusMessage, headers: outHeaders, body: outBody } = mapped.response;
+    const flat: string[] = [];
+    for (const [name, value] of outHeaders) {
+      if (!CONTROLLED.has(name.toLowerCase())) flat.push(name, value);
+    }
+    if (awsRequestId) flat.push('x-amzn-RequestId', awsRequestId);
+    flat.push('content-length', String(outBody.length));
+    if (statusMessage) exchange.res.writeHead(statusCode, statusMessage, flat);
+    else exchange.res.writeHead(statusCode, flat);
+    exchange.res.end(outBody);
+  }
+
+  #limitText(): string {
+    return this.#limit === SYNC_PAYLOAD_LIMIT ? '6 MB' : '1 MB';
+  }
+}
+
+interface Failure {
+  error: ErrorCode;
+  message: string;
+  reason?: string;
+  awsRequestId?: string | undefined;
+}
+
+/** Headers the proxy sets itself: a function cannot make the response framing lie. */
+const CONTROLLED = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'x-amzn-requestid',
+]);
+
+function pairs(raw: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  return out;
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Lambda reports a timeout as an Unhandled function error of type Sandbox.Timedout. */
+function isTimeout(payload: Buffer): boolean {
+  try {
+    const error = JSON.parse(payload.toString('utf8')) as { errorType?: string; errorMessage?: string };
+    return error.errorType === 'Sandbox.Timedout' || /Task timed out/.test(error.errorMessage ?? '');
+  } catch {
+    return false;
+  }
+}
+
+async function readLimited(body: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit)
+      throw Object.assign(new Error('Lambda response too large'), { code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' });
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
