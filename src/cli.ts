@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from './api/duration.ts';
 import { DEMO_EMULATOR_PORT, startDemoEmulator } from './emulator/demo.ts';
 import { Gateway } from './gateway.ts';
-import { createLogger } from './log.ts';
+import { createLoggers, type Loggers } from './log.ts';
 import { FileSource } from './sources/files.ts';
 
 const USAGE = `Usage: lambda-ingress <command> [options]
@@ -27,6 +27,7 @@ Options:
   --trusted-proxy <cidr>  a proxy whose X-Forwarded-For names the client (repeatable; default: none)
   --shutdown-grace <dur>  time in-flight requests get to finish on SIGTERM (default 25s)
   --log-level <level>     fatal, error, warn, info, debug, trace (default info)
+  --no-access-log         no JSON line per request (on by default)
   --emulator-port <n>     demo/emulator: AWS emulator port (default ${DEMO_EMULATOR_PORT})
   -h, --help              show this help
 `;
@@ -39,6 +40,7 @@ function parse(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
+    allowNegative: true,
     options: {
       port: { type: 'string' },
       host: { type: 'string' },
@@ -50,6 +52,7 @@ function parse(argv: string[]) {
       'trusted-proxy': { type: 'string', multiple: true },
       'shutdown-grace': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      'access-log': { type: 'boolean', default: true },
       'emulator-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -80,6 +83,7 @@ function parse(argv: string[]) {
     trustedProxies: values['trusted-proxy'] ?? [],
     shutdownGraceMs: parseDuration(grace),
     logLevel: values['log-level']!,
+    accessLog: values['access-log'] !== false,
     emulatorPort: number('emulator-port', DEMO_EMULATOR_PORT),
   };
 }
@@ -87,7 +91,7 @@ function parse(argv: string[]) {
 type Options = ReturnType<typeof parse>;
 
 async function serveFiles(options: Options, manifests: string) {
-  const logger = createLogger(options.logLevel);
+  const loggers = createLoggers(options.logLevel);
   const source = new FileSource(manifests);
   let snapshot: Awaited<ReturnType<FileSource['load']>>;
   try {
@@ -96,7 +100,8 @@ async function serveFiles(options: Options, manifests: string) {
     throw new UsageError(`cannot read --manifests ${manifests}: ${(error as Error).message}`);
   }
   const gateway = await Gateway.start({
-    logger,
+    loggers,
+    accessLog: options.accessLog,
     host: options.host,
     port: options.port,
     adminPort: options.adminPort,
@@ -106,7 +111,7 @@ async function serveFiles(options: Options, manifests: string) {
   });
   gateway.pipeline.apply(snapshot);
   await source.watch((next) => gateway.pipeline.apply(next));
-  logger.info(
+  loggers.app.info(
     { url: gateway.url, admin: gateway.adminUrl, manifests },
     'lambda-ingress standalone is serving',
   );
@@ -114,7 +119,7 @@ async function serveFiles(options: Options, manifests: string) {
     source.close();
     await gateway.shutdown();
   };
-  return { logger, stop };
+  return { loggers, stop };
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -124,7 +129,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (options.extra.length > 0) throw new UsageError(`unexpected argument "${options.extra[0]}"`);
-  let running: { logger: ReturnType<typeof createLogger>; stop: () => Promise<void> };
+  let running: { loggers: Loggers; stop: () => Promise<void> };
   switch (options.command) {
     case 'standalone':
       if (!options.manifests) throw new UsageError('standalone needs --manifests <file-or-dir>');
@@ -133,7 +138,7 @@ async function main(argv: string[]): Promise<void> {
     case 'demo': {
       const emulator = await startDemoEmulator({ port: options.emulatorPort });
       const served = await serveFiles(options, join(repoRoot, 'examples'));
-      served.logger.info(
+      served.loggers.app.info(
         { emulator: emulator.url },
         `demo: try  curl -i 'localhost:${options.port}/aws?name=APISIX'`,
       );
@@ -141,14 +146,14 @@ async function main(argv: string[]): Promise<void> {
         await served.stop();
         await emulator.close();
       };
-      running = { logger: served.logger, stop };
+      running = { loggers: served.loggers, stop };
       break;
     }
     case 'emulator': {
-      const logger = createLogger(options.logLevel);
+      const loggers = createLoggers(options.logLevel);
       const emulator = await startDemoEmulator({ host: options.host, port: options.emulatorPort });
-      logger.info({ url: emulator.url }, 'AWS emulator listening');
-      running = { logger, stop: () => emulator.close() };
+      loggers.app.info({ url: emulator.url }, 'AWS emulator listening');
+      running = { loggers, stop: () => emulator.close() };
       break;
     }
     case 'controller': {
@@ -159,16 +164,20 @@ async function main(argv: string[]): Promise<void> {
     default:
       throw new UsageError(`unknown command "${options.command}"`);
   }
+  const log = running.loggers.app;
+  // A failure that escaped every handler is logged and counted; one bad request never stops the process.
+  process.on('uncaughtException', (error) => log.error({ err: error }, 'uncaught exception'));
+  process.on('unhandledRejection', (error) => log.error({ err: error }, 'unhandled promise rejection'));
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       if (stopping) process.exit(1); // a second signal: stop waiting
       stopping = true;
-      running.logger.info({ signal }, 'stopping');
+      log.info({ signal }, 'stopping');
       running.stop().then(
         () => process.exit(0),
         (error) => {
-          running.logger.error({ err: error }, 'shutdown failed');
+          log.error({ err: error }, 'shutdown failed');
           process.exit(1);
         },
       );

@@ -3,17 +3,22 @@
 // only in the source that feeds pipeline.apply().
 
 import type { AddressInfo } from 'node:net';
-import type { FastifyBaseLogger } from 'fastify';
+import { Metrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
 import type { RefreshOptions } from './aws/credentials.ts';
+import type { CompileResult } from './compile/compile.ts';
 import { ClientIpResolver } from './dataplane/client-ip.ts';
+import type { RoutedExchange } from './dataplane/router.ts';
 import { Router } from './dataplane/router.ts';
 import { Runtime } from './dataplane/runtime.ts';
 import { createDataPlaneServer } from './dataplane/server.ts';
+import type { Loggers } from './log.ts';
 import { Pipeline } from './pipeline.ts';
 
 export interface GatewayOptions {
-  logger: FastifyBaseLogger;
+  loggers: Loggers;
+  /** One JSON line per request (default true). */
+  accessLog?: boolean;
   host?: string;
   port?: number;
   adminHost?: string;
@@ -36,6 +41,7 @@ export class Gateway {
   readonly pipeline: Pipeline;
   readonly router: Router;
   readonly runtime: Runtime;
+  readonly metrics = new Metrics();
   readonly #options: GatewayOptions;
   readonly #dataPlane;
   readonly #admin;
@@ -49,13 +55,73 @@ export class Gateway {
       ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
       ...(options.poolCloseDelayMs !== undefined && { poolCloseDelayMs: options.poolCloseDelayMs }),
     });
-    this.pipeline = new Pipeline(this.runtime, this.router, options.logger);
-    this.#dataPlane = createDataPlaneServer({ router: this.router, logger: options.logger });
+    const log = options.loggers.app;
+    this.pipeline = new Pipeline(this.runtime, this.router, log);
+    this.pipeline.onCompiled((result, { compileMs }) => this.#observeCompile(result, compileMs));
+    this.pipeline.onDiagnostics(() => this.#observeRoutes());
+    this.#dataPlane = createDataPlaneServer({
+      router: this.router,
+      logger: log,
+      onExchange: (exchange, durationMs) => this.#observeExchange(exchange, durationMs),
+      onUncaught: () => this.metrics.uncaughtErrors.inc(),
+    });
     this.#admin = createAdminServer({
-      logger: options.logger,
+      logger: log,
       pipeline: this.pipeline,
+      metrics: this.metrics,
       ready: () => this.ready,
     });
+  }
+
+  #observeExchange(exchange: RoutedExchange, durationMs: number): void {
+    const status = exchange.res.statusCode;
+    this.metrics.observeRequest({
+      route: exchange.routeName,
+      namespace: exchange.namespace,
+      method: exchange.method,
+      status,
+      durationMs,
+      upstreamMs: exchange.upstreamMs,
+      upstreamError: exchange.upstreamError,
+    });
+    if (this.#options.accessLog === false) return;
+    // Only fields that cannot carry credentials: no headers, no query string.
+    this.#options.loggers.access.info(
+      {
+        requestId: exchange.requestId,
+        route: exchange.routeName,
+        namespace: exchange.namespace,
+        method: exchange.method,
+        path: exchange.path,
+        status,
+        durationMs: round(durationMs),
+        upstreamMs: exchange.upstreamMs === undefined ? undefined : round(exchange.upstreamMs),
+        upstreamError: exchange.upstreamError,
+        upstreamRequestId: exchange.upstreamRequestId,
+        clientIp: exchange.clientIp,
+      },
+      'request',
+    );
+  }
+
+  #observeCompile(result: CompileResult, compileMs: number): void {
+    this.metrics.tableVersion.set(result.table.version);
+    this.metrics.compileSeconds.set(compileMs / 1000);
+    this.metrics.configErrors.set({ kind: 'source' }, result.errors.length);
+    const rejected = (reason: string) =>
+      result.diagnostics.filter((d) => d.conditions.some((c) => c.type === 'Accepted' && c.reason === reason))
+        .length;
+    this.metrics.configErrors.set({ kind: 'invalid' }, rejected('Invalid'));
+    this.metrics.configErrors.set({ kind: 'conflicted' }, rejected('Conflicted'));
+  }
+
+  #observeRoutes(): void {
+    const diagnostics = this.pipeline.diagnostics();
+    const ready = diagnostics.filter((d) =>
+      d.conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
+    ).length;
+    this.metrics.routes.set({ state: 'ready' }, ready);
+    this.metrics.routes.set({ state: 'not_ready' }, diagnostics.length - ready);
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -90,22 +156,28 @@ export class Gateway {
     if (this.#closing) return;
     this.#closing = true;
     const grace = this.#options.shutdownGraceMs ?? 25_000;
-    const log = this.#options.logger;
+    const log = this.#options.loggers.app;
     log.info({ graceMs: grace }, 'shutting down: draining in-flight requests');
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), grace);
     });
+    // Keep-alive connections whose request has finished would hold close() open: close them as they go idle.
+    const server = this.#dataPlane.server;
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
     const timedOut = await Promise.race([this.#dataPlane.close().then(() => false), expired]);
     clearTimeout(timer);
+    clearInterval(sweep);
     if (timedOut) {
       log.warn('grace period over: closing the remaining connections');
-      this.#dataPlane.server.closeAllConnections();
+      server.closeAllConnections();
     }
     await this.runtime.close();
     await this.#admin.close();
   }
 }
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 function urlOf(address: AddressInfo): string {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

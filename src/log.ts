@@ -1,6 +1,12 @@
-// Structured JSON logs (pino, Fastify's own logger). Anything that could
-// carry a credential is redacted by path, whatever logs it.
+// Structured JSON logs (pino, Fastify's own logger). Secrets never reach a
+// log line: credential-bearing fields are redacted by path, and as a last line
+// of defence every line of the application log is scrubbed of the secret
+// values currently known (Secret data, temporary credentials), so an error
+// message or stack trace that quotes one is cleaned too. The access log (one
+// line per request, built only from safe fields) skips the scrub for speed.
 import { pino } from 'pino';
+
+const REDACTED = '<redacted>';
 
 export const REDACTED_PATHS = [
   '*.authorization',
@@ -15,9 +21,44 @@ export const REDACTED_PATHS = [
   '*.headers.cookie',
 ];
 
-export function createLogger(level: string, destination?: NodeJS.WritableStream) {
-  return pino(
-    { level, redact: { paths: REDACTED_PATHS, censor: '<redacted>' }, base: { service: 'lambda-ingress' } },
-    destination as pino.DestinationStream | undefined,
-  );
+/** Secret values by owner (the snapshot, one credential source, …). */
+const secretsByOwner = new Map<object, string[]>();
+let secretValues: string[] = [];
+
+/** Declares the secret values `owner` holds now, replacing what it declared before. */
+export function registerSecrets(owner: object, values: readonly string[]): void {
+  // Very short values would scrub ordinary words; AWS keys and tokens are long.
+  const kept = values.filter((v) => v.length >= 8);
+  if (kept.length === 0) secretsByOwner.delete(owner);
+  else secretsByOwner.set(owner, kept);
+  // Longest first, so a secret containing another is replaced whole; JSON-escaped forms too, as lines are JSON.
+  const all = new Set<string>();
+  for (const list of secretsByOwner.values()) {
+    for (const v of list) all.add(v).add(JSON.stringify(v).slice(1, -1));
+  }
+  secretValues = [...all].sort((a, b) => b.length - a.length);
+}
+
+export function scrubSecrets(line: string): string {
+  for (const value of secretValues) if (line.includes(value)) line = line.replaceAll(value, REDACTED);
+  return line;
+}
+
+export interface Loggers {
+  /** The application log: scrubbed. */
+  app: pino.Logger;
+  /** The access log: one line per request, from fields that carry no secrets. */
+  access: pino.Logger;
+}
+
+export function createLoggers(
+  level: string,
+  destination: pino.DestinationStream = pino.destination(1),
+): Loggers {
+  const base = { service: 'lambda-ingress' };
+  const redact = { paths: REDACTED_PATHS, censor: REDACTED };
+  return {
+    app: pino({ level, base, redact, hooks: { streamWrite: scrubSecrets } }, destination),
+    access: pino({ level, base: { ...base, log: 'access' } }, destination),
+  };
 }

@@ -1,30 +1,32 @@
 // sources -> snapshot -> compile -> runtime -> router: the one path every
 // configuration change takes, in standalone and controller mode alike.
 import type { FastifyBaseLogger } from 'fastify';
+import type { Condition } from './api/types.ts';
 import { type CompileResult, compile, type RouteDiagnostic } from './compile/compile.ts';
 import type { Snapshot, SourceError } from './compile/snapshot.ts';
 import type { Router } from './dataplane/router.ts';
 import type { Runtime } from './dataplane/runtime.ts';
+import { registerSecrets } from './log.ts';
 
 export type CompileListener = (result: CompileResult, stats: { compileMs: number }) => void;
 
 export class Pipeline {
   readonly #runtime: Runtime;
   readonly #router: Router;
-  readonly #log: FastifyBaseLogger;
+  /** The application log, for messages about configuration and serving. */
+  readonly log: FastifyBaseLogger;
   readonly #listeners: CompileListener[] = [];
+  readonly #diagnosticsListeners: (() => void)[] = [];
   #version = 0;
   #current: CompileResult | undefined;
-
-  readonly #diagnosticsListeners: (() => void)[] = [];
+  /** The Ready condition last logged per route, so that only changes are logged. */
+  #loggedReady = new Map<string, Condition>();
 
   constructor(runtime: Runtime, router: Router, log: FastifyBaseLogger) {
     this.#runtime = runtime;
     this.#router = router;
-    this.#log = log;
-    runtime.health.onChange(() => {
-      for (const listener of this.#diagnosticsListeners) listener();
-    });
+    this.log = log;
+    runtime.health.onChange(() => this.#diagnosticsChanged());
   }
 
   /**
@@ -61,13 +63,14 @@ export class Pipeline {
 
   /** Compiles a snapshot and swaps the data plane to it. */
   apply(snapshot: Snapshot): CompileResult {
+    registerSecrets(this, secretValues(snapshot));
     const started = performance.now();
     const result = compile(snapshot, ++this.#version);
     const compileMs = performance.now() - started;
     this.#router.swap(this.#runtime.build(result));
-    this.#report(this.#current, result);
+    this.#logSourceErrors(this.#current, result);
     this.#current = result;
-    this.#log.info(
+    this.log.info(
       {
         version: result.table.version,
         routes: result.table.routes.length,
@@ -76,28 +79,45 @@ export class Pipeline {
       'routing table updated',
     );
     for (const listener of this.#listeners) listener(result, { compileMs });
-    for (const listener of this.#diagnosticsListeners) listener();
+    this.#diagnosticsChanged();
     return result;
   }
 
-  /** Logs what changed for users: new source errors, and routes whose readiness changed. */
-  #report(previous: CompileResult | undefined, next: CompileResult): void {
+  #diagnosticsChanged(): void {
+    this.#logReadiness();
+    for (const listener of this.#diagnosticsListeners) listener();
+  }
+
+  #logSourceErrors(previous: CompileResult | undefined, next: CompileResult): void {
     const seen = new Set(previous?.errors.map(errorText));
     for (const error of next.errors) {
-      if (!seen.has(errorText(error))) this.#log.warn({ origin: error.origin }, error.message);
+      if (!seen.has(errorText(error))) this.log.warn({ origin: error.origin }, error.message);
     }
-    const before = new Map(previous?.diagnostics.map((d) => [d.key, readyCondition(d)]));
-    for (const diagnostic of next.diagnostics) {
-      const ready = readyCondition(diagnostic);
-      const old = before.get(diagnostic.key);
+  }
+
+  /** Logs each route whose readiness changed, with the reason. */
+  #logReadiness(): void {
+    const next = new Map<string, Condition>();
+    for (const diagnostic of this.diagnostics()) {
+      const ready = diagnostic.conditions.find((c) => c.type === 'Ready')!;
+      next.set(diagnostic.key, ready);
+      const old = this.#loggedReady.get(diagnostic.key);
       if (old && old.status === ready.status && old.reason === ready.reason && old.message === ready.message)
         continue;
       const fields = { route: diagnostic.key, origin: diagnostic.origin, reason: ready.reason };
-      if (ready.status === 'True') this.#log.info(fields, 'route ready');
-      else this.#log.warn(fields, `route not ready: ${ready.message}`);
+      if (ready.status === 'True') this.log.info(fields, 'route ready');
+      else this.log.warn(fields, `route not ready: ${ready.message}`);
     }
+    this.#loggedReady = next;
   }
 }
 
+function secretValues(snapshot: Snapshot): string[] {
+  const values: string[] = [];
+  for (const secret of snapshot.secrets.values()) {
+    for (const bytes of Object.values(secret.data)) values.push(bytes.toString('utf8').trim());
+  }
+  return values;
+}
+
 const errorText = (e: SourceError) => `${e.origin}\n${e.message}`;
-const readyCondition = (d: RouteDiagnostic) => d.conditions.find((c) => c.type === 'Ready')!;

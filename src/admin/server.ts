@@ -4,15 +4,17 @@
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import { describeResult } from '../compile/describe.ts';
 import type { Pipeline } from '../pipeline.ts';
+import type { Metrics } from './metrics.ts';
 
 export interface AdminOptions {
   logger: FastifyBaseLogger;
   pipeline: Pipeline;
+  metrics: Metrics;
   /** Ready to take traffic: a table is compiled, sources are synced, not shutting down. */
   ready: () => boolean;
 }
 
-export function createAdminServer({ logger, pipeline, ready }: AdminOptions) {
+export function createAdminServer({ logger, pipeline, metrics, ready }: AdminOptions) {
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -22,6 +24,9 @@ export function createAdminServer({ logger, pipeline, ready }: AdminOptions) {
     const ok = ready();
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready' });
   });
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
   // Secret values are Sensitive and serialize as <redacted>.
   app.get('/debug/routes', async (_request, reply) => {
     const current = pipeline.current;

@@ -4,6 +4,7 @@
 // failure keeps the current credentials while they are valid, retries with
 // backoff, and is reported (routes go not-ready) until a fetch succeeds.
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { registerSecrets, scrubSecrets } from '../log.ts';
 
 export interface CredentialSource {
   /** Valid credentials now, or undefined (see `problem`). */
@@ -88,19 +89,23 @@ export class RefreshingSource implements CredentialSource {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
+    registerSecrets(this, []);
   }
 
   async #refresh(): Promise<void> {
     const before = this.problem;
     try {
-      this.#credentials = await this.#provider({ forceRefresh: true });
+      const credentials = await this.#provider({ forceRefresh: true });
+      const { accessKeyId, secretAccessKey, sessionToken } = credentials;
+      registerSecrets(this, [accessKeyId, secretAccessKey, sessionToken ?? '']);
+      this.#credentials = credentials;
       this.#failures = 0;
       this.#problem = undefined;
       this.#schedule(this.#refreshDelay(this.#credentials));
     } catch (error) {
       this.#failures++;
-      // Provider errors describe the failing step without credential values.
-      const reason = (error as Error).message?.split('\n')[0] ?? String(error);
+      // The message ends up in route status and 503 bodies: keep its first line, minus any credential it quotes.
+      const reason = scrubSecrets((error as Error).message?.split('\n')[0] ?? String(error));
       if (!this.current()) this.#problem = `cannot get credentials from ${this.#describe}: ${reason}`;
       const { retryMs, maxRetryMs } = this.#options;
       this.#schedule(Math.min(maxRetryMs, retryMs * 2 ** (this.#failures - 1)));

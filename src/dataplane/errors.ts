@@ -39,6 +39,7 @@ export function sendError(
   const payload = JSON.stringify(body);
   res.writeHead(status, {
     ...headers,
+    ...(body.requestId && { 'x-request-id': body.requestId }),
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(payload),
   });

@@ -54,6 +54,7 @@ export class UrlForwarder implements RouteHandler {
     const headers = upstreamRequestHeaders(req.rawHeaders, this.#headerPolicy, {
       clientIp: exchange.clientIp,
       proto: 'http',
+      requestId: exchange.requestId,
     });
     if (this.#apiKey !== undefined) headers.push('x-api-key', this.#apiKey);
 

@@ -27,9 +27,11 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   return tokens.length > 0 ? new Set(tokens) : undefined;
 }
 
-export interface ForwardedFor {
+export interface RequestFacts {
   clientIp: string;
   proto: string;
+  /** The request id (the client's X-Request-Id when it was usable), sent upstream as X-Request-Id. */
+  requestId: string;
 }
 
 export interface RequestHeaderPolicy {
@@ -46,7 +48,7 @@ export interface RequestHeaderPolicy {
 export function upstreamRequestHeaders(
   rawHeaders: readonly string[],
   policy: RequestHeaderPolicy,
-  forwarded: ForwardedFor,
+  facts: RequestFacts,
 ): string[] {
   let connection: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -54,7 +56,7 @@ export function upstreamRequestHeaders(
       connection = `${connection ?? ''},${rawHeaders[i + 1]}`;
   }
   const named = connectionTokens(connection);
-  const out: string[] = ['host', policy.host];
+  const out: string[] = ['host', policy.host, 'x-request-id', facts.requestId];
   let xff: string | undefined;
   let hasProto = false;
   let hasForwardedHost = false;
@@ -67,7 +69,7 @@ export function upstreamRequestHeaders(
       clientHost = value;
       continue;
     }
-    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || named?.has(lower) || lower === 'x-request-id') continue;
     if (lower === 'x-forwarded-for') {
       xff = xff === undefined ? value : `${xff}, ${value}`;
       continue;
@@ -82,22 +84,23 @@ export function upstreamRequestHeaders(
     if (lower === 'x-forwarded-host') hasForwardedHost = true;
     out.push(name, value);
   }
-  out.push('x-forwarded-for', xff === undefined ? forwarded.clientIp : `${xff}, ${forwarded.clientIp}`);
+  out.push('x-forwarded-for', xff === undefined ? facts.clientIp : `${xff}, ${facts.clientIp}`);
   // An outer load balancer's X-Forwarded-Proto / -Host describe the original request better than we can.
-  if (!hasProto) out.push('x-forwarded-proto', forwarded.proto);
+  if (!hasProto) out.push('x-forwarded-proto', facts.proto);
   if (!hasForwardedHost && clientHost !== undefined) out.push('x-forwarded-host', clientHost);
   return out;
 }
 
-/** Upstream response headers minus hop-by-hop ones, ready for ServerResponse.writeHead. */
+/** Upstream response headers minus hop-by-hop ones, plus our X-Request-Id, ready for ServerResponse.writeHead. */
 export function downstreamResponseHeaders(
   headers: Record<string, string | string[] | undefined>,
+  requestId: string,
 ): Record<string, string | string[]> {
   const named = connectionTokens(headers['connection']);
-  const out: Record<string, string | string[]> = {};
+  const out: Record<string, string | string[]> = { 'x-request-id': requestId };
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name) || name === 'x-request-id') continue;
     out[name] = value;
   }
   return out;

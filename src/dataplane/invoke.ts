@@ -128,6 +128,9 @@ export class FunctionInvoker implements RouteHandler {
       target.invocationType,
     ];
     for (const name in signed) headers.push(name, signed[name]!);
+    // X-Ray: Lambda continues the caller's trace when it is given its header.
+    const traceId = req.headers['x-amzn-trace-id'];
+    if (typeof traceId === 'string') headers.push('x-amzn-trace-id', traceId);
 
     const { timeoutMs } = this.#route.connection;
     const started = performance.now();
@@ -224,7 +227,7 @@ export class FunctionInvoker implements RouteHandler {
       );
     }
     if (status === 202) {
-      exchange.res.writeHead(202, { ...idHeader, 'content-length': 0 });
+      exchange.res.writeHead(202, { ...idHeader, 'x-request-id': exchange.requestId, 'content-length': 0 });
       exchange.res.end();
       return;
     }
@@ -247,6 +250,7 @@ export class FunctionInvoker implements RouteHandler {
       if (!CONTROLLED.has(name.toLowerCase())) flat.push(name, value);
     }
     if (awsRequestId) flat.push('x-amzn-RequestId', awsRequestId);
+    flat.push('x-request-id', exchange.requestId);
     flat.push('content-length', String(outBody.length));
     if (statusMessage) exchange.res.writeHead(statusCode, statusMessage, flat);
     else exchange.res.writeHead(statusCode, flat);

@@ -42,7 +42,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
       controller.abort(new Error('client closed the connection'));
       return;
     }
-    this.#res.writeHead(statusCode, downstreamResponseHeaders(headers));
+    this.#res.writeHead(statusCode, downstreamResponseHeaders(headers, this.#exchange.requestId));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -41,6 +41,7 @@ export class Router {
       requestId,
       clientIp: this.#clientIp.resolve(req),
       routeKey: found?.route.key,
+      routeName: found?.route.name,
       namespace: found?.route.namespace,
     };
     if (!found) {
@@ -64,6 +65,7 @@ export class Router {
 export interface RoutedExchange extends Exchange {
   /** The matched route, "namespace/name"; undefined when nothing matched. */
   routeKey: string | undefined;
+  routeName: string | undefined;
   namespace: string | undefined;
 }
 

@@ -17,11 +17,13 @@ export interface DataPlaneServerOptions {
   logger: FastifyBaseLogger;
   /** Called once per request after the response is done. */
   onExchange?: (exchange: RoutedExchange, durationMs: number) => void;
+  /** Called when a request fails in a way no handler caught (it gets a 500; the process keeps serving). */
+  onUncaught?: () => void;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export function createDataPlaneServer({ router, logger, onExchange }: DataPlaneServerOptions) {
+export function createDataPlaneServer({ router, logger, onExchange, onUncaught }: DataPlaneServerOptions) {
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -46,6 +48,7 @@ export function createDataPlaneServer({ router, logger, onExchange }: DataPlaneS
     } catch (error) {
       // One request's failure never takes the process down.
       request.log.error({ err: error }, 'request failed');
+      onUncaught?.();
       sendError(reply.raw, 500, {
         error: 'internal_error',
         message: 'internal error',

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Gateway, type GatewayOptions } from '../../src/gateway.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLoggers } from '../../src/log.ts';
 import { FileSource } from '../../src/sources/files.ts';
 
 export interface TestGateway {
@@ -35,10 +35,10 @@ export async function startTestGateway(
       done();
     },
   });
-  const logger = createLogger('debug', sink);
+  const loggers = createLoggers('debug', sink);
   const source = new FileSource(dir, { debounceMs: 20, pollIntervalMs: 60_000 });
   const snapshot = await source.load();
-  const gateway = await Gateway.start({ logger, host: '127.0.0.1', port: 0, adminPort: 0, ...options });
+  const gateway = await Gateway.start({ loggers, host: '127.0.0.1', port: 0, adminPort: 0, ...options });
   gateway.pipeline.apply(snapshot);
   await source.watch((next) => gateway.pipeline.apply(next));
   const version = () => gateway.pipeline.current?.table.version ?? 0;

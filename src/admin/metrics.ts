@@ -1,0 +1,132 @@
+// Prometheus metrics, all prefixed lambda_ingress_. Label values are bounded:
+// route and namespace come from the configuration (never from requests), a
+// request that matches no route is counted under route="(none)", methods
+// outside the standard set count as "OTHER", codes are status codes.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export const NO_ROUTE = '(none)';
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** Sub-millisecond to Lambda's longest synchronous calls. */
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export interface RequestObservation {
+  route: string | undefined;
+  namespace: string | undefined;
+  method: string;
+  status: number;
+  durationMs: number;
+  upstreamMs: number | undefined;
+  upstreamError: string | undefined;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #requests = new Counter({
+    name: 'lambda_ingress_requests_total',
+    help: 'Requests answered by the data plane.',
+    labelNames: ['route', 'namespace', 'method', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly #duration = new Histogram({
+    name: 'lambda_ingress_request_duration_seconds',
+    help: 'Time from request to the end of the response, as the data plane saw it.',
+    labelNames: ['route', 'namespace'] as const,
+    buckets: BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #upstream = new Histogram({
+    name: 'lambda_ingress_upstream_duration_seconds',
+    help: 'Time spent waiting for the upstream (API Gateway, function URL, Lambda Invoke API).',
+    labelNames: ['route', 'namespace'] as const,
+    buckets: BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #overhead = new Histogram({
+    name: 'lambda_ingress_overhead_duration_seconds',
+    help: "The data plane's own time per proxied request: total minus upstream.",
+    labelNames: ['route', 'namespace'] as const,
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
+    registers: [this.registry],
+  });
+  readonly #upstreamErrors = new Counter({
+    name: 'lambda_ingress_upstream_errors_total',
+    help: 'Upstream failures by kind: timeout, connect, tls, reset, function_error, function_timeout, throttled, function_not_found, invoke_failed, bad_response, client_closed.',
+    labelNames: ['route', 'namespace', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly routes = new Gauge({
+    name: 'lambda_ingress_routes',
+    help: 'LambdaRoutes known, by state (ready, not_ready).',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly tableVersion = new Gauge({
+    name: 'lambda_ingress_table_version',
+    help: 'Version of the routing table being served.',
+    registers: [this.registry],
+  });
+  readonly compileSeconds = new Gauge({
+    name: 'lambda_ingress_last_compile_duration_seconds',
+    help: 'How long the last compile of the routing table took.',
+    registers: [this.registry],
+  });
+  readonly configErrors = new Gauge({
+    name: 'lambda_ingress_config_errors',
+    help: 'Problems in the current configuration: unreadable documents (source) and routes not accepted (invalid, conflicted).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly watchRestarts = new Counter({
+    name: 'lambda_ingress_watch_restarts_total',
+    help: 'Kubernetes watches re-established after an error, a 410 Gone or a silent watch.',
+    labelNames: ['resource', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly lastSync = new Gauge({
+    name: 'lambda_ingress_last_sync_timestamp_seconds',
+    help: 'When the Kubernetes source last completed a list or received a watch event.',
+    registers: [this.registry],
+  });
+  readonly apiserverConnected = new Gauge({
+    name: 'lambda_ingress_apiserver_connected',
+    help: '1 while the Kubernetes watches are established, 0 during an outage (the last good table keeps serving).',
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: 'lambda_ingress_leader',
+    help: '1 when this replica holds the Lease and writes status.',
+    registers: [this.registry],
+  });
+  readonly statusWrites = new Counter({
+    name: 'lambda_ingress_status_writes_total',
+    help: 'LambdaRoute status updates, by result (ok, conflict, not_found, error).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly uncaughtErrors = new Counter({
+    name: 'lambda_ingress_uncaught_errors_total',
+    help: 'Errors that escaped every handler; the process logged them and kept serving.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'lambda_ingress_' });
+  }
+
+  observeRequest(o: RequestObservation): void {
+    const route = o.route ?? NO_ROUTE;
+    const namespace = o.namespace ?? '';
+    this.#requests.inc({
+      route,
+      namespace,
+      method: METHODS.has(o.method) ? o.method : 'OTHER',
+      code: String(o.status),
+    });
+    this.#duration.observe({ route, namespace }, o.durationMs / 1000);
+    if (o.upstreamMs !== undefined) {
+      this.#upstream.observe({ route, namespace }, o.upstreamMs / 1000);
+      this.#overhead.observe({ route, namespace }, Math.max(0, o.durationMs - o.upstreamMs) / 1000);
+    }
+    if (o.upstreamError) this.#upstreamErrors.inc({ route, namespace, kind: o.upstreamError });
+  }
+}

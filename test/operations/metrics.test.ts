@@ -1,0 +1,137 @@
+// /metrics after a known sequence of requests: exact counts and label sets.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { send } from '../support/http.ts';
+
+let emulator: Emulator;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  emulator = await startEmulator({
+    endpoints: [
+      {
+        kind: 'execute-api',
+        path: '/',
+        auth: 'none',
+        handler: (r) => ({ status: r.path.endsWith('/teapot') ? 418 : 200, body: 'ok' }),
+      },
+    ],
+  });
+  gw = await startTestGateway({
+    'routes.yaml': `apiVersion: lambda-ingress.io/v1alpha1
+kind: LambdaRoute
+metadata: {name: api, namespace: shop}
+spec:
+  match: {path: /api, pathType: Prefix}
+  target: {url: "${emulator.url}/", forwardSubpath: true}
+---
+apiVersion: lambda-ingress.io/v1alpha1
+kind: LambdaRoute
+metadata: {name: down, namespace: shop}
+spec:
+  match: {path: /down}
+  target: {url: "http://127.0.0.1:1/"}
+---
+apiVersion: lambda-ingress.io/v1alpha1
+kind: LambdaRoute
+metadata: {name: unready, namespace: shop}
+spec:
+  match: {path: /unready}
+  target: {url: "${emulator.url}/"}
+  auth: {apiKey: {secretRef: {name: missing, key: k}}}
+`,
+  });
+  for (let i = 0; i < 3; i++) await send(gw.url, { path: '/api/items' });
+  await send(gw.url, { method: 'POST', path: '/api/items', body: 'x' });
+  await send(gw.url, { path: '/api/teapot' });
+  await send(gw.url, { method: 'PROPFIND', path: '/api/items' });
+  await send(gw.url, { path: '/down' });
+  await send(gw.url, { path: '/unready' });
+  for (let i = 0; i < 2; i++) await send(gw.url, { path: `/nowhere/${i}?secret=${i}` });
+});
+afterAll(async () => {
+  await gw?.close();
+  await emulator?.close();
+});
+
+async function metrics(): Promise<string> {
+  const response = await fetch(`${gw.adminUrl}/metrics`);
+  expect(response.status).toBe(200);
+  return response.text();
+}
+
+const samples = (text: string, name: string) =>
+  text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .sort();
+
+it('counts requests by route, namespace, method and code, with one fixed label for no route', async () => {
+  expect(samples(await metrics(), 'lambda_ingress_requests_total')).toEqual(
+    [
+      'lambda_ingress_requests_total{route="api",namespace="shop",method="GET",code="200"} 3',
+      'lambda_ingress_requests_total{route="api",namespace="shop",method="POST",code="200"} 1',
+      'lambda_ingress_requests_total{route="api",namespace="shop",method="GET",code="418"} 1',
+      'lambda_ingress_requests_total{route="api",namespace="shop",method="OTHER",code="200"} 1',
+      'lambda_ingress_requests_total{route="down",namespace="shop",method="GET",code="502"} 1',
+      'lambda_ingress_requests_total{route="unready",namespace="shop",method="GET",code="503"} 1',
+      'lambda_ingress_requests_total{route="(none)",namespace="",method="GET",code="404"} 2',
+    ].sort(),
+  );
+});
+
+it('measures total, upstream and overhead time, and counts upstream errors by kind', async () => {
+  const text = await metrics();
+  expect(samples(text, 'lambda_ingress_request_duration_seconds_count')).toEqual(
+    [
+      'lambda_ingress_request_duration_seconds_count{route="(none)",namespace=""} 2',
+      'lambda_ingress_request_duration_seconds_count{route="api",namespace="shop"} 6',
+      'lambda_ingress_request_duration_seconds_count{route="down",namespace="shop"} 1',
+      'lambda_ingress_request_duration_seconds_count{route="unready",namespace="shop"} 1',
+    ].sort(),
+  );
+  expect(samples(text, 'lambda_ingress_upstream_duration_seconds_count')).toEqual(
+    [
+      'lambda_ingress_upstream_duration_seconds_count{route="api",namespace="shop"} 6',
+      'lambda_ingress_upstream_duration_seconds_count{route="down",namespace="shop"} 1',
+    ].sort(),
+  );
+  expect(samples(text, 'lambda_ingress_overhead_duration_seconds_count')).toHaveLength(2);
+  expect(samples(text, 'lambda_ingress_upstream_errors_total')).toEqual([
+    'lambda_ingress_upstream_errors_total{route="down",namespace="shop",kind="connect"} 1',
+  ]);
+  expect(text).toContain(
+    'lambda_ingress_request_duration_seconds_bucket{le="0.0005",route="api",namespace="shop"}',
+  );
+});
+
+it('reports routes by state, the table version, compile time and configuration errors', async () => {
+  const text = await metrics();
+  expect(samples(text, 'lambda_ingress_routes')).toEqual([
+    'lambda_ingress_routes{state="not_ready"} 1',
+    'lambda_ingress_routes{state="ready"} 2',
+  ]);
+  expect(samples(text, 'lambda_ingress_table_version')).toEqual(['lambda_ingress_table_version 1']);
+  expect(samples(text, 'lambda_ingress_last_compile_duration_seconds')[0]).toMatch(/ 0\.\d+$/);
+  expect(samples(text, 'lambda_ingress_config_errors')).toEqual([
+    'lambda_ingress_config_errors{kind="conflicted"} 0',
+    'lambda_ingress_config_errors{kind="invalid"} 0',
+    'lambda_ingress_config_errors{kind="source"} 0',
+  ]);
+});
+
+it('exports process and Node.js runtime metrics under the same prefix', async () => {
+  const text = await metrics();
+  for (const name of [
+    'lambda_ingress_process_resident_memory_bytes',
+    'lambda_ingress_nodejs_eventloop_lag_seconds',
+    'lambda_ingress_nodejs_heap_size_used_bytes',
+  ]) {
+    expect(samples(text, name).length, name).toBeGreaterThan(0);
+  }
+  // Nothing unprefixed, and nothing from the requests themselves (paths, query strings) as label values.
+  const metricLines = text.split('\n').filter((l) => l && !l.startsWith('#'));
+  expect(metricLines.filter((l) => !l.startsWith('lambda_ingress_'))).toEqual([]);
+  expect(text).not.toMatch(/nowhere|secret=|items/);
+});

@@ -1,0 +1,85 @@
+// SIGTERM with slow requests in flight: they finish with 200, readiness turns
+// 503, new connections are refused, and the process exits 0 before the grace
+// period is over.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freePort, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
+
+const SLOW_MS = 1500;
+const GRACE_S = 20;
+let upstream: Server;
+let dir: string;
+let proc: RunningProcess;
+let port: number;
+let adminPort: number;
+
+beforeAll(async () => {
+  upstream = createServer((_req, res) => setTimeout(() => res.end('slow ok'), SLOW_MS));
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  dir = mkdtempSync(join(tmpdir(), 'shutdown-'));
+  writeFileSync(
+    join(dir, 'route.yaml'),
+    `apiVersion: lambda-ingress.io/v1alpha1
+kind: LambdaRoute
+metadata: {name: slow}
+spec:
+  match: {path: /slow}
+  target: {url: "http://127.0.0.1:${(upstream.address() as { port: number }).port}/"}
+  timeout: 10s
+`,
+  );
+  [port, adminPort] = [await freePort(), await freePort()];
+  proc = startCli([
+    'standalone',
+    '--manifests',
+    dir,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--admin-port',
+    String(adminPort),
+    '--shutdown-grace',
+    `${GRACE_S}s`,
+  ]);
+  await waitFor200(`http://127.0.0.1:${adminPort}/readyz`, 15_000, proc);
+});
+afterAll(async () => {
+  await proc?.stop('SIGKILL');
+  upstream?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const canConnect = (p: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(p, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+it('drains in-flight requests on SIGTERM, refuses new connections and exits 0 early', async () => {
+  const inFlight = Array.from({ length: 5 }, () =>
+    fetch(`http://127.0.0.1:${port}/slow`).then(async (r) => [r.status, await r.text()]),
+  );
+  await new Promise((r) => setTimeout(r, 300)); // all five are at the upstream now
+  const signalledAt = Date.now();
+  proc.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+
+  expect((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status).toBe(503);
+  expect(await canConnect(port)).toBe(false);
+
+  expect(await Promise.all(inFlight)).toEqual(Array(5).fill([200, 'slow ok']));
+  expect(await proc.exited).toBe(0);
+  const took = Date.now() - signalledAt;
+  expect(took).toBeLessThan(GRACE_S * 1000);
+  expect(took).toBeGreaterThanOrEqual(SLOW_MS - 400); // it did wait for the requests
+  expect(proc.output()).toContain('shutting down');
+});
