@@ -1,4 +1,6 @@
 // bin/lambda-ingress: standalone | controller | demo | emulator.
+
+import cluster from 'node:cluster';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -7,6 +9,7 @@ import { DEMO_EMULATOR_PORT, startDemoEmulator } from './emulator/demo.ts';
 import { Gateway } from './gateway.ts';
 import { createLoggers, type Loggers } from './log.ts';
 import { FileSource } from './sources/files.ts';
+import { runWorker } from './workers.ts';
 
 const USAGE = `Usage: lambda-ingress <command> [options]
 
@@ -26,6 +29,7 @@ Options:
   --body-limit <bytes>    largest request body buffered for signing (default 6291456)
   --trusted-proxy <cidr>  a proxy whose X-Forwarded-For names the client (repeatable; default: none)
   --shutdown-grace <dur>  time in-flight requests get to finish on SIGTERM (default 25s)
+  --workers <n>           serving processes sharing the port (default 1: one process does everything)
   --log-level <level>     fatal, error, warn, info, debug, trace (default info)
   --no-access-log         no JSON line per request (on by default)
   --emulator-port <n>     demo/emulator: AWS emulator port (default ${DEMO_EMULATOR_PORT})
@@ -51,6 +55,7 @@ function parse(argv: string[]) {
       'body-limit': { type: 'string' },
       'trusted-proxy': { type: 'string', multiple: true },
       'shutdown-grace': { type: 'string' },
+      workers: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       'access-log': { type: 'boolean', default: true },
       'emulator-port': { type: 'string' },
@@ -82,6 +87,7 @@ function parse(argv: string[]) {
     bodyLimit: number('body-limit', 6 * 1024 * 1024),
     trustedProxies: values['trusted-proxy'] ?? [],
     shutdownGraceMs: parseDuration(grace),
+    workers: Math.max(1, number('workers', 1)),
     logLevel: values['log-level']!,
     accessLog: values['access-log'] !== false,
     emulatorPort: number('emulator-port', DEMO_EMULATOR_PORT),
@@ -108,6 +114,7 @@ async function serveFiles(options: Options, manifests: string) {
     bodyLimit: options.bodyLimit,
     trustedProxies: options.trustedProxies,
     shutdownGraceMs: options.shutdownGraceMs,
+    workers: options.workers,
   });
   gateway.pipeline.apply(snapshot);
   await source.watch((next) => gateway.pipeline.apply(next));
@@ -122,8 +129,21 @@ async function serveFiles(options: Options, manifests: string) {
   return { loggers, stop };
 }
 
+/** A --workers process: serve what the primary sends; the primary owns sources, status and the admin port. */
+function serveAsWorker(options: Options): Promise<void> {
+  return runWorker({
+    loggers: createLoggers(options.logLevel, undefined, { worker: cluster.worker!.id }),
+    host: options.host,
+    port: options.port,
+    accessLog: options.accessLog,
+    bodyLimit: options.bodyLimit,
+    trustedProxies: options.trustedProxies,
+  });
+}
+
 async function main(argv: string[]): Promise<void> {
   const options = parse(argv);
+  if (cluster.isWorker) return serveAsWorker(options);
   if (options.help || options.command === undefined) {
     process.stdout.write(USAGE);
     return;

@@ -1,107 +1,106 @@
-// Assembles one lambda-ingress process: pipeline, data plane and admin
-// servers, and their orderly shutdown. Standalone and controller mode differ
-// only in the source that feeds pipeline.apply().
-
+// Assembles the control half of a lambda-ingress process: the pipeline that
+// compiles snapshots, the admin server, readiness, compile metrics and the
+// orderly shutdown. The serving half is a backend: this process's own
+// DataPlane, or with --workers the WorkerPool. Standalone and controller mode
+// differ only in the source that feeds pipeline.apply().
 import type { AddressInfo } from 'node:net';
 import { Metrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
-import type { RefreshOptions } from './aws/credentials.ts';
 import type { CompileResult } from './compile/compile.ts';
-import { ClientIpResolver } from './dataplane/client-ip.ts';
-import type { RoutedExchange } from './dataplane/router.ts';
-import { Router } from './dataplane/router.ts';
-import { Runtime } from './dataplane/runtime.ts';
-import { createDataPlaneServer } from './dataplane/server.ts';
-import type { Loggers } from './log.ts';
+import { DataPlane, type DataPlaneOptions, type ServingBackend } from './dataplane/data-plane.ts';
 import { Pipeline } from './pipeline.ts';
+import { WorkerPool } from './workers.ts';
 
-export interface GatewayOptions {
-  loggers: Loggers;
-  /** One JSON line per request (default true). */
-  accessLog?: boolean;
-  host?: string;
-  port?: number;
+export interface GatewayOptions extends Omit<DataPlaneOptions, 'metrics'> {
   adminHost?: string;
   adminPort?: number;
-  /** Largest request body buffered for signing (default 6 MiB). */
-  bodyLimit?: number;
-  /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client. */
-  trustedProxies?: readonly string[];
-  /** Refresh timing of expiring credentials (tests shorten it). */
-  credentialRefresh?: RefreshOptions;
-  /** How long the pool of a removed upstream stays open for requests already matched (default 30 s). */
-  poolCloseDelayMs?: number;
+  /** Serving processes (default 1: this process serves). */
+  workers?: number;
   /** Sources have delivered their first full state (the controller's initial sync). */
   sourcesReady?: () => boolean;
   /** How long in-flight requests may take to finish on shutdown (default 25 s). */
   shutdownGraceMs?: number;
 }
 
+interface Backend extends ServingBackend {
+  readonly ready: boolean;
+  drain(graceMs: number): Promise<void>;
+}
+
 export class Gateway {
   readonly pipeline: Pipeline;
-  readonly router: Router;
-  readonly runtime: Runtime;
   readonly metrics = new Metrics();
+  /** This process's data plane; undefined when worker processes serve. */
+  readonly dataPlane: DataPlane | undefined;
+  readonly #backend: Backend;
   readonly #options: GatewayOptions;
-  readonly #dataPlane;
   readonly #admin;
   #closing = false;
 
   private constructor(options: GatewayOptions) {
     this.#options = options;
-    this.router = new Router(new ClientIpResolver(options.trustedProxies));
-    this.runtime = new Runtime({
-      ...(options.credentialRefresh && { credentialRefresh: options.credentialRefresh }),
-      ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
-      ...(options.poolCloseDelayMs !== undefined && { poolCloseDelayMs: options.poolCloseDelayMs }),
-    });
+    if ((options.workers ?? 1) > 1) {
+      this.#backend = new WorkerPool(options.workers!, options.loggers.app);
+    } else {
+      this.dataPlane = new DataPlane({ ...options, metrics: this.metrics });
+      this.#backend = this.dataPlane;
+    }
     const log = options.loggers.app;
-    this.pipeline = new Pipeline(this.runtime, this.router, log);
+    this.pipeline = new Pipeline(this.#backend, log);
     this.pipeline.onCompiled((result, { compileMs }) => this.#observeCompile(result, compileMs));
     this.pipeline.onDiagnostics(() => this.#observeRoutes());
-    this.#dataPlane = createDataPlaneServer({
-      router: this.router,
-      logger: log,
-      onExchange: (exchange, durationMs) => this.#observeExchange(exchange, durationMs),
-      onUncaught: () => this.metrics.uncaughtErrors.inc(),
-    });
+    const pool = this.#backend instanceof WorkerPool ? this.#backend : undefined;
     this.#admin = createAdminServer({
       logger: log,
       pipeline: this.pipeline,
-      metrics: this.metrics,
+      metrics: pool ? () => pool.metrics(this.metrics.registry) : () => this.metrics.registry.metrics(),
       ready: () => this.ready,
     });
   }
 
-  #observeExchange(exchange: RoutedExchange, durationMs: number): void {
-    const status = exchange.res.statusCode;
-    this.metrics.observeRequest({
-      route: exchange.routeName,
-      namespace: exchange.namespace,
-      method: exchange.method,
-      status,
-      durationMs,
-      upstreamMs: exchange.upstreamMs,
-      upstreamError: exchange.upstreamError,
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const gateway = new Gateway(options);
+    await gateway.#admin.listen({
+      host: options.adminHost ?? options.host ?? '0.0.0.0',
+      port: options.adminPort ?? 9091,
     });
-    if (this.#options.accessLog === false) return;
-    // Only fields that cannot carry credentials: no headers, no query string.
-    this.#options.loggers.access.info(
-      {
-        requestId: exchange.requestId,
-        route: exchange.routeName,
-        namespace: exchange.namespace,
-        method: exchange.method,
-        path: exchange.path,
-        status,
-        durationMs: round(durationMs),
-        upstreamMs: exchange.upstreamMs === undefined ? undefined : round(exchange.upstreamMs),
-        upstreamError: exchange.upstreamError,
-        upstreamRequestId: exchange.upstreamRequestId,
-        clientIp: exchange.clientIp,
-      },
-      'request',
+    if (gateway.#backend instanceof WorkerPool) gateway.#backend.start();
+    else await gateway.dataPlane!.listen();
+    return gateway;
+  }
+
+  /** Serving a compiled table in every serving process, sources synced, and not shutting down. */
+  get ready(): boolean {
+    return (
+      !this.#closing &&
+      this.pipeline.current !== undefined &&
+      this.#backend.ready &&
+      (this.#options.sourcesReady?.() ?? true)
     );
+  }
+
+  /** The data plane's URL (single process only; workers listen on the configured port). */
+  get url(): string {
+    return this.dataPlane?.url ?? `http://127.0.0.1:${this.#options.port ?? 9080}`;
+  }
+
+  get adminUrl(): string {
+    const address = this.#admin.server.address() as AddressInfo;
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  /**
+   * Readiness turns 503 first, then the data plane stops accepting
+   * connections and lets in-flight requests finish (up to the grace period),
+   * then pools and the admin server close.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const grace = this.#options.shutdownGraceMs ?? 25_000;
+    this.#options.loggers.app.info({ graceMs: grace }, 'shutting down: draining in-flight requests');
+    await this.#backend.drain(grace);
+    await this.#admin.close();
   }
 
   #observeCompile(result: CompileResult, compileMs: number): void {
@@ -123,63 +122,4 @@ export class Gateway {
     this.metrics.routes.set({ state: 'ready' }, ready);
     this.metrics.routes.set({ state: 'not_ready' }, diagnostics.length - ready);
   }
-
-  static async start(options: GatewayOptions): Promise<Gateway> {
-    const gateway = new Gateway(options);
-    await gateway.#admin.listen({
-      host: options.adminHost ?? options.host ?? '0.0.0.0',
-      port: options.adminPort ?? 9091,
-    });
-    await gateway.#dataPlane.listen({ host: options.host ?? '0.0.0.0', port: options.port ?? 9080 });
-    return gateway;
-  }
-
-  /** Serving a compiled table, sources synced, and not shutting down. */
-  get ready(): boolean {
-    return !this.#closing && this.pipeline.current !== undefined && (this.#options.sourcesReady?.() ?? true);
-  }
-
-  get url(): string {
-    return urlOf(this.#dataPlane.server.address() as AddressInfo);
-  }
-
-  get adminUrl(): string {
-    return urlOf(this.#admin.server.address() as AddressInfo);
-  }
-
-  /**
-   * Readiness turns 503 first, then the data plane stops accepting
-   * connections and lets in-flight requests finish (up to the grace period),
-   * then pools and the admin server close.
-   */
-  async shutdown(): Promise<void> {
-    if (this.#closing) return;
-    this.#closing = true;
-    const grace = this.#options.shutdownGraceMs ?? 25_000;
-    const log = this.#options.loggers.app;
-    log.info({ graceMs: grace }, 'shutting down: draining in-flight requests');
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), grace);
-    });
-    // Keep-alive connections whose request has finished would hold close() open: close them as they go idle.
-    const server = this.#dataPlane.server;
-    const sweep = setInterval(() => server.closeIdleConnections(), 100);
-    const timedOut = await Promise.race([this.#dataPlane.close().then(() => false), expired]);
-    clearTimeout(timer);
-    clearInterval(sweep);
-    if (timedOut) {
-      log.warn('grace period over: closing the remaining connections');
-      server.closeAllConnections();
-    }
-    await this.runtime.close();
-    await this.#admin.close();
-  }
-}
-
-const round = (ms: number) => Math.round(ms * 1000) / 1000;
-
-function urlOf(address: AddressInfo): string {
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
 }

@@ -51,11 +51,13 @@ export interface Loggers {
   access: pino.Logger;
 }
 
+/** `fields` go on every line (e.g. the worker id with --workers). */
 export function createLoggers(
   level: string,
   destination: pino.DestinationStream = pino.destination(1),
+  fields: Record<string, unknown> = {},
 ): Loggers {
-  const base = { service: 'lambda-ingress' };
+  const base = { service: 'lambda-ingress', ...fields };
   const redact = { paths: REDACTED_PATHS, censor: REDACTED };
   return {
     app: pino({ level, base, redact, hooks: { streamWrite: scrubSecrets } }, destination),

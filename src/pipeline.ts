@@ -1,18 +1,16 @@
-// sources -> snapshot -> compile -> runtime -> router: the one path every
+// sources -> snapshot -> compile -> serving backend: the one path every
 // configuration change takes, in standalone and controller mode alike.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Condition } from './api/types.ts';
 import { type CompileResult, compile, type RouteDiagnostic } from './compile/compile.ts';
 import type { Snapshot, SourceError } from './compile/snapshot.ts';
-import type { Router } from './dataplane/router.ts';
-import type { Runtime } from './dataplane/runtime.ts';
+import type { ServingBackend } from './dataplane/data-plane.ts';
 import { registerSecrets } from './log.ts';
 
 export type CompileListener = (result: CompileResult, stats: { compileMs: number }) => void;
 
 export class Pipeline {
-  readonly #runtime: Runtime;
-  readonly #router: Router;
+  readonly #backend: ServingBackend;
   /** The application log, for messages about configuration and serving. */
   readonly log: FastifyBaseLogger;
   readonly #listeners: CompileListener[] = [];
@@ -22,11 +20,10 @@ export class Pipeline {
   /** The Ready condition last logged per route, so that only changes are logged. */
   #loggedReady = new Map<string, Condition>();
 
-  constructor(runtime: Runtime, router: Router, log: FastifyBaseLogger) {
-    this.#runtime = runtime;
-    this.#router = router;
+  constructor(backend: ServingBackend, log: FastifyBaseLogger) {
+    this.#backend = backend;
     this.log = log;
-    runtime.health.onChange(() => this.#diagnosticsChanged());
+    backend.health.onChange(() => this.#diagnosticsChanged());
   }
 
   /**
@@ -34,7 +31,7 @@ export class Pipeline {
    * the data plane found while serving (credentials, missing functions).
    */
   diagnostics(): RouteDiagnostic[] {
-    const health = this.#runtime.health;
+    const health = this.#backend.health;
     return (this.#current?.diagnostics ?? []).map((diagnostic) => {
       const problem = health.get(diagnostic.key);
       if (!problem) return diagnostic;
@@ -61,13 +58,13 @@ export class Pipeline {
     this.#listeners.push(listener);
   }
 
-  /** Compiles a snapshot and swaps the data plane to it. */
+  /** Compiles a snapshot and has the backend serve it. */
   apply(snapshot: Snapshot): CompileResult {
     registerSecrets(this, secretValues(snapshot));
     const started = performance.now();
     const result = compile(snapshot, ++this.#version);
     const compileMs = performance.now() - started;
-    this.#router.swap(this.#runtime.build(result));
+    this.#backend.serve(result, snapshot);
     this.#logSourceErrors(this.#current, result);
     this.#current = result;
     this.log.info(

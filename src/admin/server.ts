@@ -2,14 +2,15 @@
 // Kept apart from the data plane so probes and scrapes never compete with,
 // or get routed like, user traffic.
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
+import { Registry } from 'prom-client';
 import { describeResult } from '../compile/describe.ts';
 import type { Pipeline } from '../pipeline.ts';
-import type { Metrics } from './metrics.ts';
 
 export interface AdminOptions {
   logger: FastifyBaseLogger;
   pipeline: Pipeline;
-  metrics: Metrics;
+  /** The Prometheus exposition text: this process's registry, or all workers' aggregated. */
+  metrics: () => Promise<string>;
   /** Ready to take traffic: a table is compiled, sources are synced, not shutting down. */
   ready: () => boolean;
 }
@@ -25,7 +26,7 @@ export function createAdminServer({ logger, pipeline, metrics, ready }: AdminOpt
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready' });
   });
   app.get('/metrics', async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    reply.type(Registry.PROMETHEUS_CONTENT_TYPE).send(await metrics()),
   );
   // Secret values are Sensitive and serialize as <redacted>.
   app.get('/debug/routes', async (_request, reply) => {

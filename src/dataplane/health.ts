@@ -35,6 +35,33 @@ export class RouteHealth {
     for (const listener of this.#listeners) listener();
   }
 
+  /** Replaces every problem with `problems` (the union the worker processes report). */
+  assign(problems: readonly (readonly [routeKey: string, reason: ProblemReason, message: string])[]): void {
+    const next = new Map<string, Map<ProblemReason, string>>();
+    for (const [key, reason, message] of problems) {
+      if (!next.has(key)) next.set(key, new Map());
+      next.get(key)!.set(reason, message);
+    }
+    const same =
+      next.size === this.#problems.size &&
+      [...next].every(([key, map]) => {
+        const old = this.#problems.get(key);
+        return old?.size === map.size && [...map].every(([reason, message]) => old.get(reason) === message);
+      });
+    if (same) return;
+    this.#problems.clear();
+    for (const [key, map] of next) this.#problems.set(key, map);
+    for (const listener of this.#listeners) listener();
+  }
+
+  /** Every problem, as the worker processes report them to the primary. */
+  list(): [routeKey: string, reason: ProblemReason, message: string][] {
+    const out: [string, ProblemReason, string][] = [];
+    for (const [key, map] of this.#problems)
+      for (const [reason, message] of map) out.push([key, reason, message]);
+    return out;
+  }
+
   /** Forgets routes that are no longer served. */
   retain(routeKeys: ReadonlySet<string>): void {
     let changed = false;

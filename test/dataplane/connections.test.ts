@@ -85,6 +85,6 @@ describe('upstream connections', () => {
     const deadline = Date.now() + 3000;
     while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(sockets.size).toBe(0);
-    expect(gw.gateway.runtime.poolCount).toBe(1); // only the nokeep route's pool is left
+    expect(gw.gateway.dataPlane!.runtime.poolCount).toBe(1); // only the nokeep route's pool is left
   });
 });

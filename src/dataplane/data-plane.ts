@@ -1,0 +1,145 @@
+// The serving half of a process: the HTTP server, the router and the runtime
+// behind it, and the per-request metrics and access log. A single process
+// runs one next to the control half (Gateway); with --workers every worker
+// runs one and the primary runs the control half alone.
+import type { AddressInfo } from 'node:net';
+import type { Metrics } from '../admin/metrics.ts';
+import type { RefreshOptions } from '../aws/credentials.ts';
+import type { CompileResult } from '../compile/compile.ts';
+import type { Snapshot } from '../compile/snapshot.ts';
+import type { Loggers } from '../log.ts';
+import { ClientIpResolver } from './client-ip.ts';
+import type { RouteHealth } from './health.ts';
+import { type RoutedExchange, Router } from './router.ts';
+import { Runtime } from './runtime.ts';
+import { createDataPlaneServer } from './server.ts';
+
+export interface DataPlaneOptions {
+  loggers: Loggers;
+  metrics: Metrics;
+  host?: string;
+  port?: number;
+  /** One JSON line per request (default true). */
+  accessLog?: boolean;
+  /** Largest request body buffered for signing (default 6 MiB). */
+  bodyLimit?: number;
+  /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client. */
+  trustedProxies?: readonly string[];
+  /** Refresh timing of expiring credentials (tests shorten it). */
+  credentialRefresh?: RefreshOptions;
+  /** How long the pool of a removed upstream stays open for requests already matched (default 30 s). */
+  poolCloseDelayMs?: number;
+}
+
+/** Where compiled tables go to be served: this process's data plane, or the workers'. */
+export interface ServingBackend {
+  serve(result: CompileResult, snapshot: Snapshot): void;
+  /** Problems found while serving (credentials, missing functions). */
+  readonly health: RouteHealth;
+}
+
+export class DataPlane implements ServingBackend {
+  readonly router: Router;
+  readonly runtime: Runtime;
+  readonly #options: DataPlaneOptions;
+  readonly #server;
+
+  constructor(options: DataPlaneOptions) {
+    this.#options = options;
+    this.router = new Router(new ClientIpResolver(options.trustedProxies));
+    this.runtime = new Runtime({
+      ...(options.credentialRefresh && { credentialRefresh: options.credentialRefresh }),
+      ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
+      ...(options.poolCloseDelayMs !== undefined && { poolCloseDelayMs: options.poolCloseDelayMs }),
+    });
+    this.#server = createDataPlaneServer({
+      router: this.router,
+      logger: options.loggers.app,
+      onExchange: (exchange, durationMs) => this.#observe(exchange, durationMs),
+      onUncaught: () => options.metrics.uncaughtErrors.inc(),
+    });
+  }
+
+  get health(): RouteHealth {
+    return this.runtime.health;
+  }
+
+  /** Listening for connections. */
+  get ready(): boolean {
+    return this.#server.server.listening;
+  }
+
+  serve(result: CompileResult): void {
+    this.router.swap(this.runtime.build(result));
+  }
+
+  /** `shared`: several worker processes listen on the same port (SO_REUSEPORT; the kernel spreads connections). */
+  async listen(shared = false): Promise<void> {
+    await this.#server.listen({
+      host: this.#options.host ?? '0.0.0.0',
+      port: this.#options.port ?? 9080,
+      ...(shared && { exclusive: true, reusePort: true }),
+    } as { host: string; port: number });
+  }
+
+  get url(): string {
+    const address = this.#server.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+  }
+
+  /**
+   * Stops accepting connections and lets in-flight requests finish, up to
+   * `graceMs`; then closes what is left, the pools and credential refreshes.
+   */
+  async drain(graceMs: number): Promise<void> {
+    const server = this.#server.server;
+    // Keep-alive connections whose request has finished would hold close() open: close them as they go idle.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), graceMs);
+    });
+    const timedOut = await Promise.race([this.#server.close().then(() => false), expired]);
+    clearTimeout(timer);
+    clearInterval(sweep);
+    if (timedOut) {
+      this.#options.loggers.app.warn('grace period over: closing the remaining connections');
+      server.closeAllConnections();
+    }
+    await this.runtime.close();
+  }
+
+  #observe(exchange: RoutedExchange, durationMs: number): void {
+    const status = exchange.res.statusCode;
+    this.#options.metrics.observeRequest({
+      route: exchange.routeName,
+      namespace: exchange.namespace,
+      method: exchange.method,
+      status,
+      durationMs,
+      upstreamMs: exchange.upstreamMs,
+      upstreamError: exchange.upstreamError,
+    });
+    if (this.#options.accessLog === false) return;
+    // Only fields that cannot carry credentials: no headers, no query string.
+    this.#options.loggers.access.info(
+      {
+        requestId: exchange.requestId,
+        route: exchange.routeName,
+        namespace: exchange.namespace,
+        method: exchange.method,
+        path: exchange.path,
+        status,
+        durationMs: round(durationMs),
+        upstreamMs: exchange.upstreamMs === undefined ? undefined : round(exchange.upstreamMs),
+        upstreamError: exchange.upstreamError,
+        upstreamRequestId: exchange.upstreamRequestId,
+        clientIp: exchange.clientIp,
+      },
+      'request',
+    );
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
