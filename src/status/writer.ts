@@ -1,0 +1,308 @@
+// Writes LambdaRoute status from compile() diagnostics, on the leader only.
+//
+// - Every replica calls update() after each compile; only the Lease holder
+//   writes. On becoming leader it reconciles every route at once.
+// - A route is written only when its desired status differs from the status
+//   observed in the source's cache (no GETs), through the status subresource as
+//   a JSON merge patch carrying metadata.resourceVersion: the server refuses it
+//   (409) when the cache was stale, so lastTransitionTime is always computed
+//   from the status it replaces. 409 and 404 (deleted meanwhile) are quiet; the
+//   next watch event brings the route back here. Other failures are retried with
+//   backoff.
+// - A Warning Event is created when a route newly fails (Ready turns False or
+//   changes reason), judged from the observed status, so recompiles, restarts
+//   and leader changes do not repeat it.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../api/types.ts';
+import type { RouteDiagnostic } from '../compile/compile.ts';
+import {
+  Backoff,
+  type BackoffOptions,
+  describeError,
+  isTransient,
+  type Log,
+  silentLog,
+  statusOf,
+} from '../sources/kubernetes-client.ts';
+import { desiredStatus, newFailure, sameStatus } from './conditions.ts';
+import { EventRecorder } from './events.ts';
+import { LeaderElector } from './leader.ts';
+import { callOptions, MERGE_PATCH } from './request.ts';
+import type { ObservedRoute, RouteStatusView } from './types.ts';
+
+export interface StatusWriterObserver {
+  /** A status PATCH succeeded. */
+  written?(key: string): void;
+  /** A status PATCH failed (404 and 409 included). */
+  failed?(key: string, status: number): void;
+  /** An Event was created. */
+  event?(key: string, reason: string): void;
+  leaderChanged?(leader: boolean): void;
+}
+
+export interface StatusWriterOptions {
+  kubeConfig: KubeConfig;
+  /** Namespace of the leader Lease: the controller's own (POD_NAMESPACE). */
+  namespace: string;
+  /** The observed routes (a KubernetesSource). */
+  routes: RouteStatusView;
+  /** Lease holder identity (default: POD_NAME or host name + random suffix). */
+  identity?: string;
+  /** Lease name (default lambda-ingress-leader). */
+  leaseName?: string;
+  /** Lease timings (defaults 15 s / 10 s / 2 s). */
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  /** Create Events for new failures (default true). */
+  events?: boolean;
+  /** Parallel status writes (default 4). */
+  concurrency?: number;
+  /** Per-request timeout (default 10 s). */
+  requestTimeoutMs?: number;
+  /** Retry backoff (default 500 ms doubling to 30 s, with jitter). */
+  backoff?: BackoffOptions;
+  log?: Log;
+  observer?: StatusWriterObserver;
+}
+
+interface Retry {
+  backoff: Backoff;
+  timer?: NodeJS.Timeout;
+}
+
+export class StatusWriter {
+  readonly #routes: RouteStatusView;
+  readonly #api: CustomObjectsApi;
+  readonly #elector: LeaderElector;
+  readonly #recorder: EventRecorder | undefined;
+  readonly #log: Log;
+  readonly #observer: StatusWriterObserver;
+  readonly #concurrency: number;
+  readonly #timeoutMs: number;
+  readonly #backoff: BackoffOptions;
+
+  #desired = new Map<string, RouteDiagnostic>();
+  readonly #queue = new Set<string>();
+  readonly #active = new Set<string>();
+  readonly #again = new Set<string>();
+  readonly #retries = new Map<string, Retry>();
+  /** Per route, the resourceVersion our last successful write was based on. */
+  readonly #writtenOver = new Map<string, string | undefined>();
+  #unsubscribe: (() => void) | undefined;
+  #idle: (() => void) | undefined;
+  #stopped = false;
+  #writes = 0;
+
+  constructor(options: StatusWriterOptions) {
+    this.#routes = options.routes;
+    this.#api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.#log = options.log ?? silentLog;
+    this.#observer = options.observer ?? {};
+    this.#concurrency = options.concurrency ?? 4;
+    this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.#backoff = options.backoff ?? {};
+    this.#elector = new LeaderElector({
+      kubeConfig: options.kubeConfig,
+      namespace: options.namespace,
+      ...(options.leaseName && { name: options.leaseName }),
+      ...(options.identity && { identity: options.identity }),
+      ...(options.leaseDurationMs && { leaseDurationMs: options.leaseDurationMs }),
+      ...(options.renewDeadlineMs && { renewDeadlineMs: options.renewDeadlineMs }),
+      ...(options.retryPeriodMs && { retryPeriodMs: options.retryPeriodMs }),
+      log: this.#log,
+      onStartedLeading: () => {
+        this.#observer.leaderChanged?.(true);
+        this.#enqueueAll();
+      },
+      onStoppedLeading: () => {
+        this.#observer.leaderChanged?.(false);
+        this.#queue.clear();
+        this.#clearRetries();
+      },
+    });
+    if (options.events ?? true) {
+      this.#recorder = new EventRecorder({
+        kubeConfig: options.kubeConfig,
+        instance: this.#elector.identity,
+        log: this.#log,
+        requestTimeoutMs: this.#timeoutMs,
+      });
+    }
+  }
+
+  get isLeader(): boolean {
+    return this.#elector.isLeader;
+  }
+
+  get identity(): string {
+    return this.#elector.identity;
+  }
+
+  /** The current Lease holder as last observed. */
+  get leader(): string | undefined {
+    return this.#elector.holder;
+  }
+
+  /** Successful status writes so far. */
+  get writes(): number {
+    return this.#writes;
+  }
+
+  /** Joins the leader election and follows route changes; returns at once. */
+  start(): void {
+    if (this.#unsubscribe || this.#stopped) return;
+    this.#unsubscribe = this.#routes.onObservedRouteChange((key) => {
+      if (!this.#routes.observedRoute(key)) this.#forget(key);
+      if (this.#desired.has(key) && this.#elector.isLeader) this.#enqueue(key);
+    });
+    this.#elector.start();
+  }
+
+  /** The diagnostics of the latest compile (all routes). Writes what changed, when leading. */
+  update(diagnostics: readonly RouteDiagnostic[]): void {
+    if (this.#stopped) return;
+    const desired = new Map(diagnostics.map((d) => [d.key, d]));
+    for (const key of this.#desired.keys()) if (!desired.has(key)) this.#forget(key);
+    this.#desired = desired;
+    if (this.#elector.isLeader) this.#enqueueAll();
+  }
+
+  /** Stops writing, waits for writes in flight, and releases the Lease. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#unsubscribe?.();
+    this.#queue.clear();
+    this.#clearRetries();
+    if (this.#active.size) await new Promise<void>((resolve) => (this.#idle = resolve));
+    await this.#elector.stop();
+  }
+
+  // -------------------------------------------------------------------------------------------------
+
+  #enqueueAll(): void {
+    for (const key of this.#desired.keys()) this.#enqueue(key);
+  }
+
+  #enqueue(key: string): void {
+    if (this.#stopped) return;
+    if (this.#active.has(key)) {
+      this.#again.add(key);
+      return;
+    }
+    this.#queue.add(key);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#active.size < this.#concurrency && this.#queue.size) {
+      const key = this.#queue.values().next().value as string;
+      this.#queue.delete(key);
+      this.#active.add(key);
+      this.#reconcile(key)
+        .catch((error: unknown) => this.#log.error({ route: key, error: describeError(error) }, 'status bug'))
+        .finally(() => {
+          this.#active.delete(key);
+          if (this.#again.delete(key) && !this.#stopped) this.#queue.add(key);
+          if (this.#stopped && !this.#active.size) this.#idle?.();
+          this.#pump();
+        });
+    }
+  }
+
+  #forget(key: string): void {
+    this.#writtenOver.delete(key);
+    const retry = this.#retries.get(key);
+    if (retry) clearTimeout(retry.timer);
+    this.#retries.delete(key);
+  }
+
+  #clearRetries(): void {
+    for (const retry of this.#retries.values()) clearTimeout(retry.timer);
+    this.#retries.clear();
+  }
+
+  #retryLater(key: string): void {
+    const retry = this.#retries.get(key) ?? { backoff: new Backoff(this.#backoff) };
+    this.#retries.set(key, retry);
+    clearTimeout(retry.timer);
+    retry.timer = setTimeout(() => {
+      retry.timer = undefined;
+      this.#enqueue(key);
+    }, retry.backoff.next());
+  }
+
+  async #reconcile(key: string): Promise<void> {
+    if (!this.#elector.isLeader || this.#stopped) return;
+    const diagnostic = this.#desired.get(key);
+    const observed = this.#routes.observedRoute(key);
+    if (!diagnostic || !observed) return;
+    // The cache holds another generation than the one compiled: the next compile will bring it.
+    if (diagnostic.generation !== observed.generation) return;
+    // Our last write is not in the cache yet: wait for the watch event rather than write blind.
+    if (this.#writtenOver.has(key) && this.#writtenOver.get(key) === observed.resourceVersion) return;
+    const status = desiredStatus(diagnostic, observed.status, new Date());
+    if (sameStatus(observed.status, status)) {
+      this.#retries.delete(key);
+      return;
+    }
+    const route = `${observed.namespace}/${observed.name}`;
+    let written: { metadata?: { resourceVersion?: string } } | undefined;
+    try {
+      written = await this.#api.patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          namespace: observed.namespace,
+          name: observed.name,
+          body: {
+            metadata: observed.resourceVersion ? { resourceVersion: observed.resourceVersion } : {},
+            status,
+          },
+          fieldManager: 'lambda-ingress',
+        },
+        callOptions({ timeoutMs: this.#timeoutMs, contentType: MERGE_PATCH }),
+      );
+    } catch (error) {
+      const code = statusOf(error);
+      this.#observer.failed?.(key, code);
+      if (code === 404) {
+        this.#log.debug({ route }, 'route deleted before its status was written');
+        this.#forget(key);
+        return;
+      }
+      if (code === 409) {
+        this.#log.debug({ route }, 'route changed since observed (409); will retry on the next event');
+      } else {
+        const level = isTransient(error) ? 'info' : 'warn';
+        this.#log[level]({ route, error: describeError(error) }, 'status write failed; will retry');
+      }
+      if (this.#elector.isLeader) this.#retryLater(key);
+      return;
+    }
+    this.#writes++;
+    // Until the cache shows a newer version, don't write this route again. (A write the server
+    // found to change nothing keeps the resourceVersion: no event will come, so don't wait for one.)
+    if (written?.metadata?.resourceVersion !== observed.resourceVersion) {
+      this.#writtenOver.set(key, observed.resourceVersion);
+    } else {
+      this.#writtenOver.delete(key);
+    }
+    const retry = this.#retries.get(key);
+    if (retry) clearTimeout(retry.timer);
+    this.#retries.delete(key);
+    this.#observer.written?.(key);
+    const ready = status.conditions.find((c) => c.type === 'Ready');
+    this.#log.debug({ route, ready: ready?.status, reason: ready?.reason }, 'status written');
+    const failure = newFailure(observed.status, status);
+    if (failure && this.#recorder) await this.#event(key, observed, failure.reason, failure.message);
+  }
+
+  async #event(key: string, route: ObservedRoute, reason: string, message: string): Promise<void> {
+    if (await this.#recorder!.record(route, { type: 'Warning', reason, message })) {
+      this.#observer.event?.(key, reason);
+    }
+  }
+}

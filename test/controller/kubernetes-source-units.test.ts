@@ -1,0 +1,133 @@
+// The cluster source's pure helpers: conversion, Secret references, backoff, error descriptions.
+import type { FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { secretRefs, toRoute, toSecret } from '../../src/sources/kubernetes.ts';
+import {
+  Backoff,
+  describeError,
+  isTransient,
+  KubeApiError,
+  type Log,
+  statusOf,
+} from '../../src/sources/kubernetes-client.ts';
+
+const meta = {
+  name: 'r',
+  namespace: 'ns',
+  uid: '0b7f1c1e-8f7a-4c39-9d42-0d7c1f1b2a3c',
+  generation: 4,
+  resourceVersion: '812',
+  creationTimestamp: '2025-03-04T05:06:07Z',
+  labels: { a: 'b' },
+  managedFields: [{ manager: 'kubectl' }],
+};
+
+describe('conversion', () => {
+  it('keeps the metadata the compiler uses and names the origin', () => {
+    const route = toRoute({
+      apiVersion: 'lambda-ingress.io/v1alpha1',
+      kind: 'LambdaRoute',
+      metadata: meta,
+      spec: { x: 1 },
+      status: {},
+    });
+    expect(route).toEqual({
+      apiVersion: 'lambda-ingress.io/v1alpha1',
+      kind: 'LambdaRoute',
+      metadata: {
+        name: 'r',
+        namespace: 'ns',
+        uid: meta.uid,
+        generation: 4,
+        resourceVersion: '812',
+        creationTimestamp: '2025-03-04T05:06:07Z',
+      },
+      spec: { x: 1 },
+      origin: 'LambdaRoute ns/r',
+    });
+  });
+
+  it('decodes Secret data from base64 to bytes', () => {
+    const secret = toSecret({
+      metadata: { ...meta, name: 's' },
+      data: {
+        apiKey: Buffer.from('k-1\n').toString('base64'),
+        bin: Buffer.from([0, 255]).toString('base64'),
+      },
+      type: 'Opaque',
+    });
+    expect(secret.origin).toBe('Secret ns/s');
+    expect(secret.data['apiKey']!.toString()).toBe('k-1\n');
+    expect([...secret.data['bin']!]).toEqual([0, 255]);
+    expect(toSecret({ metadata: { name: 'e', namespace: 'ns' } }).data).toEqual({});
+  });
+});
+
+describe('secretRefs', () => {
+  const route = (auth: unknown) => toRoute({ metadata: { name: 'r', namespace: 'ns' }, spec: { auth } });
+  it('collects references in the route namespace only', () => {
+    expect(
+      secretRefs(
+        route({ apiKey: { secretRef: { name: 'k', key: 'apiKey' } }, iam: { secretRef: { name: 'aws' } } }),
+      ),
+    ).toEqual(['ns/k', 'ns/aws']);
+    expect(
+      secretRefs(
+        route({
+          apiKey: { secretRef: { name: 'k', namespace: 'ns', key: 'a' } },
+          iam: { secretRef: { name: 'k' } },
+        }),
+      ),
+    ).toEqual(['ns/k']);
+    expect(secretRefs(route({ apiKey: { secretRef: { name: 'k', namespace: 'other', key: 'a' } } }))).toEqual(
+      [],
+    );
+    expect(secretRefs(route({ iam: { region: 'us-east-1' } }))).toEqual([]);
+    expect(secretRefs(route(undefined))).toEqual([]);
+    expect(secretRefs(toRoute({ metadata: { name: 'r', namespace: 'ns' }, spec: null }))).toEqual([]);
+  });
+});
+
+describe('Backoff', () => {
+  it('doubles up to the cap, with jitter in [d/2, d], and resets', () => {
+    const b = new Backoff({ initialMs: 100, maxMs: 1000 });
+    const ceilings = [100, 200, 400, 800, 1000, 1000];
+    for (const ceiling of ceilings) {
+      const d = b.next();
+      expect(d).toBeGreaterThanOrEqual(ceiling / 2);
+      expect(d).toBeLessThanOrEqual(ceiling);
+    }
+    b.reset();
+    expect(b.next()).toBeLessThanOrEqual(100);
+  });
+});
+
+describe('errors', () => {
+  it('classifies statuses', () => {
+    expect(statusOf(new KubeApiError(410, 'gone'))).toBe(410);
+    expect(statusOf({ code: 404, body: '{}' })).toBe(404);
+    expect(statusOf(new TypeError('fetch failed'))).toBe(0);
+    expect(isTransient(new TypeError('fetch failed'))).toBe(true);
+    expect(isTransient({ code: 503 })).toBe(true);
+    expect(isTransient({ code: 429 })).toBe(true);
+    expect(isTransient({ code: 403 })).toBe(false);
+  });
+
+  it('never echoes a response body, only the Status message', () => {
+    const body = JSON.stringify({ kind: 'Secret', data: { apiKey: 'c2VjcmV0' }, message: 'boom' });
+    const text = describeError({ code: 500, body, message: `HTTP-Code: 500 Body: ${body}` });
+    expect(text).toBe('HTTP 500: boom');
+    const cause = Object.assign(new Error('connect'), { code: 'ECONNREFUSED' });
+    expect(describeError(new TypeError('fetch failed', { cause }))).toBe('fetch failed (ECONNREFUSED)');
+  });
+});
+
+describe('Log', () => {
+  it('is satisfied by pino and Fastify loggers', () => {
+    const fromPino: Log = pino({ level: 'silent' });
+    const fromFastify = (logger: FastifyBaseLogger): Log => logger;
+    expect(typeof fromPino.warn).toBe('function');
+    expect(fromFastify(pino({ level: 'silent' }))).toBeDefined();
+  });
+});

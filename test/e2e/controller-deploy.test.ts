@@ -1,0 +1,270 @@
+// deploy/ (kustomize base) against a real kube-apiserver: it renders, passes a
+// server-side dry run, and its RBAC is exactly enough: the ServiceAccount can do
+// what the controller does (checked with `kubectl auth can-i` and by running the
+// source and status writer with its token) and nothing else.
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { type ClusterInfo, serviceAccountKubeconfig } from '../../hack/cluster.ts';
+import { compile } from '../../src/compile/compile.ts';
+import { KubernetesSource } from '../../src/sources/kubernetes.ts';
+import { StatusWriter } from '../../src/status/writer.ts';
+import {
+  Admin,
+  adminKubeConfig,
+  CaptureLog,
+  clusterDir,
+  down,
+  eventually,
+  execFileP,
+  kubectl,
+  quiet,
+  REPO_ROOT,
+  routeSpec,
+  upWithCrd,
+} from './controller-support.ts';
+
+const dir = clusterDir('controller-deploy-test');
+let cluster: ClusterInfo;
+let admin: Admin;
+let saKubeconfig: string;
+
+// biome-ignore lint/suspicious/noExplicitAny: rendered manifests
+type Doc = any;
+let docs: Doc[];
+const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
+
+/** `kubectl auth can-i` prints yes/no and exits 1 on "no". */
+async function canI(...args: string[]): Promise<string> {
+  const r = await execFileP('kubectl', ['auth', 'can-i', ...args, '--kubeconfig', saKubeconfig]).catch(
+    (err: { stdout?: string; stderr?: string; code?: number }) => {
+      if (err.code === 1 && err.stdout) return { stdout: err.stdout };
+      throw new Error(`kubectl auth can-i ${args.join(' ')} failed: ${err.stderr}`);
+    },
+  );
+  return r.stdout.trim();
+}
+
+describe('deploy/ (kustomize base)', () => {
+  beforeAll(async () => {
+    cluster = await upWithCrd(dir);
+    admin = new Admin(adminKubeConfig(cluster));
+    const rendered = await kubectl(cluster.kubeconfigPath, 'kustomize', `${REPO_ROOT}/deploy`);
+    docs = parseAllDocuments(rendered).map((d) => d.toJS());
+  }, 900_000);
+
+  afterAll(async () => {
+    await down(dir);
+  }, 60_000);
+
+  it('renders the expected objects', () => {
+    expect(docs.map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual([
+      'ClusterRole/lambda-ingress',
+      'ClusterRoleBinding/lambda-ingress',
+      'Deployment/lambda-ingress',
+      'Ingress/lambda-ingress',
+      'Namespace/lambda-ingress',
+      'PodDisruptionBudget/lambda-ingress',
+      'Role/lambda-ingress-leader-election',
+      'RoleBinding/lambda-ingress-leader-election',
+      'Service/lambda-ingress',
+      'ServiceAccount/lambda-ingress',
+    ]);
+    for (const d of docs)
+      if (d.kind !== 'Namespace' && !d.kind.startsWith('Cluster')) {
+        expect(d.metadata.namespace).toBe('lambda-ingress');
+      }
+
+    const deployment = find('Deployment', 'lambda-ingress');
+    expect(deployment.spec.replicas).toBe(2);
+    const pod = deployment.spec.template.spec;
+    expect(pod.serviceAccountName).toBe('lambda-ingress');
+    expect(pod.terminationGracePeriodSeconds).toBe(30);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
+    const [container] = pod.containers;
+    expect(container.image).toBe('lambda-ingress:dev');
+    expect(container.args).toEqual(['controller']);
+    expect(container.ports).toEqual([
+      { name: 'http', containerPort: 9080, protocol: 'TCP' },
+      { name: 'admin', containerPort: 9091, protocol: 'TCP' },
+    ]);
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
+    expect(container.resources).toEqual({
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { cpu: '1', memory: '256Mi' },
+    });
+    expect(container.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    const env = Object.fromEntries(container.env.map((e: Doc) => [e.name, e.valueFrom.fieldRef.fieldPath]));
+    expect(env).toEqual({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
+
+    const service = find('Service', 'lambda-ingress');
+    expect(service.spec.ports).toEqual([
+      { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+      { name: 'admin', port: 9091, targetPort: 'admin', protocol: 'TCP' },
+    ]);
+    expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
+    expect(find('PodDisruptionBudget', 'lambda-ingress').spec).toEqual({
+      minAvailable: 1,
+      selector: { matchLabels: deployment.spec.selector.matchLabels },
+    });
+    const ingress = find('Ingress', 'lambda-ingress');
+    expect(ingress.spec.ingressClassName).toBeUndefined();
+    expect(ingress.spec.rules[0].http.paths[0].backend.service).toEqual({
+      name: 'lambda-ingress',
+      port: { name: 'http' },
+    });
+
+    // No wildcards anywhere in the RBAC.
+    for (const role of docs.filter((d) => d.kind === 'ClusterRole' || d.kind === 'Role')) {
+      for (const rule of role.rules) {
+        expect([...rule.apiGroups, ...rule.resources, ...rule.verbs]).not.toContain('*');
+      }
+    }
+  });
+
+  it('passes a server-side dry run, then applies', async () => {
+    // A dry run cannot create the Namespace its other objects go into: create that first.
+    await kubectl(cluster.kubeconfigPath, 'apply', '-f', `${REPO_ROOT}/deploy/namespace.yaml`);
+    const dryRun = await execFileP(
+      'kubectl',
+      ['apply', '--dry-run=server', '-k', `${REPO_ROOT}/deploy`, '--kubeconfig', cluster.kubeconfigPath],
+      { cwd: REPO_ROOT },
+    );
+    expect(dryRun.stdout).toContain('deployment.apps/lambda-ingress created (server dry run)');
+    expect(dryRun.stderr).not.toMatch(/PodSecurity|Warning/);
+    const applied = await kubectl(cluster.kubeconfigPath, 'apply', '-k', `${REPO_ROOT}/deploy`);
+    expect(applied).toContain('clusterrole.rbac.authorization.k8s.io/lambda-ingress created');
+  });
+
+  it('grants the ServiceAccount what the controller needs and nothing more', async () => {
+    ({ kubeconfigPath: saKubeconfig } = await serviceAccountKubeconfig({
+      dir,
+      log: quiet,
+      namespace: 'lambda-ingress',
+      name: 'lambda-ingress',
+    }));
+    const lr = 'lambdaroutes.lambda-ingress.io';
+    const allowed = [
+      ['list', lr, '-A'],
+      ['watch', lr, '-A'],
+      ['patch', lr, '--subresource=status', '-n', 'default'],
+      ['update', lr, '--subresource=status', '-n', 'default'],
+      ['list', 'secrets', '-A'],
+      ['watch', 'secrets', '-A'],
+      ['get', 'secrets', '-n', 'default'],
+      ['create', 'events', '-n', 'default'],
+      ['patch', 'events', '-n', 'default'],
+      ['create', 'events.events.k8s.io', '-n', 'default'],
+      ['create', 'leases.coordination.k8s.io', '-n', 'lambda-ingress'],
+      ['get', 'leases.coordination.k8s.io/lambda-ingress-leader', '-n', 'lambda-ingress'],
+      ['update', 'leases.coordination.k8s.io/lambda-ingress-leader', '-n', 'lambda-ingress'],
+    ];
+    const denied = [
+      ['list', 'configmaps', '-n', 'default'],
+      ['list', 'pods', '-A'],
+      ['get', lr, '-n', 'default'],
+      ['update', lr, '-n', 'default'],
+      ['patch', lr, '-n', 'default'],
+      ['create', lr, '-n', 'default'],
+      ['delete', lr, '-n', 'default'],
+      ['create', 'secrets', '-n', 'default'],
+      ['update', 'secrets', '-n', 'default'],
+      ['delete', 'events', '-n', 'default'],
+      ['get', 'leases.coordination.k8s.io/someone-else', '-n', 'lambda-ingress'],
+      ['delete', 'leases.coordination.k8s.io/lambda-ingress-leader', '-n', 'lambda-ingress'],
+      ['create', 'leases.coordination.k8s.io', '-n', 'default'],
+      ['update', 'leases.coordination.k8s.io/lambda-ingress-leader', '-n', 'kube-system'],
+    ];
+    const answers = async (checks: string[][]) =>
+      Object.fromEntries(await Promise.all(checks.map(async (c) => [c.join(' '), await canI(...c)])));
+    const yes = await answers(allowed);
+    const no = await answers(denied);
+    expect(yes).toEqual(Object.fromEntries(allowed.map((c) => [c.join(' '), 'yes'])));
+    expect(no).toEqual(Object.fromEntries(denied.map((c) => [c.join(' '), 'no'])));
+  });
+
+  it('runs the source and the status writer as that ServiceAccount without a single denial', async () => {
+    const ns = 'rbac-app';
+    await admin.namespace(ns);
+    await admin.putSecret(ns, 'present', { apiKey: 'k-rbac' });
+    await admin.createRoute(
+      ns,
+      'missing',
+      routeSpec('/missing', { apiKey: { secretRef: { name: 'nope', key: 'apiKey' } } }),
+    );
+    await admin.createRoute(ns, 'late', routeSpec('/late'));
+
+    const kc = new KubeConfig();
+    kc.loadFromFile(saKubeconfig);
+    const log = new CaptureLog();
+    let version = 0;
+    const source: KubernetesSource = new KubernetesSource({
+      kubeConfig: kc,
+      log,
+      debounceMs: 50,
+      onSnapshot: (snapshot) => writer.update(compile(snapshot, ++version).diagnostics),
+    });
+    const writer: StatusWriter = new StatusWriter({
+      kubeConfig: kc,
+      namespace: 'lambda-ingress', // default Lease name: the only one the Role allows
+      routes: source,
+      leaseDurationMs: 2000,
+      renewDeadlineMs: 1500,
+      retryPeriodMs: 200,
+      log,
+    });
+    writer.start();
+    source.start();
+    try {
+      await source.waitForSync(AbortSignal.timeout(10_000));
+      await eventually(() => expect(writer.isLeader).toBe(true));
+      const missing = await eventually(async () => {
+        const route = await admin.getRoute(ns, 'missing');
+        expect(route.status?.conditions?.find((c: Doc) => c.type === 'Ready')?.reason).toBe('SecretNotFound');
+        return route;
+      });
+      expect(missing.status.observedGeneration).toBe(1);
+      await eventually(async () => {
+        const events = await admin.core.listNamespacedEvent({ namespace: ns });
+        expect(events.items.map((e) => `${e.involvedObject.name}:${e.reason}`)).toEqual([
+          'missing:SecretNotFound',
+        ]);
+      });
+      // A Secret fetched with a targeted GET once a route references it.
+      await admin.updateRoute(
+        ns,
+        'late',
+        routeSpec('/late', { apiKey: { secretRef: { name: 'present', key: 'apiKey' } } }),
+      );
+      await eventually(async () => {
+        const route = await admin.getRoute(ns, 'late');
+        expect(route.status?.observedGeneration).toBe(2);
+        expect(route.status?.conditions?.find((c: Doc) => c.type === 'Ready')?.status).toBe('True');
+      });
+      expect(log.entries.filter((e) => e.level === 'warn' || e.level === 'error')).toEqual([]);
+    } finally {
+      await writer.stop();
+      await source.stop();
+    }
+    const lease = await kubectl(
+      cluster.kubeconfigPath,
+      'get',
+      'lease',
+      'lambda-ingress-leader',
+      '-n',
+      'lambda-ingress',
+      '-o',
+      'json',
+    );
+    expect(JSON.parse(lease).spec.holderIdentity).toBeUndefined(); // released on stop()
+  });
+});
