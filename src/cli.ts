@@ -5,8 +5,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration } from './api/duration.ts';
+import { runController } from './controller.ts';
 import { DEMO_EMULATOR_PORT, startDemoEmulator } from './emulator/demo.ts';
-import { Gateway } from './gateway.ts';
+import { Gateway, type GatewayOptions } from './gateway.ts';
 import { createLoggers, type Loggers } from './log.ts';
 import { FileSource } from './sources/files.ts';
 import { runWorker } from './workers.ts';
@@ -26,6 +27,7 @@ Options:
   --manifests <path>      standalone: a YAML file or a directory of them
   --kubeconfig <path>     controller: kubeconfig (default: in-cluster config)
   --namespace <ns>        controller: watch this namespace (repeatable; default: all)
+  --lease-namespace <ns>  controller: namespace of the leader Lease (default: $POD_NAMESPACE, else default)
   --body-limit <bytes>    largest request body buffered for signing (default 6291456)
   --trusted-proxy <cidr>  a proxy whose X-Forwarded-For names the client (repeatable; default: none)
   --shutdown-grace <dur>  time in-flight requests get to finish on SIGTERM (default 25s)
@@ -52,6 +54,7 @@ function parse(argv: string[]) {
       manifests: { type: 'string' },
       kubeconfig: { type: 'string' },
       namespace: { type: 'string', multiple: true },
+      'lease-namespace': { type: 'string' },
       'body-limit': { type: 'string' },
       'trusted-proxy': { type: 'string', multiple: true },
       'shutdown-grace': { type: 'string' },
@@ -84,6 +87,7 @@ function parse(argv: string[]) {
     manifests: values.manifests,
     kubeconfig: values.kubeconfig,
     namespaces: values.namespace ?? [],
+    leaseNamespace: values['lease-namespace'] ?? process.env['POD_NAMESPACE'] ?? 'default',
     bodyLimit: number('body-limit', 6 * 1024 * 1024),
     trustedProxies: values['trusted-proxy'] ?? [],
     shutdownGraceMs: parseDuration(grace),
@@ -96,16 +100,8 @@ function parse(argv: string[]) {
 
 type Options = ReturnType<typeof parse>;
 
-async function serveFiles(options: Options, manifests: string) {
-  const loggers = createLoggers(options.logLevel);
-  const source = new FileSource(manifests);
-  let snapshot: Awaited<ReturnType<FileSource['load']>>;
-  try {
-    snapshot = await source.load();
-  } catch (error) {
-    throw new UsageError(`cannot read --manifests ${manifests}: ${(error as Error).message}`);
-  }
-  const gateway = await Gateway.start({
+function gatewayOptions(options: Options, loggers: Loggers): GatewayOptions {
+  return {
     loggers,
     accessLog: options.accessLog,
     host: options.host,
@@ -115,7 +111,19 @@ async function serveFiles(options: Options, manifests: string) {
     trustedProxies: options.trustedProxies,
     shutdownGraceMs: options.shutdownGraceMs,
     workers: options.workers,
-  });
+  };
+}
+
+async function serveFiles(options: Options, manifests: string) {
+  const loggers = createLoggers(options.logLevel);
+  const source = new FileSource(manifests);
+  let snapshot: Awaited<ReturnType<FileSource['load']>>;
+  try {
+    snapshot = await source.load();
+  } catch (error) {
+    throw new UsageError(`cannot read --manifests ${manifests}: ${(error as Error).message}`);
+  }
+  const gateway = await Gateway.start(gatewayOptions(options, loggers));
   gateway.pipeline.apply(snapshot);
   await source.watch((next) => gateway.pipeline.apply(next));
   loggers.app.info(
@@ -177,8 +185,20 @@ async function main(argv: string[]): Promise<void> {
       break;
     }
     case 'controller': {
-      const { runController } = await import('./controller.ts');
-      running = await runController(options);
+      const loggers = createLoggers(options.logLevel);
+      const controller = await runController({
+        ...gatewayOptions(options, loggers),
+        kubeconfig: options.kubeconfig,
+        namespaces: options.namespaces,
+        leaseNamespace: options.leaseNamespace,
+      }).catch((error: Error) => {
+        throw new UsageError(
+          options.kubeconfig
+            ? `cannot use --kubeconfig ${options.kubeconfig}: ${error.message}`
+            : `no in-cluster configuration (${error.message}); outside a cluster, pass --kubeconfig`,
+        );
+      });
+      running = { loggers, stop: () => controller.stop() };
       break;
     }
     default:

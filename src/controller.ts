@@ -1,4 +1,88 @@
-// Controller mode: the Kubernetes source feeding the same pipeline. (Wired in the controller change.)
-export async function runController(_options: unknown): Promise<never> {
-  throw new Error('controller mode is not available yet');
+// Controller mode: the Kubernetes source feeding the same pipeline as
+// standalone mode, plus the status writer (the leader replica writes
+// LambdaRoute status and Events). Every replica serves traffic.
+import { KubeConfig } from '@kubernetes/client-node';
+import { Gateway, type GatewayOptions } from './gateway.ts';
+import type { Loggers } from './log.ts';
+import { KubernetesSource } from './sources/kubernetes.ts';
+import { StatusWriter } from './status/writer.ts';
+
+export interface ControllerOptions extends Omit<GatewayOptions, 'sourcesReady'> {
+  loggers: Loggers;
+  /** Path to a kubeconfig; in-cluster configuration when absent. */
+  kubeconfig?: string | undefined;
+  /** Namespaces to watch; all when empty. */
+  namespaces: readonly string[];
+  /** Namespace of the leader Lease (the controller's own). */
+  leaseNamespace: string;
+}
+
+export async function runController(options: ControllerOptions): Promise<{ stop(): Promise<void> }> {
+  const log = options.loggers.app;
+  const kubeConfig = new KubeConfig();
+  if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
+  else if (process.env['KUBERNETES_SERVICE_HOST']) kubeConfig.loadFromCluster();
+  else throw new Error('KUBERNETES_SERVICE_HOST is not set');
+
+  let source: KubernetesSource | undefined;
+  const gateway = await Gateway.start({ ...options, sourcesReady: () => source?.synced ?? false });
+  const { metrics } = gateway;
+  source = new KubernetesSource({
+    kubeConfig,
+    namespaces: options.namespaces,
+    log,
+    onSnapshot: (snapshot) => gateway.pipeline.apply(snapshot),
+    observer: {
+      listed: () => metrics.lastSync.setToCurrentTime(),
+      snapshotEmitted: () => metrics.lastSync.setToCurrentTime(),
+      watchRestarted: ({ resource, reason }) => metrics.watchRestarts.inc({ resource, reason }),
+      connectionChanged: (connected) => {
+        metrics.apiserverConnected.set(connected ? 1 : 0);
+        if (connected) log.info('connected to the API server');
+        else log.warn('lost the API server: serving the last good routing table until it is back');
+      },
+    },
+  });
+  const writer = new StatusWriter({
+    kubeConfig,
+    namespace: options.leaseNamespace,
+    routes: source,
+    log,
+    observer: {
+      written: () => metrics.statusWrites.inc({ result: 'ok' }),
+      failed: (_key, status) =>
+        metrics.statusWrites.inc({
+          result: status === 409 ? 'conflict' : status === 404 ? 'not_found' : 'error',
+        }),
+      leaderChanged: (leader) => {
+        metrics.leader.set(leader ? 1 : 0);
+        log.info(
+          { identity: writer.identity },
+          leader ? 'became the leader: writing status' : 'not the leader',
+        );
+      },
+    },
+  });
+  gateway.pipeline.onDiagnostics(() => writer.update(gateway.pipeline.diagnostics()));
+  metrics.apiserverConnected.set(0);
+  metrics.leader.set(0);
+  writer.start();
+  source.start();
+  log.info(
+    {
+      url: gateway.url,
+      admin: gateway.adminUrl,
+      namespaces: options.namespaces.length > 0 ? options.namespaces : 'all',
+    },
+    'lambda-ingress controller started',
+  );
+
+  return {
+    async stop() {
+      // Readiness turns 503 and in-flight requests drain first; then the Lease goes, so another replica takes over.
+      await gateway.shutdown();
+      await writer.stop();
+      await source.stop();
+    },
+  };
 }
