@@ -30,6 +30,8 @@ export async function runController(options: ControllerOptions): Promise<{ stop(
   source = new KubernetesSource({
     kubeConfig,
     namespaces: options.namespaces,
+    // Come back quickly after an API server outage; the last good table serves meanwhile.
+    backoff: { initialMs: 500, maxMs: 10_000 },
     log,
     onSnapshot: (snapshot) => gateway.pipeline.apply(snapshot),
     observer: {
