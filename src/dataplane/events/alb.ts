@@ -6,13 +6,11 @@ import { encodeBody, firstHeader, groupHeaders, isAlbTextType, parseQuery } from
 import {
   bodyOf,
   InvalidResult,
-  isObject,
   mergeHeaders,
   multiHeaders,
-  parseJson,
+  parseResultObject,
   readResult,
   singleHeaders,
-  statusCodeOf,
 } from './response.ts';
 import type { EventContext, EventRequest, EventResponse, PayloadFormat, ResponseResult } from './types.ts';
 
@@ -55,12 +53,7 @@ export function albFormat(options: AlbOptions): PayloadFormat {
 
     toResponse(payload: Buffer): ResponseResult {
       return readResult(() => {
-        const result = parseJson(payload);
-        if (!isObject(result)) throw new InvalidResult('the result is not a JSON object');
-        if (result['statusCode'] === undefined || result['statusCode'] === null) {
-          throw new InvalidResult('statusCode is missing');
-        }
-        const statusCode = statusCodeOf(result['statusCode']);
+        const { result, statusCode } = parseResultObject(payload);
         const statusMessage = reasonPhrase(result['statusDescription'], statusCode);
         // The field of the target group's mode wins; the other one's headers are
         // kept where it names a header the winner does not.

@@ -25,6 +25,16 @@ export function parseJson(payload: Buffer): unknown {
   }
 }
 
+/** A REST API or ALB result: a JSON object that must have a statusCode. */
+export function parseResultObject(payload: Buffer): { result: Record<string, unknown>; statusCode: number } {
+  const result = parseJson(payload);
+  if (!isObject(result)) throw new InvalidResult('the result is not a JSON object');
+  if (result['statusCode'] === undefined || result['statusCode'] === null) {
+    throw new InvalidResult('statusCode is missing');
+  }
+  return { result, statusCode: statusCodeOf(result['statusCode']) };
+}
+
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

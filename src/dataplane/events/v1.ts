@@ -15,14 +15,11 @@ import {
 } from './request.ts';
 import {
   bodyOf,
-  InvalidResult,
-  isObject,
   mergeHeaders,
   multiHeaders,
-  parseJson,
+  parseResultObject,
   readResult,
   singleHeaders,
-  statusCodeOf,
 } from './response.ts';
 import type { EventRequest, PayloadFormat, ResponseResult } from './types.ts';
 
@@ -92,12 +89,7 @@ export const restApiV1: PayloadFormat = {
 
   toResponse(payload: Buffer): ResponseResult {
     return readResult(() => {
-      const result = parseJson(payload);
-      if (!isObject(result)) throw new InvalidResult('the result is not a JSON object');
-      if (result['statusCode'] === undefined || result['statusCode'] === null) {
-        throw new InvalidResult('statusCode is missing');
-      }
-      const statusCode = statusCodeOf(result['statusCode']);
+      const { result, statusCode } = parseResultObject(payload);
       const headers = mergeHeaders(
         singleHeaders(result['headers']),
         multiHeaders(result['multiValueHeaders']),
