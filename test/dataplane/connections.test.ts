@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
+import { lambdaRoute } from '../support/manifests.ts';
 
 let upstream: Server;
 let upstreamUrl: string;
@@ -34,13 +35,13 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise((r) => upstream.close(r)));
 
-const route = (name: string, path: string, extra = '') => `apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: ${name}}
-spec:
-  match: {path: ${path}, pathType: Prefix}
-  target: {url: "${upstreamUrl}", forwardSubpath: true}
-${extra}`;
+const route = (name: string, path: string, keepalive: string) =>
+  lambdaRoute(
+    name,
+    `match: {path: ${path}, pathType: Prefix}
+target: {url: "${upstreamUrl}", forwardSubpath: true}
+keepalive: ${keepalive}`,
+  );
 
 describe('upstream connections', () => {
   let gw: TestGateway;
@@ -49,8 +50,8 @@ describe('upstream connections', () => {
   it('reuses connections when keep-alive is on, and opens one per request when it is off', async () => {
     gw = await startTestGateway(
       {
-        'keep.yaml': route('keep', '/keep', '  keepalive: {enabled: true, idleTimeout: 30s}\n'),
-        'nokeep.yaml': route('nokeep', '/nokeep', '  keepalive: {enabled: false}\n'),
+        'keep.yaml': route('keep', '/keep', '{enabled: true, idleTimeout: 30s}'),
+        'nokeep.yaml': route('nokeep', '/nokeep', '{enabled: false}'),
       },
       { poolCloseDelayMs: 50 },
     );
@@ -63,7 +64,7 @@ describe('upstream connections', () => {
   });
 
   it('never opens more than maxConnections to one upstream', async () => {
-    gw.write('capped.yaml', route('capped', '/capped', '  keepalive: {maxConnections: 2}\n'));
+    gw.write('capped.yaml', route('capped', '/capped', '{maxConnections: 2}'));
     await gw.nextVersion();
     maxInFlight = 0;
     const responses = await Promise.all(

@@ -3,9 +3,10 @@
 // a reason, and it recovers by itself.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
-import { credentialsSecret, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
 import { underLoad } from '../support/load.ts';
+import { credentialsSecret, documents, lambdaRoute } from '../support/manifests.ts';
 
 const BASE = { accessKeyId: 'AKIABASEKEY', secretAccessKey: 'base-secret' };
 const ROLE = 'arn:aws:iam::123456789012:role/invoker';
@@ -30,18 +31,17 @@ beforeAll(async () => {
     functions: { hello: { handler: () => ({ statusCode: 200, body: 'hi' }) } },
   });
   process.env['AWS_ENDPOINT_URL_STS'] = emulator.url;
-  const route = (name: string, role: string) => `apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: ${name}}
-spec:
-  match: {path: /${name}}
-  target: {function: {name: hello, endpoint: "${emulator.url}"}}
-  auth: {iam: {secretRef: {name: base}, roleArn: "${role}", roleSessionName: tests}}
-`;
+  const route = (name: string, role: string) =>
+    lambdaRoute(
+      name,
+      `match: {path: /${name}}
+target: {function: {name: hello, endpoint: "${emulator.url}"}}
+auth: {iam: {secretRef: {name: base}, roleArn: "${role}", roleSessionName: tests}}`,
+    );
   gw = await startTestGateway(
     {
       'base.yaml': credentialsSecret('base', BASE),
-      'routes.yaml': [route('assumed', ROLE), route('denied', OTHER_ROLE)].join('---\n'),
+      'routes.yaml': documents(route('assumed', ROLE), route('denied', OTHER_ROLE)),
     },
     { credentialRefresh: { retryMs: 200, maxRetryMs: 500 } },
   );

@@ -4,8 +4,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, type EndpointRequest, startEmulator } from '../../src/emulator/server.ts';
-import { credentialsSecret, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
+import { credentialsSecret, documents, lambdaRoute, secret } from '../support/manifests.ts';
 
 const KEYS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const TEMP_KEYS = {
@@ -36,9 +37,6 @@ function echo(req: EndpointRequest) {
     }),
   };
 }
-
-const route = (name: string, spec: string) =>
-  `apiVersion: lambda-ingress.io/v1alpha1\nkind: LambdaRoute\nmetadata: {name: ${name}}\nspec:\n${spec}`;
 
 describe('url targets', () => {
   let emulator: Emulator;
@@ -73,48 +71,74 @@ describe('url targets', () => {
       tls: true,
       endpoints: [{ kind: 'execute-api', path: '/', auth: 'none', handler: echo }],
     });
-    const iam = (secret: string, service = 'execute-api') =>
-      `  auth: {iam: {secretRef: {name: ${secret}}, region: us-east-1, service: ${service}}}\n`;
+    const iam = (secretName: string, service = 'execute-api') =>
+      `auth: {iam: {secretRef: {name: ${secretName}}, region: us-east-1, service: ${service}}}`;
     gw = await startTestGateway({
-      'secrets.yaml': [
+      'secrets.yaml': documents(
         credentialsSecret('keys', KEYS),
         credentialsSecret('temp-keys', TEMP_KEYS),
         credentialsSecret('wrong-keys', { ...KEYS, secretAccessKey: 'not-the-secret' }),
-        'apiVersion: v1\nkind: Secret\nmetadata: {name: api-key}\nstringData: {apiKey: route-api-key}\n',
-      ].join('---\n'),
-      'routes.yaml': [
-        route(
+        secret('api-key', { apiKey: 'route-api-key' }),
+      ),
+      'routes.yaml': documents(
+        lambdaRoute(
           'signed',
-          `  match: {path: /signed, pathType: Prefix}\n  target: {url: "${emulator.url}/prod", forwardSubpath: true}\n${iam('keys')}`,
+          `match: {path: /signed, pathType: Prefix}
+target: {url: "${emulator.url}/prod", forwardSubpath: true}
+${iam('keys')}`,
         ),
-        route(
+        lambdaRoute(
           'temp',
-          `  match: {path: /temp, pathType: Prefix}\n  target: {url: "${emulator.url}/prod", forwardSubpath: true}\n${iam('temp-keys')}`,
+          `match: {path: /temp, pathType: Prefix}
+target: {url: "${emulator.url}/prod", forwardSubpath: true}
+${iam('temp-keys')}`,
         ),
-        route(
+        lambdaRoute(
           'wrong',
-          `  match: {path: /wrong}\n  target: {url: "${emulator.url}/prod/x"}\n${iam('wrong-keys')}`,
+          `match: {path: /wrong}
+target: {url: "${emulator.url}/prod/x"}
+${iam('wrong-keys')}`,
         ),
-        route(
+        lambdaRoute(
           'fn-url',
-          `  match: {path: /fn-url, pathType: Prefix}\n  target: {url: "${emulator.url}/", forwardSubpath: true}\n${iam('keys', 'lambda')}`,
+          `match: {path: /fn-url, pathType: Prefix}
+target: {url: "${emulator.url}/", forwardSubpath: true}
+${iam('keys', 'lambda')}`,
         ),
-        route(
+        lambdaRoute(
           'open',
-          `  match: {path: /open, pathType: Prefix}\n  target: {url: "${emulator.url}/open", forwardSubpath: true}\n`,
+          `match: {path: /open, pathType: Prefix}
+target: {url: "${emulator.url}/open", forwardSubpath: true}`,
         ),
-        route(
+        lambdaRoute(
           'keyed',
-          `  match: {path: /keyed}\n  target: {url: "${emulator.url}/keyed/items"}\n  auth: {apiKey: {secretRef: {name: api-key, key: apiKey}}}\n`,
+          `match: {path: /keyed}
+target: {url: "${emulator.url}/keyed/items"}
+auth: {apiKey: {secretRef: {name: api-key, key: apiKey}}}`,
         ),
-        route('slow', `  match: {path: /slow}\n  target: {url: "${slow.url}/"}\n  timeout: 300ms\n`),
-        route('refused', `  match: {path: /refused}\n  target: {url: "http://127.0.0.1:1/"}\n`),
-        route('tls-strict', `  match: {path: /tls-strict}\n  target: {url: "${tls.url}/"}\n`),
-        route(
+        lambdaRoute(
+          'slow',
+          `match: {path: /slow}
+target: {url: "${slow.url}/"}
+timeout: 300ms`,
+        ),
+        lambdaRoute(
+          'refused',
+          `match: {path: /refused}
+target: {url: "http://127.0.0.1:1/"}`,
+        ),
+        lambdaRoute(
+          'tls-strict',
+          `match: {path: /tls-strict}
+target: {url: "${tls.url}/"}`,
+        ),
+        lambdaRoute(
           'tls-insecure',
-          `  match: {path: /tls-insecure}\n  target: {url: "${tls.url}/"}\n  tls: {insecureSkipVerify: true}\n`,
+          `match: {path: /tls-insecure}
+target: {url: "${tls.url}/"}
+tls: {insecureSkipVerify: true}`,
         ),
-      ].join('---\n'),
+      ),
     });
   });
   afterAll(async () => {

@@ -4,8 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, handledError, startEmulator } from '../../src/emulator/server.ts';
-import { credentialsSecret, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
+import { credentialsSecret, documents, lambdaRoute } from '../support/manifests.ts';
 
 const KEYS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 // biome-ignore lint/suspicious/noExplicitAny: events differ by format
@@ -30,22 +31,17 @@ const echo = (format: string) => (input: unknown) => {
   return response;
 };
 
-const route = (
-  name: string,
-  path: string,
-  fn: Record<string, string>,
-  extra = '',
-) => `apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: ${name}}
-spec:
-  match: {path: ${path}, pathType: Prefix}
-  target:
-    function: {${Object.entries(fn)
-      .map(([k, v]) => `${k}: "${v}"`)
-      .join(', ')}}
-  auth: {iam: {secretRef: {name: keys}}}
-${extra}`;
+const route = (name: string, path: string, fn: Record<string, string>, extra = '') =>
+  lambdaRoute(
+    name,
+    `match: {path: ${path}, pathType: Prefix}
+target:
+  function: {${Object.entries(fn)
+    .map(([k, v]) => `${k}: "${v}"`)
+    .join(', ')}}
+auth: {iam: {secretRef: {name: keys}}}
+${extra}`,
+  );
 
 describe('function targets', () => {
   let emulator: Emulator;
@@ -83,7 +79,7 @@ describe('function targets', () => {
     });
     gw = await startTestGateway({
       'keys.yaml': credentialsSecret('keys', KEYS),
-      'routes.yaml': [
+      'routes.yaml': documents(
         route('v2', '/v2', fn('echo-v2')),
         route('v1', '/v1', fn('echo-v1', { payloadFormat: '1.0' })),
         route('alb', '/alb', fn('echo-alb', { payloadFormat: 'alb' })),
@@ -91,12 +87,12 @@ describe('function targets', () => {
         route('invalid', '/invalid', fn('invalid')),
         route('handled', '/handled', fn('handled')),
         route('unhandled', '/unhandled', fn('unhandled')),
-        route('slow', '/slow', fn('slow'), '  timeout: 10s\n'),
+        route('slow', '/slow', fn('slow'), 'timeout: 10s'),
         route('throttled', '/throttled', fn('throttled')),
         route('missing', '/missing', fn('no-such-function')),
         route('async', '/async', fn('async', { invocationType: 'Event' })),
         route('arn', '/arn', fn('arn:aws:lambda:us-east-1:123456789012:function:echo-v2')),
-      ].join('---\n'),
+      ),
     });
   });
   afterAll(async () => {

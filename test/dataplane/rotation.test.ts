@@ -2,8 +2,9 @@
 // fail, and the new key must be in use within 2 s.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
-import { credentialsSecret, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
+import { credentialsSecret, lambdaRoute } from '../support/manifests.ts';
 
 const OLD = { accessKeyId: 'AKIAOLDKEY', secretAccessKey: 'old-secret' };
 const NEW = { accessKeyId: 'AKIANEWKEY', secretAccessKey: 'new-secret' };
@@ -25,14 +26,12 @@ beforeAll(async () => {
   });
   gw = await startTestGateway({
     'secret.yaml': credentialsSecret('keys', OLD),
-    'route.yaml': `apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: rotating}
-spec:
-  match: {path: /r}
-  target: {url: "${emulator.url}/prod/r"}
-  auth: {iam: {secretRef: {name: keys}, region: us-east-1, service: execute-api}}
-`,
+    'route.yaml': lambdaRoute(
+      'rotating',
+      `match: {path: /r}
+target: {url: "${emulator.url}/prod/r"}
+auth: {iam: {secretRef: {name: keys}, region: us-east-1, service: execute-api}}`,
+    ),
   });
 });
 afterAll(async () => {

@@ -8,6 +8,7 @@ import { createDataPlaneServer } from '../../src/dataplane/server.ts';
 import { createLoggers } from '../../src/log.ts';
 import { parseManifests, snapshotOf } from '../../src/sources/manifests.ts';
 import { send } from '../support/http.ts';
+import { lambdaRoute } from '../support/manifests.ts';
 
 const router = new Router();
 let uncaught = 0;
@@ -19,13 +20,7 @@ beforeAll(async () => {
   const result = compile(
     snapshotOf(
       parseManifests(
-        `apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: flaky}
-spec:
-  match: {path: /flaky}
-  target: {url: "http://127.0.0.1:1/"}
-`,
+        lambdaRoute('flaky', 'match: {path: /flaky}\ntarget: {url: "http://127.0.0.1:1/"}'),
         'inline.yaml',
       ),
     ),

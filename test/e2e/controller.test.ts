@@ -14,6 +14,7 @@ import {
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { send } from '../support/http.ts';
 import { type LoadResult, underLoad } from '../support/load.ts';
+import { credentialsSecret, lambdaRoute } from '../support/manifests.ts';
 import { freePort, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
 import {
   clusterDir,
@@ -86,19 +87,14 @@ function apply(yaml: string): Promise<string> {
   });
 }
 
-const secretYaml = (keys: typeof OLD) => `apiVersion: v1
-kind: Secret
-metadata: {name: aws-creds, namespace: default}
-stringData: {accessKeyId: ${keys.accessKeyId}, secretAccessKey: ${keys.secretAccessKey}}
-`;
-const routeYaml = (name: string, routePath: string, target: string) => `apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: ${name}, namespace: default}
-spec:
-  match: {path: ${routePath}}
-  target: {url: "${emulator.url}${target}"}
-  auth: {iam: {secretRef: {name: aws-creds}, region: us-east-1, service: execute-api}}
-`;
+const secretYaml = (keys: typeof OLD) => credentialsSecret('aws-creds', keys);
+const routeYaml = (name: string, routePath: string, target: string) =>
+  lambdaRoute(
+    name,
+    `match: {path: ${routePath}}
+target: {url: "${emulator.url}${target}"}
+auth: {iam: {secretRef: {name: aws-creds}, region: us-east-1, service: execute-api}}`,
+  );
 
 async function routeStatus(name: string) {
   const object = JSON.parse(await kubectl(admin, 'get', 'lr', name, '-n', 'default', '-o', 'json'));
@@ -156,13 +152,10 @@ afterAll(async () => {
 
 describe('lambda-ingress controller', () => {
   it('has the CRD established, and the API server rejects an invalid LambdaRoute naming the fields', async () => {
-    const invalid = `apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: invalid, namespace: default}
-spec:
-  match: {path: aws}
-  target: {url: "http://x.internal", function: {name: f}}
-`;
+    const invalid = lambdaRoute(
+      'invalid',
+      'match: {path: aws}\ntarget: {url: "http://x.internal", function: {name: f}}',
+    );
     const error = await apply(invalid).then(
       () => '',
       (e: Error) => e.message,

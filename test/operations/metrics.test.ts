@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
+import { documents, lambdaRoute } from '../support/manifests.ts';
 
 let emulator: Emulator;
 let gw: TestGateway;
@@ -19,28 +20,22 @@ beforeAll(async () => {
     ],
   });
   gw = await startTestGateway({
-    'routes.yaml': `apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: api, namespace: shop}
-spec:
-  match: {path: /api, pathType: Prefix}
-  target: {url: "${emulator.url}/", forwardSubpath: true}
----
-apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: down, namespace: shop}
-spec:
-  match: {path: /down}
-  target: {url: "http://127.0.0.1:1/"}
----
-apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: unready, namespace: shop}
-spec:
-  match: {path: /unready}
-  target: {url: "${emulator.url}/"}
-  auth: {apiKey: {secretRef: {name: missing, key: k}}}
-`,
+    'routes.yaml': documents(
+      lambdaRoute(
+        'api',
+        `match: {path: /api, pathType: Prefix}
+target: {url: "${emulator.url}/", forwardSubpath: true}`,
+        'shop',
+      ),
+      lambdaRoute('down', 'match: {path: /down}\ntarget: {url: "http://127.0.0.1:1/"}', 'shop'),
+      lambdaRoute(
+        'unready',
+        `match: {path: /unready}
+target: {url: "${emulator.url}/"}
+auth: {apiKey: {secretRef: {name: missing, key: k}}}`,
+        'shop',
+      ),
+    ),
   });
   for (let i = 0; i < 3; i++) await send(gw.url, { path: '/api/items' });
   await send(gw.url, { method: 'POST', path: '/api/items', body: 'x' });

@@ -2,8 +2,9 @@
 // and cookies, including error paths, must be free of those values.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
-import { credentialsSecret, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
+import { credentialsSecret, documents, lambdaRoute, secret } from '../support/manifests.ts';
 
 const KEYS = {
   accessKeyId: 'ASIALOGTESTKEY0001',
@@ -47,37 +48,40 @@ beforeAll(async () => {
     functions: { fn: { handler: () => ({ statusCode: 200, cookies: [COOKIE], body: 'ok' }) } },
   });
   process.env['AWS_ENDPOINT_URL_STS'] = emulator.url;
-  const route = (name: string, spec: string) =>
-    `apiVersion: lambda-ingress.io/v1alpha1\nkind: LambdaRoute\nmetadata: {name: ${name}}\nspec:\n${spec}`;
   gw = await startTestGateway({
-    'secrets.yaml': `${credentialsSecret('keys', KEYS)}---
-apiVersion: v1
-kind: Secret
-metadata: {name: api-key}
-stringData: {apiKey: ${API_KEY}}
-`,
-    'routes.yaml': [
-      route(
+    'secrets.yaml': documents(credentialsSecret('keys', KEYS), secret('api-key', { apiKey: API_KEY })),
+    'routes.yaml': documents(
+      lambdaRoute(
         'iam',
-        `  match: {path: /iam}\n  target: {url: "${emulator.url}/iam"}\n  auth: {iam: {secretRef: {name: keys}, region: us-east-1, service: execute-api}}\n`,
+        `match: {path: /iam}
+target: {url: "${emulator.url}/iam"}
+auth: {iam: {secretRef: {name: keys}, region: us-east-1, service: execute-api}}`,
       ),
-      route(
+      lambdaRoute(
         'keyed',
-        `  match: {path: /keyed}\n  target: {url: "${emulator.url}/keyed"}\n  auth: {apiKey: {secretRef: {name: api-key, key: apiKey}}}\n`,
+        `match: {path: /keyed}
+target: {url: "${emulator.url}/keyed"}
+auth: {apiKey: {secretRef: {name: api-key, key: apiKey}}}`,
       ),
-      route(
+      lambdaRoute(
         'fn',
-        `  match: {path: /fn}\n  target: {function: {name: fn, endpoint: "${emulator.url}"}}\n  auth: {iam: {secretRef: {name: keys}}}\n`,
+        `match: {path: /fn}
+target: {function: {name: fn, endpoint: "${emulator.url}"}}
+auth: {iam: {secretRef: {name: keys}}}`,
       ),
-      route(
+      lambdaRoute(
         'role',
-        `  match: {path: /role}\n  target: {function: {name: fn, endpoint: "${emulator.url}"}}\n  auth: {iam: {secretRef: {name: keys}, roleArn: "arn:aws:iam::123456789012:role/denied"}}\n`,
+        `match: {path: /role}
+target: {function: {name: fn, endpoint: "${emulator.url}"}}
+auth: {iam: {secretRef: {name: keys}, roleArn: "arn:aws:iam::123456789012:role/denied"}}`,
       ),
-      route(
+      lambdaRoute(
         'down',
-        `  match: {path: /down}\n  target: {url: "http://127.0.0.1:1/"}\n  auth: {apiKey: {secretRef: {name: api-key, key: apiKey}}}\n`,
+        `match: {path: /down}
+target: {url: "http://127.0.0.1:1/"}
+auth: {apiKey: {secretRef: {name: api-key, key: apiKey}}}`,
       ),
-    ].join('---\n'),
+    ),
   });
 });
 afterAll(async () => {

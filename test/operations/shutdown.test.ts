@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { lambdaRoute } from '../support/manifests.ts';
 import { freePort, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
 
 const SLOW_MS = 1500;
@@ -23,14 +24,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'shutdown-'));
   writeFileSync(
     join(dir, 'route.yaml'),
-    `apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: slow}
-spec:
-  match: {path: /slow}
-  target: {url: "http://127.0.0.1:${(upstream.address() as { port: number }).port}/"}
-  timeout: 10s
-`,
+    lambdaRoute(
+      'slow',
+      `match: {path: /slow}
+target: {url: "http://127.0.0.1:${(upstream.address() as { port: number }).port}/"}
+timeout: 10s`,
+    ),
   );
   [port, adminPort] = [await freePort(), await freePort()];
   proc = startCli([

@@ -3,8 +3,9 @@
 // and the API Gateway / Lambda request id comes back as x-amzn-RequestId.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
-import { credentialsSecret, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
+import { credentialsSecret, documents, lambdaRoute } from '../support/manifests.ts';
 
 const KEYS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -34,21 +35,15 @@ beforeAll(async () => {
   });
   gw = await startTestGateway({
     'keys.yaml': credentialsSecret('keys', KEYS),
-    'routes.yaml': `apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: url}
-spec:
-  match: {path: /url}
-  target: {url: "${emulator.url}/"}
----
-apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: fn}
-spec:
-  match: {path: /fn}
-  target: {function: {name: fn, endpoint: "${emulator.url}"}}
-  auth: {iam: {secretRef: {name: keys}}}
-`,
+    'routes.yaml': documents(
+      lambdaRoute('url', `match: {path: /url}\ntarget: {url: "${emulator.url}/"}`),
+      lambdaRoute(
+        'fn',
+        `match: {path: /fn}
+target: {function: {name: fn, endpoint: "${emulator.url}"}}
+auth: {iam: {secretRef: {name: keys}}}`,
+      ),
+    ),
   });
 });
 afterAll(async () => {

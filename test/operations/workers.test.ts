@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
+import { lambdaRoute } from '../support/manifests.ts';
 import { freePort, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
 
 let emulator: Emulator;
@@ -16,13 +17,8 @@ let proc: RunningProcess;
 let base: string;
 let admin: string;
 
-const route = (name: string, path: string) => `apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: ${name}}
-spec:
-  match: {path: ${path}}
-  target: {url: "${emulator.url}/"}
-`;
+const route = (name: string, path: string) =>
+  lambdaRoute(name, `match: {path: ${path}}\ntarget: {url: "${emulator.url}/"}`);
 
 beforeAll(async () => {
   emulator = await startEmulator({

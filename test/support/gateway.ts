@@ -63,15 +63,3 @@ export async function startTestGateway(
     },
   };
 }
-
-export const credentialsSecret = (
-  name: string,
-  keys: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
-) =>
-  `apiVersion: v1
-kind: Secret
-metadata: {name: ${name}}
-stringData:
-  accessKeyId: ${keys.accessKeyId}
-  secretAccessKey: ${keys.secretAccessKey}
-${keys.sessionToken ? `  sessionToken: ${keys.sessionToken}\n` : ''}`;

@@ -5,6 +5,7 @@ import { expect } from 'vitest';
 import type { Emulator } from '../../src/emulator/server.ts';
 import { startTestGateway, type TestGateway } from './gateway.ts';
 import { underLoad } from './load.ts';
+import { lambdaRoute } from './manifests.ts';
 
 /** Points the AWS SDK's default chain away from anything on this machine. */
 export function isolateCredentialChain(env: Record<string, string>): void {
@@ -23,13 +24,10 @@ export function isolateCredentialChain(env: Record<string, string>): void {
 export function chainRouteGateway(emulator: Emulator): Promise<TestGateway> {
   return startTestGateway(
     {
-      'route.yaml': `apiVersion: lambda-ingress.io/v1alpha1
-kind: LambdaRoute
-metadata: {name: pod-identity}
-spec:
-  match: {path: /chain}
-  target: {function: {name: hello, endpoint: "${emulator.url}"}}
-`,
+      'route.yaml': lambdaRoute(
+        'pod-identity',
+        `match: {path: /chain}\ntarget: {function: {name: hello, endpoint: "${emulator.url}"}}`,
+      ),
     },
     { credentialRefresh: { retryMs: 200, maxRetryMs: 500 } },
   );
