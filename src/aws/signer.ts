@@ -5,7 +5,8 @@
 // can break or steer the signature.
 
 import { hash } from 'node:crypto';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { getSigningKey, SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import type { CredentialSource } from './credentials.ts';
 import { NodeSha256 } from './sha256.ts';
 
@@ -40,6 +41,30 @@ export class Signer {
       service: 'execute-api',
       sha256: NodeSha256,
     });
+    // smithy looks derived keys up in a module-wide cache of 50 entries whose key
+    // is an HMAC of the secret, computed on every request. A Signer has one
+    // credential source, so it keeps its own derived keys per credential set,
+    // day, region and service: one HMAC per request instead of two, and no
+    // recomputing once more than 50 credential sets are in use.
+    const derived = new WeakMap<AwsCredentialIdentity, Map<string, Promise<Uint8Array>>>();
+    const cachedSigningKey = (
+      credentials: AwsCredentialIdentity,
+      region: string,
+      shortDate: string,
+      service: string,
+    ) => {
+      let byScope = derived.get(credentials);
+      if (!byScope) derived.set(credentials, (byScope = new Map()));
+      const scope = `${shortDate}/${region}/${service}`;
+      let key = byScope.get(scope);
+      if (!key) {
+        if (byScope.size > 8) byScope.clear(); // old days
+        key = getSigningKey(NodeSha256, credentials, shortDate, region, service);
+        byScope.set(scope, key);
+      }
+      return key;
+    };
+    Object.defineProperty(this.#signer, 'getSigningKey', { value: cachedSigningKey });
   }
 
   /** The headers to add to the request: authorization, x-amz-date, x-amz-content-sha256 and, for temporary credentials, x-amz-security-token. */
