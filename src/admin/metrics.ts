@@ -19,8 +19,16 @@ export interface RequestObservation {
   upstreamError: string | undefined;
 }
 
+interface RouteSeries {
+  requests: Map<string, { inc(): void }>;
+  duration: { observe(value: number): void };
+  upstream: { observe(value: number): void };
+  overhead: { observe(value: number): void };
+}
+
 export class Metrics {
   readonly registry = new Registry();
+  readonly #series = new Map<string, RouteSeries>();
   readonly #requests = new Counter({
     name: 'lambda_ingress_requests_total',
     help: 'Requests answered by the data plane.',
@@ -116,17 +124,40 @@ export class Metrics {
   observeRequest(o: RequestObservation): void {
     const route = o.route ?? NO_ROUTE;
     const namespace = o.namespace ?? '';
-    this.#requests.inc({
-      route,
-      namespace,
-      method: METHODS.has(o.method) ? o.method : 'OTHER',
-      code: String(o.status),
-    });
-    this.#duration.observe({ route, namespace }, o.durationMs / 1000);
+    const series = this.#seriesOf(route, namespace);
+    const method = METHODS.has(o.method) ? o.method : 'OTHER';
+    const requestsKey = `${method} ${o.status}`;
+    let requests = series.requests.get(requestsKey);
+    if (!requests) {
+      requests = this.#requests.labels({ route, namespace, method, code: String(o.status) });
+      series.requests.set(requestsKey, requests);
+    }
+    requests.inc();
+    series.duration.observe(o.durationMs / 1000);
     if (o.upstreamMs !== undefined) {
-      this.#upstream.observe({ route, namespace }, o.upstreamMs / 1000);
-      this.#overhead.observe({ route, namespace }, Math.max(0, o.durationMs - o.upstreamMs) / 1000);
+      series.upstream.observe(o.upstreamMs / 1000);
+      series.overhead.observe(Math.max(0, o.durationMs - o.upstreamMs) / 1000);
     }
     if (o.upstreamError) this.#upstreamErrors.inc({ route, namespace, kind: o.upstreamError });
+  }
+
+  /**
+   * The labelled series of one route, looked up once and kept: prom-client
+   * would otherwise hash the label set on every observation.
+   */
+  #seriesOf(route: string, namespace: string): RouteSeries {
+    const key = `${namespace}/${route}`;
+    let series = this.#series.get(key);
+    if (!series) {
+      const labels = { route, namespace };
+      series = {
+        requests: new Map(),
+        duration: this.#duration.labels(labels),
+        upstream: this.#upstream.labels(labels),
+        overhead: this.#overhead.labels(labels),
+      };
+      this.#series.set(key, series);
+    }
+    return series;
   }
 }

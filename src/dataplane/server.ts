@@ -32,6 +32,9 @@ export function createDataPlaneServer({ router, logger, onExchange, onUncaught }
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    // No per-request child logger (it would cost an allocation and a redaction setup per request);
+    // the access log line carries the request id instead.
+    childLoggerFactory: (parent) => parent,
     return503OnClosing: true,
     // Lambda and API Gateway allow long requests; the per-route timeout is what bounds them.
     requestTimeout: 0,
@@ -47,7 +50,7 @@ export function createDataPlaneServer({ router, logger, onExchange, onUncaught }
       onExchange?.(exchange, performance.now() - started);
     } catch (error) {
       // One request's failure never takes the process down.
-      request.log.error({ err: error }, 'request failed');
+      logger.error({ err: error, requestId: request.id }, 'request failed');
       onUncaught?.();
       sendError(reply.raw, 500, {
         error: 'internal_error',
