@@ -5,7 +5,7 @@
 // object it describes, while the error names the file and document index.
 import { type FSWatcher, watch } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import type { LambdaRouteObject, SecretObject } from '../api/types.ts';
 import { validateSpec } from '../api/validate.ts';
 import { objectKey, type Snapshot, type SourceError } from '../compile/snapshot.ts';
@@ -66,13 +66,21 @@ export class FileSource {
         if (await this.#rescan()) onChange(this.snapshot());
       }, this.#debounceMs);
     };
-    // Watch the directory even for a single file: editors and ConfigMap
-    // mounts replace files by rename, which a watch on the file would miss.
     const isDirectory = await stat(this.#root).then(
       (s) => s.isDirectory(),
       () => false,
     );
-    this.#watcher = watch(isDirectory ? this.#root : dirname(this.#root), { recursive: true }, schedule);
+    if (isDirectory) {
+      this.#watcher = watch(this.#root, { recursive: true }, schedule);
+    } else {
+      // A single file is watched through its directory: editors and ConfigMap
+      // mounts replace files by rename, which a watch on the file would miss.
+      // Only its own name counts, and the "..data" swaps of a ConfigMap mount.
+      const name = basename(this.#root);
+      this.#watcher = watch(dirname(this.#root), (_event, changed) => {
+        if (changed === null || changed === name || changed.startsWith('..')) schedule();
+      });
+    }
     this.#watcher.on('error', schedule);
     this.#poll = setInterval(schedule, this.#pollIntervalMs);
     this.#poll.unref();
