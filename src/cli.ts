@@ -5,12 +5,18 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration } from './api/duration.ts';
-import { runController } from './controller.ts';
-import { DEMO_EMULATOR_PORT, startDemoEmulator } from './emulator/demo.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 import { createLoggers, type Loggers } from './log.ts';
 import { FileSource } from './sources/files.ts';
 import { runWorker } from './workers.ts';
+
+// The Kubernetes client and the AWS emulator are loaded only by the commands
+// that use them: each costs tens of MB of memory in every serving process.
+const loadController = () => import('./controller.ts');
+const loadDemoEmulator = () => import('./emulator/demo.ts');
+
+/** Where the demo's AWS emulator listens; examples/ point at it. */
+const DEMO_EMULATOR_PORT = 9092;
 
 const USAGE = `Usage: lambda-ingress <command> [options]
 
@@ -164,7 +170,8 @@ async function main(argv: string[]): Promise<void> {
       running = await serveFiles(options, options.manifests);
       break;
     case 'demo': {
-      const emulator = await startDemoEmulator({ port: options.emulatorPort });
+      const { startDemoEmulator } = await loadDemoEmulator();
+      const emulator = await startDemoEmulator({ host: '127.0.0.1', port: options.emulatorPort });
       const served = await serveFiles(options, join(repoRoot, 'examples'));
       served.loggers.app.info(
         { emulator: emulator.url },
@@ -179,6 +186,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'emulator': {
       const loggers = createLoggers(options.logLevel);
+      const { startDemoEmulator } = await loadDemoEmulator();
       const emulator = await startDemoEmulator({ host: options.host, port: options.emulatorPort });
       loggers.app.info({ url: emulator.url }, 'AWS emulator listening');
       running = { loggers, stop: () => emulator.close() };
@@ -186,6 +194,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'controller': {
       const loggers = createLoggers(options.logLevel);
+      const { runController } = await loadController();
       const controller = await runController({
         ...gatewayOptions(options, loggers),
         kubeconfig: options.kubeconfig,

@@ -8,14 +8,12 @@ export const DEMO_CREDENTIALS = {
   secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
 };
 
-export const DEMO_EMULATOR_PORT = 9092;
-
 const greeting = (name: string | undefined) => JSON.stringify(`Hello, ${name ?? 'World'}!`);
 
-export function startDemoEmulator(options: { host?: string; port?: number } = {}): Promise<Emulator> {
+export function startDemoEmulator(options: { host: string; port: number }): Promise<Emulator> {
   return startEmulator({
-    host: options.host ?? '127.0.0.1',
-    port: options.port ?? DEMO_EMULATOR_PORT,
+    host: options.host,
+    port: options.port,
     credentials: [DEMO_CREDENTIALS],
     endpoints: [
       {
