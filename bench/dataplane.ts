@@ -50,6 +50,7 @@ import {
   type Server,
   startLambdaIngress,
   startNginxProxy,
+  startNodeFloor,
   startUpstream,
   stopServer,
   writeManifests,
@@ -66,6 +67,7 @@ const row = (
 const ROWS: RowSpec[] = [
   row('direct', 'direct to upstream (nginx `return 200`)', 'upstream', '/'),
   row('nginx', 'nginx proxy, 1 worker, keep-alive', 'nginx', '/'),
+  row('node-floor', 'node:http + undici, nothing else (floor of a Node proxy)', 'node-floor', '/'),
   row('unsigned', 'lambda-ingress url, unsigned', 'lambda-ingress', LI_PATHS.unsigned),
   row('signed', 'lambda-ingress url, SigV4', 'lambda-ingress', LI_PATHS.signed),
   row('function', 'lambda-ingress function (Invoke, 2.0)', 'lambda-ingress', LI_PATHS.function),
@@ -303,6 +305,8 @@ async function startProxy(ctx: Context, spec: RowSpec, cpuProfDir?: string): Pro
       return undefined;
     case 'nginx':
       return startNginxProxy(ctx.dir, ctx.upstream.port);
+    case 'node-floor':
+      return startNodeFloor(ctx.dir, ctx.upstream.port);
     case 'lambda-ingress':
       return startLambdaIngress({
         dir: ctx.dir,

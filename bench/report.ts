@@ -7,7 +7,7 @@ import type { ProfileEntry } from './profile-summary.ts';
 export interface RowSpec {
   id: string;
   label: string;
-  server: 'upstream' | 'nginx' | 'lambda-ingress';
+  server: 'upstream' | 'nginx' | 'node-floor' | 'lambda-ingress';
   path: string;
   method: 'GET' | 'POST';
   bodyBytes: number;

@@ -99,6 +99,19 @@ export async function startNginxProxy(dir: string, upstreamPort: number): Promis
   return startNginx(dir, 'proxy', config, port);
 }
 
+/** bench/node-floor.ts: the least a Node.js proxy can do, for reference. */
+export async function startNodeFloor(dir: string, upstreamPort: number): Promise<Server> {
+  const port = await freePort();
+  const name = 'node-floor';
+  const proc = start(
+    process.execPath,
+    [join(REPO, 'bench/node-floor.ts'), String(port), String(upstreamPort)],
+    join(dir, `${name}.log`),
+  );
+  await waitForHttp(`http://127.0.0.1:${port}/`, proc);
+  return { name, port, proc };
+}
+
 /** Paths lambda-ingress serves in the benchmark, one route each. */
 export const LI_PATHS = { unsigned: '/unsigned', signed: '/signed', function: '/function' } as const;
 
@@ -186,6 +199,8 @@ export async function startLambdaIngress(
     String(adminPort),
     '--log-level',
     'warn',
+    // nginx runs with access_log off: compare like with like.
+    '--no-access-log',
     '--shutdown-grace',
     '1s',
     ...(options.workers !== undefined ? ['--workers', String(options.workers)] : []),

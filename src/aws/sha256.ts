@@ -38,18 +38,19 @@ function toBuffer(data: SourceData): Buffer {
 
 export class NodeSha256 implements Checksum {
   readonly #key: KeyObject | undefined;
-  #chunks: Buffer[] = [];
+  #chunks: (Uint8Array | string)[] = [];
 
   constructor(secret?: SourceData) {
     this.#key = secret === undefined ? undefined : keyObject(secret);
   }
 
   update(data: Uint8Array | string): void {
-    this.#chunks.push(toBuffer(data));
+    this.#chunks.push(data);
   }
 
   digest(): Promise<Uint8Array> {
-    const data = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+    // smithy hashes one chunk at a time: hand it to node:crypto as it is, without copying.
+    const data = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks.map(toBuffer));
     const digest = this.#key
       ? createHmac('sha256', this.#key).update(data).digest()
       : hash('sha256', data, 'buffer');

@@ -65,6 +65,17 @@ export class Signer {
       return key;
     };
     Object.defineProperty(this.#signer, 'getSigningKey', { value: cachedSigningKey });
+    // X-Amz-Date has a one-second resolution: format it once per second, not per request.
+    let formatted = { second: -1, dates: { longDate: '', shortDate: '' } };
+    const formatDate = (now: Date) => {
+      const second = Math.floor(now.getTime() / 1000);
+      if (second !== formatted.second) {
+        const longDate = `${now.toISOString().slice(0, 19).replace(/[-:]/g, '')}Z`;
+        formatted = { second, dates: { longDate, shortDate: longDate.slice(0, 8) } };
+      }
+      return formatted.dates;
+    };
+    Object.defineProperty(this.#signer, 'formatDate', { value: formatDate });
   }
 
   /** The headers to add to the request: authorization, x-amz-date, x-amz-content-sha256 and, for temporary credentials, x-amz-security-token. */
