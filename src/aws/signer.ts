@@ -54,7 +54,10 @@ export class Signer {
       service: string,
     ) => {
       let byScope = derived.get(credentials);
-      if (!byScope) derived.set(credentials, (byScope = new Map()));
+      if (!byScope) {
+        byScope = new Map();
+        derived.set(credentials, byScope);
+      }
       const scope = `${shortDate}/${region}/${service}`;
       let key = byScope.get(scope);
       if (!key) {
