@@ -1,0 +1,1134 @@
+// npm run bench:control-plane: how fast LambdaRoute changes reach serving, and
+// initial sync time and memory at scale, against a real local kube-apiserver
+// + etcd (hack/cluster.ts) and the controller as a separate process.
+//
+//   node bench/control-plane.ts [--quick] [--profile] [--no-wait-idle]
+//
+//   --quick         smaller counts (10/100/1,000 routes, 5 changes each): a smoke test
+//   --profile       run the controller with --cpu-prof; profiles go to bench/results/
+//   --no-wait-idle  do not wait for the data-plane benchmark (wrk, nginx) to finish first
+//
+// Measured (issue targets in parentheses):
+// - one route change (kubectl apply -f -, and the client-node create path) to
+//   its first 200 through the data plane, with 10, 1,000 and 10,000 routes
+//   present: p50/p99 over 20 changes (p99 < 1 s at 10,000);
+// - a cold controller start with 10,000 routes and 10,000 Secrets: /readyz,
+//   a sample of routes served (< 10 s), RSS after sync and peak (< 200 MB);
+// - 1,000 routes applied in a burst: time until the last one is served;
+// - how fast objects can be created (client-node vs kubectl), for context.
+//
+// Results: printed as markdown and written to bench/results/control-plane.md
+// (control-plane-quick.md with --quick).
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { type ClusterInfo, clusterDown, clusterUp, ETCD_VERSION } from '../hack/cluster.ts';
+import { GROUP, PLURAL, VERSION } from '../src/api/types.ts';
+
+const execFileP = promisify(execFile);
+const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+const CLUSTER_DIR = path.join(REPO_ROOT, '.cluster', 'bench-control-plane');
+const RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'wait-idle': { type: 'boolean', default: true },
+  },
+  allowNegative: true,
+});
+const QUICK = flags.quick === true;
+const CONFIG = QUICK
+  ? { sizes: [10, 100, 1000], changes: 5, namespaces: 5, createRate: 200, burst: 100, sample: 50 }
+  : { sizes: [10, 1000, 10_000], changes: 20, namespaces: 20, createRate: 1000, burst: 1000, sample: 100 };
+const LARGEST = CONFIG.sizes.at(-1)!;
+const CONCURRENCY = 32;
+const POLL_MS = 10;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const now = () => performance.now();
+const log = (msg: string) =>
+  process.stderr.write(`[control-plane ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ms = (n: number) => (n >= 10_000 ? `${fmt(n / 1000, 1)} s` : `${fmt(n)} ms`);
+const mb = (bytes: number) => `${fmt(bytes / 2 ** 20)} MB`;
+const kb = (bytes: number) =>
+  bytes >= 2 ** 20 ? `${fmt(bytes / 2 ** 20, 1)} MB` : `${fmt(bytes / 1024)} KB`;
+
+// ---------------------------------------------------------------------------------------------------
+// Objects
+
+const ns = (i: number) => `bench-${i % CONFIG.namespaces}`;
+
+function secret(i: number) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: `s-${i}`, namespace: ns(i), labels: { bench: 'base' } },
+    // Distinct per route: one credential source (and signer) per route, the heavier case.
+    stringData: {
+      accessKeyId: `AKIABENCH${String(i).padStart(11, '0')}`,
+      secretAccessKey: `bench/secret/access/key/${String(i).padStart(16, '0')}`,
+    },
+  };
+}
+
+let upstreamUrl = '';
+
+/** A route in the namespace of base route `k`, signing with Secret s-k (which exists and is referenced already). */
+function route(name: string, k: number, routePath: string, label: string) {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'LambdaRoute',
+    metadata: { name, namespace: ns(k), labels: { bench: label } },
+    spec: {
+      match: { path: routePath },
+      target: { url: upstreamUrl },
+      auth: { iam: { secretRef: { name: `s-${k}` }, region: 'us-east-1', service: 'execute-api' } },
+    },
+  };
+}
+const baseRoute = (i: number) => route(`r-${i}`, i, `/r/${i}`, 'base');
+
+type Obj = ReturnType<typeof secret> | ReturnType<typeof route>;
+
+// ---------------------------------------------------------------------------------------------------
+// Kubernetes clients
+
+let cluster: ClusterInfo;
+let kubectlCache = '';
+let custom: CustomObjectsApi;
+let core: CoreV1Api;
+
+const crd = { group: GROUP, version: VERSION, plural: PLURAL };
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const child = spawn(
+    'kubectl',
+    [...args, '--kubeconfig', cluster.kubeconfigPath, '--cache-dir', kubectlCache],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  child.stdin.end(input ?? '');
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${code}): ${err.trim()}`);
+  return out;
+}
+
+async function create(obj: Obj): Promise<string> {
+  const namespace = obj.metadata.namespace;
+  const created =
+    obj.kind === 'Secret'
+      ? await core.createNamespacedSecret({ namespace, body: obj })
+      : await custom.createNamespacedCustomObject({ ...crd, namespace, body: obj });
+  return (created as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion ?? '';
+}
+
+async function inParallel<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+const range = (from: number, to: number) =>
+  Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+const list = (items: Obj[]) => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
+
+async function deleteRoutes(label: string): Promise<void> {
+  await inParallel(range(0, CONFIG.namespaces), 8, (n) =>
+    custom.deleteCollectionNamespacedCustomObject({
+      ...crd,
+      namespace: `bench-${n}`,
+      labelSelector: `bench=${label}`,
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Upstream and data plane probes
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function probe(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', () => resolve(0));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+function fetchText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => resolve(body));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', reject);
+  });
+}
+
+/** Polls `url` every POLL_MS until it answers 200; resolves with the time (performance.now()) of that answer. */
+async function until200(url: string, timeoutMs: number): Promise<number> {
+  const deadline = now() + timeoutMs;
+  for (;;) {
+    if ((await probe(url)) === 200) return now();
+    if (now() > deadline) throw new Error(`${url} not served within ${timeoutMs} ms`);
+    await sleep(POLL_MS);
+  }
+}
+
+/**
+ * Polls every URL (a round at a time, `limit` in flight) until all answer 200; resolves with when the
+ * last round ended and how many rounds it took.
+ */
+async function all200(
+  urls: string[],
+  timeoutMs: number,
+  limit = 16,
+): Promise<{ last: number; rounds: number }> {
+  const deadline = now() + timeoutMs;
+  let pending = urls;
+  let last = now();
+  let rounds = 0;
+  while (pending.length) {
+    const statuses = await inParallel(pending, limit, probe);
+    last = now();
+    rounds++;
+    pending = pending.filter((_, i) => statuses[i] !== 200);
+    if (!pending.length) break;
+    if (now() > deadline) throw new Error(`${pending.length} routes not served, e.g. ${pending[0]}`);
+    await sleep(POLL_MS);
+  }
+  return { last, rounds };
+}
+
+async function startUpstream(): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
+      res.end('ok');
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  upstreamUrl = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+  return server;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The controller process
+
+const CLK_TCK = 100;
+
+function procStatus(pid: number): { rss: number; hwm: number } {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+    return { rss: field('VmRSS'), hwm: field('VmHWM') };
+  } catch {
+    return { rss: 0, hwm: 0 };
+  }
+}
+
+/** utime + stime of `pid`, in ms. */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Metrics {
+  tableVersion: number;
+  compileSeconds: number;
+  ready: number;
+  notReady: number;
+  statusWrites: number;
+  heapUsed: number;
+}
+
+class Controller {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly dataUrl: string;
+  readonly adminUrl: string;
+  readonly startedAt: number;
+  readonly logPath: string;
+  #exited: Promise<void>;
+  #sampler: NodeJS.Timeout;
+  peakSampledRss = 0;
+
+  private constructor(child: ChildProcess, dataPort: number, adminPort: number, logPath: string) {
+    this.child = child;
+    this.pid = child.pid!;
+    this.startedAt = now();
+    this.dataUrl = `http://127.0.0.1:${dataPort}`;
+    this.adminUrl = `http://127.0.0.1:${adminPort}`;
+    this.logPath = logPath;
+    this.#exited = new Promise((resolve) => child.on('exit', () => resolve()));
+    this.#sampler = setInterval(() => {
+      this.peakSampledRss = Math.max(this.peakSampledRss, procStatus(this.pid).rss);
+    }, 50);
+  }
+
+  static async start(name: string, logDir: string, logLevel = 'warn'): Promise<Controller> {
+    const [dataPort, adminPort] = [await freePort(), await freePort()];
+    const logPath = path.join(logDir, `controller-${name}.log`);
+    const out = createWriteStream(logPath);
+    await new Promise((resolve) => out.on('open', resolve));
+    const nodeFlags = flags.profile
+      ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}`, `--cpu-prof-name=control-plane-${name}.cpuprofile`]
+      : [];
+    const child = spawn(
+      process.execPath,
+      [
+        ...nodeFlags,
+        path.join(REPO_ROOT, 'bin', 'lambda-ingress'),
+        'controller',
+        '--kubeconfig',
+        cluster.kubeconfigPath,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(dataPort),
+        '--admin-port',
+        String(adminPort),
+        '--lease-namespace',
+        'default',
+        '--log-level',
+        logLevel,
+        '--no-access-log',
+      ],
+      { stdio: ['ignore', out, out] },
+    );
+    running.add(child);
+    child.on('exit', () => running.delete(child));
+    return new Controller(child, dataPort, adminPort, logPath);
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async metrics(): Promise<Metrics> {
+    const text = await fetchText(`${this.adminUrl}/metrics`);
+    const sum = (re: RegExp) => {
+      let total = 0;
+      for (const m of text.matchAll(re)) total += Number(m[1]);
+      return total;
+    };
+    return {
+      tableVersion: sum(/^lambda_ingress_table_version (\S+)$/gm),
+      compileSeconds: sum(/^lambda_ingress_last_compile_duration_seconds (\S+)$/gm),
+      ready: sum(/^lambda_ingress_routes\{state="ready"\} (\S+)$/gm),
+      notReady: sum(/^lambda_ingress_routes\{state="not_ready"\} (\S+)$/gm),
+      statusWrites: sum(/^lambda_ingress_status_writes_total\{[^}]*\} (\S+)$/gm),
+      heapUsed: sum(/^lambda_ingress_nodejs_heap_size_used_bytes (\S+)$/gm),
+    };
+  }
+
+  /** Resolves with the time /readyz first answered 200, and when the admin port first answered at all. */
+  async waitReady(timeoutMs: number): Promise<{ adminUp: number; ready: number }> {
+    const deadline = now() + timeoutMs;
+    let adminUp = 0;
+    for (;;) {
+      if (!this.alive) throw new Error(`controller exited: ${this.logTail()}`);
+      const status = await probe(`${this.adminUrl}/readyz`);
+      if (status !== 0 && !adminUp) adminUp = now();
+      if (status === 200) return { adminUp, ready: now() };
+      if (now() > deadline) throw new Error(`controller not ready after ${timeoutMs} ms: ${this.logTail()}`);
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** Waits until `ready` routes are ready (per /metrics). */
+  async waitRoutes(ready: number, timeoutMs: number): Promise<void> {
+    const deadline = now() + timeoutMs;
+    for (;;) {
+      const m = await this.metrics();
+      if (m.ready === ready && m.notReady === 0) return;
+      if (now() > deadline)
+        throw new Error(`expected ${ready} ready routes, have ${m.ready} ready and ${m.notReady} not ready`);
+      await sleep(250);
+    }
+  }
+
+  /**
+   * Waits until the controller is quiet: for a window of `quietMs`, under 10% CPU in every 250 ms
+   * slice, and no new table and no status write between the start and the end of the window (status
+   * writes after a large change take a while). /metrics is read only at the window's edges, outside
+   * the CPU slices: with per-route request series it can be large. Resolves with how long it took.
+   */
+  async settle(quietMs = 1500, timeoutMs = 300_000): Promise<number> {
+    const started = now();
+    let reason = '';
+    for (;;) {
+      const before = await this.metrics();
+      let quiet = true;
+      for (let t = 0; t < quietMs && quiet; t += 250) {
+        const cpu = cpuMs(this.pid);
+        const at = now();
+        await sleep(250);
+        const share = (cpuMs(this.pid) - cpu) / (now() - at);
+        if (share > 0.1) {
+          quiet = false;
+          reason = `CPU ${fmt(share * 100)}%`;
+        }
+      }
+      if (quiet) {
+        const after = await this.metrics();
+        if (after.statusWrites === before.statusWrites && after.tableVersion === before.tableVersion)
+          return now() - started - quietMs;
+        reason = `status writes ${before.statusWrites} -> ${after.statusWrites}, table ${before.tableVersion} -> ${after.tableVersion}`;
+      }
+      if (now() - started > timeoutMs) throw new Error(`controller did not settle (${reason})`);
+    }
+  }
+
+  logTail(lines = 20): string {
+    try {
+      return readFileSync(this.logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  /** Log lines at warn or above. */
+  warnings(): string[] {
+    return this.logLines().filter((line) => Number(/"level":(\d+)/.exec(line)?.[1] ?? 50) >= 40);
+  }
+
+  logLines(): string[] {
+    try {
+      return readFileSync(this.logPath, 'utf8').split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#sampler);
+    if (!this.alive) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Environment
+
+const running = new Set<ChildProcess>();
+
+/** Waits while the data-plane benchmark (wrk or nginx) runs: the machine has 2 cores. Returns whether it was busy. */
+async function waitIdle(what: string): Promise<boolean> {
+  if (!flags['wait-idle']) return false;
+  const busy = async () => {
+    const { stdout } = await execFileP('pgrep', ['-fa', 'wrk|nginx']).catch(() => ({ stdout: '' }));
+    return stdout.trim();
+  };
+  let found = await busy();
+  if (!found) return false;
+  log(`waiting for the data-plane benchmark to finish before ${what}:\n${found}`);
+  for (let idle = 0; idle < 3; ) {
+    await sleep(2000);
+    found = await busy();
+    idle = found ? 0 : idle + 1;
+  }
+  return true;
+}
+
+async function contended(): Promise<boolean> {
+  const { stdout } = await execFileP('pgrep', ['-fa', 'wrk|nginx']).catch(() => ({ stdout: '' }));
+  return stdout.trim() !== '';
+}
+
+async function machineInfo() {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfigPath);
+  const server = await kc.makeApiClient(VersionApi).getCode();
+  const kubectlVersion = await execFileP('kubectl', ['version', '--client', '-o', 'json'])
+    .then(
+      ({ stdout }) =>
+        (JSON.parse(stdout) as { clientVersion: { gitVersion: string } }).clientVersion.gitVersion,
+    )
+    .catch(() => 'unknown');
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memory: `${fmt(os.totalmem() / 2 ** 30, 1)} GiB`,
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    apiserver: server.gitVersion,
+    etcd: ETCD_VERSION,
+    kubectl: kubectlVersion,
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function stats(values: number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1)!, min: sorted[0]! };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Phases
+
+interface RateResult {
+  method: string;
+  objects: number;
+  ms: number;
+}
+
+/** Creation rate of LambdaRoutes by several clients (no controller running). */
+async function measureCreation(): Promise<RateResult[]> {
+  const n = CONFIG.createRate;
+  const results: RateResult[] = [];
+  const objects = (m: string) =>
+    range(0, n).map((i) => route(`c-${m}-${i}`, i, `/c/${m}/${i}`, `create-${m}`));
+  // Warm-up: the apiserver's first writes of a new CRD (and the clients' first connections) are slower.
+  await inParallel(objects('warmup').slice(0, 50), 8, create);
+  await deleteRoutes('create-warmup');
+  const timed = async (method: string, label: string, fn: (items: Obj[]) => Promise<unknown>) => {
+    const items = objects(label);
+    const started = now();
+    await fn(items);
+    results.push({ method, objects: n, ms: now() - started });
+    log(`created ${n} routes with ${method} in ${ms(now() - started)}`);
+    await deleteRoutes(`create-${label}`);
+  };
+  await timed(`client-node create, ${CONCURRENCY} in flight`, 'cn32', (items) =>
+    inParallel(items, CONCURRENCY, create),
+  );
+  await timed('client-node create, 1 in flight', 'cn1', (items) => inParallel(items, 1, create));
+  await timed('kubectl create -f (one List)', 'kcreate', (items) =>
+    kubectl(['create', '-f', '-'], list(items)),
+  );
+  await timed('kubectl apply -f (one List, client-side apply)', 'kapply', (items) =>
+    kubectl(['apply', '-f', '-'], list(items)),
+  );
+  await timed('kubectl apply --server-side -f (one List)', 'kssa', (items) =>
+    kubectl(['apply', '--server-side', '-f', '-'], list(items)),
+  );
+  return results;
+}
+
+interface ChangeResult {
+  size: number;
+  method: 'kubectl' | 'client-node';
+  served: number[];
+  /** kubectl: when the kubectl process exited; client-node: when the create call returned. */
+  acknowledged: number[];
+  compileMs: number[];
+}
+
+/** One new route at a time: from just before the apply/create to its first 200. */
+async function measureChanges(
+  ctrl: Controller,
+  size: number,
+  method: 'kubectl' | 'client-node',
+): Promise<ChangeResult> {
+  const result: ChangeResult = { size, method, served: [], acknowledged: [], compileMs: [] };
+  const label = `lat-${method === 'kubectl' ? 'k' : 'c'}`;
+  // A kubectl warm-up: its first run fills the discovery cache.
+  if (method === 'kubectl') await kubectl(['get', 'lambdaroutes', '-n', ns(0), '-o', 'name']);
+  for (let j = 0; j < CONFIG.changes; j++) {
+    const k = j % size;
+    const routePath = `/${label}/${size}/${j}`;
+    const obj = route(`${label}-${size}-${j}`, k, routePath, label);
+    const url = `${ctrl.dataUrl}${routePath}`;
+    if ((await probe(url)) !== 404) throw new Error(`${url} answers before the change`);
+    const started = now();
+    const acknowledged =
+      method === 'kubectl'
+        ? kubectl(['apply', '-f', '-'], JSON.stringify(obj)).then(now)
+        : create(obj).then(now);
+    const served = until200(url, 30_000);
+    const [ack, done] = await Promise.all([acknowledged, served]);
+    result.served.push(done - started);
+    result.acknowledged.push(ack - started);
+    result.compileMs.push((await ctrl.metrics()).compileSeconds * 1000);
+    // Let the status write for this route and its watch event pass, then a random offset.
+    await sleep(300 + randomInt(200));
+    await ctrl.settle(300, 30_000);
+  }
+  await deleteRoutes(label);
+  return result;
+}
+
+interface SyncResult {
+  routes: number;
+  secrets: number;
+  adminUpMs: number;
+  readyMs: number;
+  sampleServedMs: number;
+  rssAtReady: number;
+  hwmAtReady: number;
+  settleMs: number;
+  rssSettled: number;
+  hwmSettled: number;
+  heapSettled: number;
+  sweepMs: number;
+  metricsBefore: { bytes: number; ms: number };
+  metricsAfter: { bytes: number; ms: number };
+  rssAfterSweep: number;
+  hwmAfterSweep: number;
+  cpuMsToReady: number;
+}
+
+/** Size of /metrics and how long one scrape takes (median of 3). */
+async function scrape(ctrl: Controller): Promise<{ bytes: number; ms: number }> {
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < 3; i++) {
+    const started = now();
+    bytes = Buffer.byteLength(await fetchText(`${ctrl.adminUrl}/metrics`));
+    times.push(now() - started);
+  }
+  return { bytes, ms: stats(times).p50 };
+}
+
+async function measureColdSync(
+  logDir: string,
+  routes: number,
+): Promise<{ ctrl: Controller; sync: SyncResult }> {
+  const ctrl = await Controller.start('cold-sync', logDir);
+  const { adminUp, ready } = await ctrl.waitReady(120_000);
+  const atReady = procStatus(ctrl.pid);
+  const cpuMsToReady = cpuMs(ctrl.pid);
+  const sample = Array.from({ length: CONFIG.sample }, () => randomInt(routes));
+  const { last: sampleServed } = await all200(
+    sample.map((i) => `${ctrl.dataUrl}/r/${i}`),
+    120_000,
+  );
+  log(
+    `cold sync: ready after ${ms(ready - ctrl.startedAt)}, sample served after ${ms(sampleServed - ctrl.startedAt)}`,
+  );
+  const settleMs = await ctrl.settle();
+  const settled = procStatus(ctrl.pid);
+  const heapSettled = (await ctrl.metrics()).heapUsed;
+  const metricsBefore = await scrape(ctrl);
+  // Every route, once (validation, and what serving them all costs in memory).
+  const sweepStarted = now();
+  await all200(
+    range(0, routes).map((i) => `${ctrl.dataUrl}/r/${i}`),
+    300_000,
+  );
+  const sweepMs = now() - sweepStarted;
+  const afterSweep = procStatus(ctrl.pid);
+  const metricsAfter = await scrape(ctrl);
+  return {
+    ctrl,
+    sync: {
+      routes,
+      secrets: routes,
+      adminUpMs: adminUp - ctrl.startedAt,
+      readyMs: ready - ctrl.startedAt,
+      sampleServedMs: sampleServed - ctrl.startedAt,
+      rssAtReady: atReady.rss,
+      hwmAtReady: atReady.hwm,
+      settleMs,
+      rssSettled: settled.rss,
+      hwmSettled: settled.hwm,
+      heapSettled,
+      sweepMs,
+      metricsBefore,
+      metricsAfter,
+      rssAfterSweep: afterSweep.rss,
+      hwmAfterSweep: afterSweep.hwm,
+      cpuMsToReady,
+    },
+  };
+}
+
+interface InfoSyncResult {
+  readyMs: number;
+  sampleServedMs: number;
+  cpuMsToReady: number;
+  rssAtReady: number;
+  logLines: number;
+  logBytes: number;
+}
+
+/**
+ * The cold start again at the default --log-level info: the first table logs "route ready" for every
+ * route, and each application log line is scrubbed of every known secret value (src/log.ts).
+ */
+async function measureColdInfo(logDir: string, routes: number): Promise<InfoSyncResult> {
+  const ctrl = await Controller.start('cold-sync-info', logDir, 'info');
+  try {
+    const { ready } = await ctrl.waitReady(300_000);
+    const rssAtReady = procStatus(ctrl.pid).rss;
+    const cpuMsToReady = cpuMs(ctrl.pid);
+    const sample = Array.from({ length: CONFIG.sample }, () => randomInt(routes));
+    const { last } = await all200(
+      sample.map((i) => `${ctrl.dataUrl}/r/${i}`),
+      300_000,
+    );
+    await ctrl.settle();
+    const lines = ctrl.logLines();
+    log(`cold sync at --log-level info: ready after ${ms(ready - ctrl.startedAt)}`);
+    return {
+      readyMs: ready - ctrl.startedAt,
+      sampleServedMs: last - ctrl.startedAt,
+      cpuMsToReady,
+      rssAtReady,
+      logLines: lines.length,
+      logBytes: lines.reduce((n, l) => n + l.length + 1, 0),
+    };
+  } finally {
+    await ctrl.stop();
+  }
+}
+
+interface BurstResult {
+  method: string;
+  routes: number;
+  present: number;
+  createdMs: number;
+  servedMs: number;
+  settleMs: number;
+}
+
+async function measureBurst(
+  ctrl: Controller,
+  present: number,
+  method: 'kubectl' | 'client-node',
+): Promise<BurstResult> {
+  const n = CONFIG.burst;
+  const label = `burst-${method === 'kubectl' ? 'k' : 'c'}`;
+  const items = range(0, n).map((j) => route(`${label}-${j}`, j % present, `/${label}/${j}`, label));
+  const urls = items.map((o) => `${ctrl.dataUrl}${o.spec.match.path}`);
+  const started = now();
+  let marker: string;
+  if (method === 'kubectl') {
+    // kubectl creates the items one after the other: the last is the newest.
+    await kubectl(['apply', '-f', '-'], list(items));
+    marker = urls.at(-1)!;
+  } else {
+    const versions = await inParallel(items, CONCURRENCY, create);
+    let newest = 0;
+    for (let i = 1; i < versions.length; i++)
+      if (BigInt(versions[i]!) > BigInt(versions[newest]!)) newest = i;
+    marker = urls[newest]!;
+  }
+  const created = now();
+  // The watch delivers in resourceVersion order and tables are whole snapshots: once the newest
+  // route is served, all should be. Check all of them, and keep polling any that are not.
+  const markerServed = await until200(marker, 120_000);
+  const sweep = await all200(urls, 120_000);
+  const servedAt = sweep.rounds === 1 ? markerServed : sweep.last;
+  const settleMs = await ctrl.settle();
+  log(`burst (${method}): created in ${ms(created - started)}, last served after ${ms(servedAt - started)}`);
+  const result: BurstResult = {
+    method:
+      method === 'kubectl'
+        ? `kubectl apply -f (one List of ${fmt(n)})`
+        : `client-node create, ${CONCURRENCY} in flight`,
+    routes: n,
+    present,
+    createdMs: created - started,
+    servedMs: servedAt - started,
+    settleMs,
+  };
+  await deleteRoutes(label);
+  await ctrl.waitRoutes(present, 120_000);
+  await ctrl.settle();
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Report
+
+interface Report {
+  info: Awaited<ReturnType<typeof machineInfo>>;
+  creation: RateResult[];
+  population: { size: number; objects: number; ms: number }[];
+  changes: ChangeResult[];
+  steady: { size: number; rss: number; heap: number; settleMs: number; apiserverRss: number }[];
+  sync?: SyncResult;
+  syncInfo?: InfoSyncResult;
+  bursts: BurstResult[];
+  contended: string[];
+  warnings: string[];
+  profiles: string[];
+}
+
+function render(r: Report): string {
+  const out: string[] = [];
+  const command = `node bench/control-plane.ts${QUICK ? ' --quick' : ''}${flags.profile ? ' --profile' : ''}`;
+  out.push(`## Control plane: route changes to serving, sync time and memory${QUICK ? ' (--quick)' : ''}`);
+  out.push('');
+  out.push(`Command: \`${command}\` (${new Date().toISOString().slice(0, 16)}Z)`);
+  out.push('');
+  out.push(
+    `Machine: ${r.info.cpu}, ${r.info.cores} cores, ${r.info.memory} RAM, ${r.info.kernel}; Node ${r.info.node}; ` +
+      `kube-apiserver ${r.info.apiserver} + etcd ${r.info.etcd} on loopback (hack/cluster.ts, etcd --unsafe-no-fsync); ` +
+      `kubectl ${r.info.kubectl}. Everything (apiserver, etcd, controller, upstream, the probes) shares the cores.`,
+  );
+  out.push('');
+  out.push(
+    `Setup: ${CONFIG.namespaces} namespaces; each route \`/r/<i>\` has its own Secret (distinct IAM keys) and targets a ` +
+      `\`node:http\` upstream answering 200; the controller runs as \`node bin/lambda-ingress controller ` +
+      `--log-level warn --no-access-log\`. A change is a new LambdaRoute (referencing an existing Secret); latency is ` +
+      `from just before \`kubectl apply -f -\` (or the client-node create call) to the first 200 from the data plane, ` +
+      `polled every ${POLL_MS} ms. p99 of ${CONFIG.changes} samples is the worst sample.`,
+  );
+  out.push('');
+
+  const largest = r.changes.filter((c) => c.size === LARGEST && c.method === 'kubectl');
+  const latencyP99 = largest.length ? stats(largest[0]!.served).p99 : Number.NaN;
+  const sync = r.sync;
+  const verdict = (ok: boolean) => (ok ? '**pass**' : '**FAIL**');
+  out.push('### Targets');
+  out.push('');
+  out.push('| target | result | |');
+  out.push('| --- | --- | --- |');
+  out.push(
+    `| route change applied to serving, p99 < 1 s with ${fmt(LARGEST)} routes (kubectl apply) | ${ms(latencyP99)} | ${verdict(latencyP99 < 1000)} |`,
+  );
+  const clientNode = r.changes.find((c) => c.size === LARGEST && c.method === 'client-node');
+  if (clientNode)
+    out.push(
+      `| same, client-node create | ${ms(stats(clientNode.served).p99)} | ${verdict(stats(clientNode.served).p99 < 1000)} |`,
+    );
+  if (sync) {
+    out.push(
+      `| ${fmt(sync.routes)} routes + ${fmt(sync.secrets)} Secrets synced and served < 10 s (start to ${CONFIG.sample} random routes answering 200) | ${ms(sync.sampleServedMs)} | ${verdict(sync.sampleServedMs < 10_000)} |`,
+    );
+    const worstRss = Math.max(sync.rssSettled, sync.rssAfterSweep);
+    out.push(
+      `| RSS < 200 MB with ${fmt(sync.routes)} routes (after sync; after serving every route once) | ${mb(sync.rssSettled)}; ${mb(sync.rssAfterSweep)} | ${verdict(worstRss < 200 * 2 ** 20)} |`,
+    );
+    out.push(
+      `| (peak RSS during sync, VmHWM) | ${mb(sync.hwmSettled)} | ${sync.hwmSettled < 200 * 2 ** 20 ? 'under 200 MB' : 'over 200 MB'} |`,
+    );
+  }
+  if (QUICK)
+    out.push(
+      '',
+      '(--quick: counts are smaller than the targets assume; the verdicts apply to the full run.)',
+    );
+  out.push('');
+
+  out.push('### One route change to first 200');
+  out.push('');
+  out.push('| routes present | client | p50 | p99 | min | acknowledged (p50) | compile (p50) |');
+  out.push('| ---: | --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const c of r.changes) {
+    const s = stats(c.served);
+    out.push(
+      `| ${fmt(c.size)} | ${c.method === 'kubectl' ? '`kubectl apply -f -`' : 'client-node create'} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.min)} | ${ms(stats(c.acknowledged).p50)} | ${fmt(stats(c.compileMs).p50, 1)} ms |`,
+    );
+  }
+  out.push('');
+  out.push(
+    '"acknowledged": kubectl exited / the create call returned. "compile": `lambda_ingress_last_compile_duration_seconds` ' +
+      'after the change (compile() only; building handlers and swapping the table come on top). The source debounces ' +
+      'changes by 100 ms.',
+  );
+  out.push('');
+
+  if (sync) {
+    out.push(`### Cold start with ${fmt(sync.routes)} routes and ${fmt(sync.secrets)} Secrets`);
+    out.push('');
+    out.push('| measurement | result |');
+    out.push('| --- | ---: |');
+    out.push(`| process start to admin port answering | ${ms(sync.adminUpMs)} |`);
+    out.push(`| process start to /readyz 200 | ${ms(sync.readyMs)} |`);
+    out.push(
+      `| process start to ${CONFIG.sample} random routes answering 200 | ${ms(sync.sampleServedMs)} |`,
+    );
+    out.push(`| controller CPU time until ready | ${ms(sync.cpuMsToReady)} |`);
+    out.push(`| RSS at ready (peak so far) | ${mb(sync.rssAtReady)} (${mb(sync.hwmAtReady)}) |`);
+    out.push(`| settled after (status writes, CPU idle) | ${ms(sync.settleMs)} after ready |`);
+    out.push(`| RSS settled (peak, VmHWM) | ${mb(sync.rssSettled)} (${mb(sync.hwmSettled)}) |`);
+    out.push(`| V8 heap used, settled | ${mb(sync.heapSettled)} |`);
+    out.push(`| every route requested once (16 in flight), all 200 | ${ms(sync.sweepMs)} |`);
+    out.push(`| RSS after that (peak) | ${mb(sync.rssAfterSweep)} (${mb(sync.hwmAfterSweep)}) |`);
+    if (r.syncInfo) {
+      const i = r.syncInfo;
+      out.push(
+        `| same start at the default \`--log-level info\`: /readyz 200; ${CONFIG.sample} routes served; CPU until ready | ${ms(i.readyMs)}; ${ms(i.sampleServedMs)}; ${ms(i.cpuMsToReady)} |`,
+      );
+      out.push(
+        `| … its log until settled; RSS at ready | ${fmt(i.logLines)} lines, ${kb(i.logBytes)}; ${mb(i.rssAtReady)} |`,
+      );
+    }
+    out.push(
+      `| /metrics size and scrape time, before → after every route served once | ${kb(sync.metricsBefore.bytes)}, ${ms(sync.metricsBefore.ms)} → ${kb(sync.metricsAfter.bytes)}, ${ms(sync.metricsAfter.ms)} |`,
+    );
+    out.push('');
+  }
+
+  if (r.bursts.length) {
+    out.push(`### Burst of ${fmt(CONFIG.burst)} new routes`);
+    out.push('');
+    out.push('| client | routes present | all created | last one served | settled (status writes) after |');
+    out.push('| --- | ---: | ---: | ---: | ---: |');
+    for (const b of r.bursts)
+      out.push(
+        `| ${b.method} | ${fmt(b.present)} | ${ms(b.createdMs)} | ${ms(b.servedMs)} | ${ms(b.settleMs)} |`,
+      );
+    out.push('');
+    out.push('Times from the start of the burst.');
+    out.push('');
+  }
+
+  out.push('### Steady state after each population step (controller running throughout)');
+  out.push('');
+  out.push(
+    '| routes (+ Secrets) | objects created | creation time | settled after | controller RSS | V8 heap used | kube-apiserver RSS |',
+  );
+  out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const s of r.steady) {
+    const p = r.population.find((x) => x.size === s.size);
+    out.push(
+      `| ${fmt(s.size)} | ${fmt(p?.objects ?? 0)} | ${p ? ms(p.ms) : ''} | ${ms(s.settleMs)} | ${mb(s.rss)} | ${mb(s.heap)} | ${mb(s.apiserverRss)} |`,
+    );
+  }
+  out.push('');
+  out.push(
+    `Objects are created with client-node, ${CONCURRENCY} in flight, while the controller watches; "settled" is ` +
+      'how long after creation the controller kept compiling or writing status.',
+  );
+  out.push('');
+
+  out.push(`### Creating ${fmt(CONFIG.createRate)} LambdaRoutes (no controller running)`);
+  out.push('');
+  out.push('| client | time | objects/s |');
+  out.push('| --- | ---: | ---: |');
+  for (const c of r.creation) out.push(`| ${c.method} | ${ms(c.ms)} | ${fmt(c.objects / (c.ms / 1000))} |`);
+  out.push('');
+
+  if (r.contended.length)
+    out.push(`Note: the data-plane benchmark was running during: ${r.contended.join(', ')}.`, '');
+  if (r.warnings.length) {
+    out.push(`Controller log lines at warn or above (${r.warnings.length}), first ones:`, '');
+    out.push('```', ...r.warnings.slice(0, 5).map((w) => w.slice(0, 300)), '```', '');
+  }
+  if (r.profiles.length) out.push(`CPU profiles: ${r.profiles.join(', ')}`, '');
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<void> {
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'lambda-ingress-bench-cp-'));
+  kubectlCache = path.join(logDir, 'kubectl-cache');
+  let upstream: http.Server | undefined;
+  let ctrl: Controller | undefined;
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    await ctrl?.stop().catch(() => {});
+    for (const child of running) child.kill('SIGKILL');
+    upstream?.closeAllConnections();
+    upstream?.close();
+    agent.destroy();
+    await clusterDown({ dir: CLUSTER_DIR, log: () => {} }).catch((e: Error) =>
+      log(`cluster down: ${e.message}`),
+    );
+    rmSync(CLUSTER_DIR, { recursive: true, force: true });
+    rmSync(logDir, { recursive: true, force: true });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: cleaning up`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+
+  const report: Report = {
+    info: undefined as never,
+    creation: [],
+    population: [],
+    changes: [],
+    steady: [],
+    bursts: [],
+    contended: [],
+    warnings: [],
+    profiles: [],
+  };
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    await waitIdle(name);
+    log(`${name}...`);
+    const result = await fn();
+    if (await contended()) report.contended.push(name);
+    return result;
+  };
+
+  try {
+    await waitIdle('starting');
+    rmSync(CLUSTER_DIR, { recursive: true, force: true });
+    log(`starting kube-apiserver + etcd in ${CLUSTER_DIR}`);
+    cluster = await clusterUp({ dir: CLUSTER_DIR, log: () => {} });
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfigPath);
+    custom = kc.makeApiClient(CustomObjectsApi);
+    core = kc.makeApiClient(CoreV1Api);
+    await kubectl(['apply', '-f', path.join(REPO_ROOT, 'crds', 'lambdaroute.yaml')]);
+    await kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/lambdaroutes.lambda-ingress.io',
+    ]);
+    report.info = await machineInfo();
+    upstream = await startUpstream();
+    await inParallel(range(0, CONFIG.namespaces), 8, (n) =>
+      core.createNamespace({ body: { metadata: { name: `bench-${n}` } } }),
+    );
+    // The CRD's endpoints can take a moment after Established.
+    for (let i = 0; ; i++) {
+      try {
+        await custom.listNamespacedCustomObject({ ...crd, namespace: ns(0) });
+        break;
+      } catch (e) {
+        if (i > 50) throw e;
+        await sleep(100);
+      }
+    }
+
+    report.creation = await phase('creation rates', measureCreation);
+
+    let present = 0;
+    for (const size of CONFIG.sizes) {
+      await phase(`populating ${fmt(size)} routes`, async () => {
+        const started = now();
+        await inParallel(range(present, size).map(secret), CONCURRENCY, create);
+        await inParallel(range(present, size).map(baseRoute), CONCURRENCY, create);
+        report.population.push({ size, objects: 2 * (size - present), ms: now() - started });
+        present = size;
+      });
+      if (!ctrl) {
+        ctrl = await Controller.start('steady', logDir);
+        await ctrl.waitReady(120_000);
+      }
+      const c = ctrl;
+      await c.waitRoutes(size, 600_000);
+      const settleMs = await c.settle();
+      const m = await c.metrics();
+      report.steady.push({
+        size,
+        rss: procStatus(c.pid).rss,
+        heap: m.heapUsed,
+        settleMs,
+        apiserverRss: procStatus(cluster.apiserverPid).rss,
+      });
+      for (const method of ['kubectl', 'client-node'] as const) {
+        const result = await phase(`${CONFIG.changes} changes with ${fmt(size)} routes (${method})`, () =>
+          measureChanges(c, size, method),
+        );
+        const s = stats(result.served);
+        log(`  p50 ${ms(s.p50)}, p99 ${ms(s.p99)}`);
+        report.changes.push(result);
+        await c.waitRoutes(size, 120_000);
+        await c.settle();
+      }
+    }
+    report.warnings.push(...ctrl!.warnings());
+    await ctrl!.stop();
+    ctrl = undefined;
+
+    const cold = await phase(`cold start with ${fmt(present)} routes`, () =>
+      measureColdSync(logDir, present),
+    );
+    ctrl = cold.ctrl;
+    report.sync = cold.sync;
+
+    for (const method of ['kubectl', 'client-node'] as const) {
+      const c = ctrl;
+      report.bursts.push(
+        await phase(`burst of ${CONFIG.burst} (${method})`, () => measureBurst(c, present, method)),
+      );
+    }
+    report.warnings.push(...ctrl.warnings());
+    await ctrl.stop();
+    ctrl = undefined;
+
+    report.syncInfo = await phase(`cold start with ${fmt(present)} routes, --log-level info`, () =>
+      measureColdInfo(logDir, present),
+    );
+    if (flags.profile)
+      report.profiles.push(
+        ...['steady', 'cold-sync', 'cold-sync-info'].map(
+          (n) => `bench/results/control-plane-${n}.cpuprofile`,
+        ),
+      );
+
+    const markdown = render(report);
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const file = path.join(RESULTS_DIR, QUICK ? 'control-plane-quick.md' : 'control-plane.md');
+    writeFileSync(file, `${markdown}\n`);
+    process.stdout.write(`${markdown}\n`);
+    log(`written to ${path.relative(REPO_ROOT, file)}`);
+  } catch (error) {
+    if (ctrl) log(`controller log tail:\n${ctrl.logTail()}`);
+    throw error;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `control-plane benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
+  );
+  process.exitCode = 1;
+});
