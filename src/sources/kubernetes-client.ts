@@ -16,6 +16,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { type Dispatcher, fetch } from 'undici';
+import { authenticate } from './kube-connections.ts';
 
 /** The logging calls used here; a pino or Fastify logger fits. */
 export interface Log {
@@ -160,14 +161,12 @@ export class KubeReader {
   async get(path: string, options: RequestOptions = {}): Promise<any> {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? 30_000);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-    const { response, dispatcher } = await this.#open(path, signal);
+    const response = await this.#open(path, signal);
     try {
       if (response.status !== 200) throw await apiError(response, path);
       return await response.json();
     } catch (error) {
       throw error instanceof KubeApiError ? error : requestFailed(path, error);
-    } finally {
-      void dispatcher?.close().catch(() => {});
     }
   }
 
@@ -207,12 +206,11 @@ export class KubeReader {
         throw new KubeApiError(0, `watch ${path}: no answer within ${connectTimeoutMs} ms`);
       throw error instanceof KubeApiError ? error : requestFailed(url, error);
     };
-    let dispatcher: Dispatcher | undefined;
     let handlerError: { error: unknown } | undefined;
     try {
       let response: Awaited<ReturnType<typeof fetch>>;
       try {
-        ({ response, dispatcher } = await this.#open(url, signal));
+        response = await this.#open(url, signal);
       } catch (error) {
         return ended(error);
       }
@@ -253,33 +251,24 @@ export class KubeReader {
       return options.signal?.aborted ? 'aborted' : 'closed';
     } finally {
       clearTimeout(timer);
+      // Ends the stream (and its connection) whatever happened.
       local.abort();
-      void dispatcher?.destroy().catch(() => {});
     }
   }
 
-  async #open(
-    path: string,
-    signal: AbortSignal,
-  ): Promise<{ response: Awaited<ReturnType<typeof fetch>>; dispatcher: Dispatcher | undefined }> {
+  async #open(path: string, signal: AbortSignal): Promise<Awaited<ReturnType<typeof fetch>>> {
     const cluster = this.#kc.getCurrentCluster();
     if (!cluster) throw new KubeApiError(0, 'the kubeconfig has no current cluster');
     const url = `${cluster.server.replace(/\/+$/, '')}${path}`;
     const context = new RequestContext(url, HttpMethod.GET);
-    await this.#kc.applySecurityAuthentication(context);
+    await authenticate(this.#kc, context);
     const dispatcher = context.getDispatcher() as Dispatcher | undefined;
-    try {
-      const response = await fetch(url, {
-        method: 'GET',
-        headers: { ...context.getHeaders(), accept: 'application/json' },
-        signal,
-        ...(dispatcher && { dispatcher }),
-      });
-      return { response, dispatcher };
-    } catch (error) {
-      void dispatcher?.destroy().catch(() => {});
-      throw error;
-    }
+    return fetch(url, {
+      method: 'GET',
+      headers: { ...context.getHeaders(), accept: 'application/json' },
+      signal,
+      ...(dispatcher && { dispatcher }),
+    });
   }
 }
 

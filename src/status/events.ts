@@ -33,12 +33,14 @@ const MAX_FIELD = 128;
 
 export class EventRecorder {
   readonly #api: EventsV1Api;
+  readonly #kubeConfig: KubeConfig;
   readonly #instance: string;
   readonly #log: Log;
   readonly #timeoutMs: number;
 
   constructor(options: EventRecorderOptions) {
     this.#api = options.kubeConfig.makeApiClient(EventsV1Api);
+    this.#kubeConfig = options.kubeConfig;
     this.#instance = options.instance.slice(0, MAX_FIELD);
     this.#log = options.log ?? silentLog;
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
@@ -70,7 +72,7 @@ export class EventRecorder {
             },
           },
         },
-        callOptions({ timeoutMs: this.#timeoutMs }),
+        callOptions({ kubeConfig: this.#kubeConfig, timeoutMs: this.#timeoutMs }),
       );
       return true;
     } catch (error) {

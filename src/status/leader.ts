@@ -156,7 +156,11 @@ export class LeaderElector {
     const namespace = this.#namespace;
     const name = this.#name;
     // Each attempt gets half the renew deadline, so that a hung request cannot hold leadership.
-    const options = callOptions({ timeoutMs: this.#renewDeadlineMs / 2, signal });
+    const options = callOptions({
+      kubeConfig: this.#options.kubeConfig,
+      timeoutMs: this.#renewDeadlineMs / 2,
+      signal,
+    });
     const now = new V1MicroTime();
     const durationSeconds = Math.max(1, Math.ceil(this.#leaseDurationMs / 1000));
     let lease = this.#leading ? this.#lease : undefined;
@@ -232,7 +236,10 @@ export class LeaderElector {
   async #release(): Promise<void> {
     const name = this.#name;
     const namespace = this.#namespace;
-    const options = callOptions({ timeoutMs: this.#renewDeadlineMs / 2 });
+    const options = callOptions({
+      kubeConfig: this.#options.kubeConfig,
+      timeoutMs: this.#renewDeadlineMs / 2,
+    });
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const lease = this.#lease ?? (await this.#api.readNamespacedLease({ name, namespace }, options));

@@ -4,6 +4,7 @@
 // first type of their list, whatever the body is).
 import {
   type ConfigurationOptions,
+  type KubeConfig,
   Observable,
   type ObservableMiddleware,
   type RequestContext,
@@ -11,18 +12,28 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 
+import { shareConnections } from '../sources/kube-connections.ts';
+
 export const MERGE_PATCH = 'application/merge-patch+json';
 
 export interface CallOptions {
+  /** Requests go over this KubeConfig's shared connections. */
+  kubeConfig: KubeConfig;
   timeoutMs: number;
   /** Aborts the request early (e.g. on shutdown). */
   signal?: AbortSignal;
   contentType?: string;
 }
 
-export function callOptions({ timeoutMs, signal, contentType }: CallOptions): ConfigurationOptions {
+export function callOptions({
+  kubeConfig,
+  timeoutMs,
+  signal,
+  contentType,
+}: CallOptions): ConfigurationOptions {
   const abort: ObservableMiddleware = {
     pre: (context: RequestContext) => {
+      shareConnections(kubeConfig, context);
       const timeout = AbortSignal.timeout(timeoutMs);
       context.setSignal(signal ? AbortSignal.any([signal, timeout]) : timeout);
       return new Observable(Promise.resolve(context));

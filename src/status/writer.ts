@@ -75,6 +75,7 @@ interface Retry {
 export class StatusWriter {
   readonly #routes: RouteStatusView;
   readonly #api: CustomObjectsApi;
+  readonly #kubeConfig: KubeConfig;
   readonly #elector: LeaderElector;
   readonly #recorder: EventRecorder | undefined;
   readonly #log: Log;
@@ -98,6 +99,7 @@ export class StatusWriter {
   constructor(options: StatusWriterOptions) {
     this.#routes = options.routes;
     this.#api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.#kubeConfig = options.kubeConfig;
     this.#log = options.log ?? silentLog;
     this.#observer = options.observer ?? {};
     this.#concurrency = options.concurrency ?? 4;
@@ -263,7 +265,7 @@ export class StatusWriter {
           },
           fieldManager: 'lambda-ingress',
         },
-        callOptions({ timeoutMs: this.#timeoutMs, contentType: MERGE_PATCH }),
+        callOptions({ kubeConfig: this.#kubeConfig, timeoutMs: this.#timeoutMs, contentType: MERGE_PATCH }),
       );
     } catch (error) {
       const code = statusOf(error);
