@@ -30,8 +30,25 @@ ajv.addKeyword({
 });
 const validateStructure = ajv.compile(specSchema);
 
-/** Validates and defaults a copy of `spec`; every error names its field path below "spec". */
+/** Validates and defaults a copy of `spec` (the input is not modified); every error names its field path below "spec". */
 export function validateSpec(spec: unknown): ValidationResult {
+  if (typeof spec !== 'object' || spec === null) return validateUncached(spec);
+  let result = validated.get(spec);
+  if (!result) {
+    result = validateUncached(spec);
+    validated.set(spec, result);
+  }
+  return result;
+}
+
+/**
+ * Results by spec object. Sources hand over a new object for every change and
+ * the same object while a route is unchanged, so recompiling 10,000 routes
+ * after one edit validates one. Results are shared: treat them as read-only.
+ */
+const validated = new WeakMap<object, ValidationResult>();
+
+function validateUncached(spec: unknown): ValidationResult {
   const copy = structuredClone(spec);
   const structureOk = validateStructure(copy);
   const errors = structureOk ? [] : (validateStructure.errors ?? []).map(toFieldError);

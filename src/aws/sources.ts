@@ -8,9 +8,17 @@ import { type CredentialSource, RefreshingSource, type RefreshOptions, staticSou
 
 /** Identifies a credential set by a digest, so caches keyed by it never hold readable secrets. */
 function staticCredentialsKey(credentials: StaticCredentials): string {
-  const parts = [credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken];
-  return hash('sha256', parts.map((v) => v?.reveal() ?? '').join('\0'));
+  let key = digests.get(credentials);
+  if (key === undefined) {
+    const parts = [credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken];
+    key = hash('sha256', parts.map((v) => v?.reveal() ?? '').join('\0'));
+    digests.set(credentials, key);
+  }
+  return key;
 }
+
+/** Compile hands over the same credentials object while its Secret is unchanged. */
+const digests = new WeakMap<StaticCredentials, string>();
 
 export interface SourceSpec {
   key: string;

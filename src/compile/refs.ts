@@ -34,20 +34,35 @@ export function resolveRefs(
   if (iamRef) {
     const secret = findSecret(namespace, iamRef, 'auth.iam.secretRef', lookup);
     if ('reason' in secret) return secret;
-    const accessKeyId = readKey(secret, 'accessKeyId', 'auth.iam.secretRef', true);
-    const secretAccessKey = readKey(secret, 'secretAccessKey', 'auth.iam.secretRef', true);
-    const sessionToken = readKey(secret, 'sessionToken', 'auth.iam.secretRef', false);
-    for (const value of [accessKeyId, secretAccessKey, sessionToken]) {
-      if (value && !(value instanceof Sensitive)) return value;
-    }
-    resolved.staticCredentials = {
-      kind: 'static',
-      accessKeyId: accessKeyId as Sensitive,
-      secretAccessKey: secretAccessKey as Sensitive,
-      ...(sessionToken && { sessionToken: sessionToken as Sensitive }),
-    };
+    const credentials = staticCredentials(secret);
+    if ('reason' in credentials) return credentials;
+    resolved.staticCredentials = credentials;
   }
   return resolved;
+}
+
+/**
+ * The keys of an IAM Secret, read once per Secret object: every route using
+ * the Secret shares them, and they stay the same objects across compiles
+ * while the Secret is unchanged, so signers and their caches are kept too.
+ */
+const credentialsBySecret = new WeakMap<SecretObject, StaticCredentials | RefError>();
+
+function staticCredentials(secret: SecretObject): StaticCredentials | RefError {
+  const cached = credentialsBySecret.get(secret);
+  if (cached) return cached;
+  const accessKeyId = readKey(secret, 'accessKeyId', 'auth.iam.secretRef', true);
+  const secretAccessKey = readKey(secret, 'secretAccessKey', 'auth.iam.secretRef', true);
+  const sessionToken = readKey(secret, 'sessionToken', 'auth.iam.secretRef', false);
+  const error = [accessKeyId, secretAccessKey, sessionToken].find((v) => v && !(v instanceof Sensitive));
+  const credentials: StaticCredentials | RefError = (error as RefError | undefined) ?? {
+    kind: 'static',
+    accessKeyId: accessKeyId as Sensitive,
+    secretAccessKey: secretAccessKey as Sensitive,
+    ...(sessionToken && { sessionToken: sessionToken as Sensitive }),
+  };
+  credentialsBySecret.set(secret, credentials);
+  return credentials;
 }
 
 function findSecret(
