@@ -1,9 +1,9 @@
 // Structured JSON logs (pino, Fastify's own logger). Secrets never reach a
 // log line: credential-bearing fields are redacted by path, and as a last line
-// of defence every line of the application log is scrubbed of the secret
-// values currently known (Secret data, temporary credentials), so an error
-// message or stack trace that quotes one is cleaned too. The access log (one
-// line per request, built only from safe fields) skips the scrub for speed.
+// of defence every warning and error is scrubbed of the secret values
+// currently known (Secret data, temporary credentials), so an error message
+// or stack trace that quotes one is cleaned too. Info lines and the access log
+// (one line per request) are built only from safe fields.
 import { pino } from 'pino';
 
 const REDACTED = '<redacted>';
@@ -44,6 +44,18 @@ export function scrubSecrets(line: string): string {
   return line;
 }
 
+/**
+ * The application log's last line of defence. Warnings and errors carry
+ * messages from libraries and the outside world (an STS error, a stack
+ * trace), so they are scrubbed; info and debug lines are built by
+ * lambda-ingress from names and counts, and are too many at startup with
+ * thousands of routes to search each for thousands of secrets.
+ */
+function scrubWarnings(line: string): string {
+  const level = line.startsWith('{"level":') ? Number(line.slice(9, 11)) : Number.NaN;
+  return level < 40 ? line : scrubSecrets(line);
+}
+
 export interface Loggers {
   /** The application log: scrubbed. */
   app: pino.Logger;
@@ -60,7 +72,7 @@ export function createLoggers(
   const base = { service: 'lambda-ingress', ...fields };
   const redact = { paths: REDACTED_PATHS, censor: REDACTED };
   return {
-    app: pino({ level, base, redact, hooks: { streamWrite: scrubSecrets } }, destination),
+    app: pino({ level, base, redact, hooks: { streamWrite: scrubWarnings } }, destination),
     access: pino({ level, base: { ...base, log: 'access' } }, destination),
   };
 }

@@ -92,19 +92,33 @@ export class Pipeline {
     }
   }
 
-  /** Logs each route whose readiness changed, with the reason. */
+  /**
+   * Logs each route whose readiness changed, with the reason. The first time,
+   * ready routes are counted in one line rather than listed (10,000 of them
+   * would flood the log at startup); routes that are not ready are listed.
+   */
   #logReadiness(): void {
+    const first = this.#loggedReady.size === 0;
     const next = new Map<string, Condition>();
+    let ready = 0;
     for (const diagnostic of this.diagnostics()) {
-      const ready = diagnostic.conditions.find((c) => c.type === 'Ready')!;
-      next.set(diagnostic.key, ready);
+      const condition = diagnostic.conditions.find((c) => c.type === 'Ready')!;
+      next.set(diagnostic.key, condition);
+      if (condition.status === 'True') ready++;
       const old = this.#loggedReady.get(diagnostic.key);
-      if (old && old.status === ready.status && old.reason === ready.reason && old.message === ready.message)
+      if (
+        old?.status === condition.status &&
+        old.reason === condition.reason &&
+        old.message === condition.message
+      ) {
         continue;
-      const fields = { route: diagnostic.key, origin: diagnostic.origin, reason: ready.reason };
-      if (ready.status === 'True') this.log.info(fields, 'route ready');
-      else this.log.warn(fields, `route not ready: ${ready.message}`);
+      }
+      const fields = { route: diagnostic.key, origin: diagnostic.origin, reason: condition.reason };
+      if (condition.status === 'False') this.log.warn(fields, `route not ready: ${condition.message}`);
+      else if (!first) this.log.info(fields, 'route ready');
     }
+    if (first && next.size > 0)
+      this.log.info({ ready, notReady: next.size - ready }, `${ready} of ${next.size} routes ready`);
     this.#loggedReady = next;
   }
 }

@@ -291,8 +291,16 @@ export class KubernetesSource implements RouteStatusView {
   }
 
   #emit(): void {
-    this.#firstChangeAt = undefined;
     if (this.#stopped) return;
+    // A route that has just started referencing a Secret waits for it (the
+    // targeted GET takes milliseconds) rather than flashing SecretNotFound in
+    // its status and Events; never longer than the max wait, though.
+    const waited = Date.now() - (this.#firstChangeAt ?? Date.now());
+    if (this.#fetching.size > 0 && waited < this.#maxWaitMs) {
+      this.#timer = setTimeout(() => this.#emit(), 20);
+      return;
+    }
+    this.#firstChangeAt = undefined;
     const snapshot = this.snapshot();
     this.#emitted++;
     this.#observer.snapshotEmitted?.({ routes: snapshot.routes.length, secrets: snapshot.secrets.size });
