@@ -16,6 +16,7 @@ createServer((req, res) => {
   pool.dispatch(
     { method: req.method as 'GET', path: req.url ?? '/', headers: ['host', upstreamHost], body: null },
     {
+      onRequestStart: () => {},
       onResponseStart: (_controller, status, headers) =>
         res.writeHead(status, headers as Record<string, string>),
       onResponseData: (_controller, chunk) => void res.write(chunk),
