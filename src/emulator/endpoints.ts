@@ -8,17 +8,10 @@ import {
   type ServiceContext,
   type ServiceReply,
 } from './http.ts';
-import type { HeaderPairs, VerifyFailure, VerifyResult } from './sigv4.ts';
+import type { VerifyFailure, VerifyResult } from './sigv4.ts';
 
-export interface EndpointRequest {
-  requestId: string;
-  method: string;
-  /** Raw path as received, including the endpoint's mount path. */
-  path: string;
-  /** Raw query string without `?`. */
-  query: string;
-  headers: HeaderPairs;
-  body: Buffer;
+/** The request as received (path including the endpoint's mount path, raw query without `?`). */
+export interface EndpointRequest extends Omit<ReceivedRequest, 'bodySize'> {
   /** Who signed the request, for `iam` endpoints with verification on. */
   signature: { accessKeyId: string } | undefined;
 }

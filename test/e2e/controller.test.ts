@@ -15,7 +15,7 @@ import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { send } from '../support/http.ts';
 import { type LoadResult, underLoad } from '../support/load.ts';
 import { credentialsSecret, lambdaRoute } from '../support/manifests.ts';
-import { freePort, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
+import { freePort, listenOn, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
 import {
   clusterDir,
   down,
@@ -51,12 +51,7 @@ async function startController(name: string): Promise<Controller> {
       'controller',
       '--kubeconfig',
       saKubeconfig,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--admin-port',
-      String(adminPort),
+      ...listenOn(port, adminPort),
       '--lease-namespace',
       'lambda-ingress',
       '--shutdown-grace',

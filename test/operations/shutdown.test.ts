@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { lambdaRoute } from '../support/manifests.ts';
-import { freePort, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
+import { freePort, listenOn, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
 
 const SLOW_MS = 1500;
 const GRACE_S = 20;
@@ -36,12 +36,7 @@ timeout: 10s`,
     'standalone',
     '--manifests',
     dir,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--admin-port',
-    String(adminPort),
+    ...listenOn(port, adminPort),
     '--shutdown-grace',
     `${GRACE_S}s`,
   ]);

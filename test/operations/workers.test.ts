@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { lambdaRoute } from '../support/manifests.ts';
-import { freePort, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
+import { freePort, listenOn, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
 
 let emulator: Emulator;
 let dir: string;
@@ -31,19 +31,7 @@ beforeAll(async () => {
   const [port, adminPort] = [await freePort(), await freePort()];
   base = `http://127.0.0.1:${port}`;
   admin = `http://127.0.0.1:${adminPort}`;
-  proc = startCli([
-    'standalone',
-    '--manifests',
-    dir,
-    '--workers',
-    '2',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--admin-port',
-    String(adminPort),
-  ]);
+  proc = startCli(['standalone', '--manifests', dir, '--workers', '2', ...listenOn(port, adminPort)]);
   await waitFor200(`${admin}/readyz`, 20_000, proc);
 });
 afterAll(async () => {

@@ -25,6 +25,16 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** The listen flags of a test process: loopback only, the given ports. */
+export const listenOn = (port: number, adminPort: number): string[] => [
+  '--host',
+  '127.0.0.1',
+  '--port',
+  String(port),
+  '--admin-port',
+  String(adminPort),
+];
+
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningProcess {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
   let output = '';
