@@ -15,6 +15,7 @@ export function startDemoEmulator(options: { host: string; port: number }): Prom
     host: options.host,
     port: options.port,
     credentials: [DEMO_CREDENTIALS],
+    keepRecords: false,
     endpoints: [
       {
         kind: 'execute-api',

@@ -112,7 +112,11 @@ export class LambdaService {
   readonly #functions = new Map<string, FunctionState>();
   readonly invocations: InvocationRecord[] = [];
 
-  constructor(functions: Record<string, FunctionDefinition>) {
+  readonly #keepRecords: boolean;
+
+  /** `keepRecords: false` for long-running use (the demo): no invocation is kept. */
+  constructor(functions: Record<string, FunctionDefinition>, keepRecords = true) {
+    this.#keepRecords = keepRecords;
     for (const [name, definition] of Object.entries(functions)) this.setFunction(name, definition);
   }
 
@@ -296,7 +300,7 @@ export class LambdaService {
       record.outcome = result.outcome;
       record.payload = result.payload;
     });
-    this.invocations.push(record);
+    if (this.#keepRecords) this.invocations.push(record);
     return record;
   }
 

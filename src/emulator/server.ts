@@ -74,6 +74,8 @@ export interface EmulatorOptions {
   credentials?: readonly AwsCredentials[];
   /** Check SigV4 signatures; default true. Benchmarks may turn it off. */
   verifySignatures?: boolean;
+  /** Keep every request and invocation for inspection (default true; the demo, which runs for hours, turns it off). */
+  keepRecords?: boolean;
   endpoints?: readonly EndpointOptions[];
   /** Functions served by the Invoke API, by name. */
   functions?: Record<string, FunctionDefinition>;
@@ -128,7 +130,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const now = options.now ?? Date.now;
   const region = options.region ?? 'us-east-1';
   const credentials = new CredentialStore(options.credentials ?? [], now);
-  const lambda = new LambdaService(options.functions ?? {});
+  const keepRecords = options.keepRecords ?? true;
+  const lambda = new LambdaService(options.functions ?? {}, keepRecords);
   const endpoints = options.endpoints ?? [];
   const verifySignatures = options.verifySignatures ?? true;
   const context: ServiceContext = {
@@ -184,7 +187,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       verification: undefined,
       error: undefined,
     };
-    requests.push(record);
+    if (keepRecords) requests.push(record);
     try {
       const { body, size } = await readBody(req);
       record.body = body;
