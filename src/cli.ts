@@ -4,7 +4,8 @@ import cluster from 'node:cluster';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseDuration } from './api/duration.ts';
+import { DURATION_PATTERN, parseDuration } from './api/duration.ts';
+import { ClientIpResolver } from './dataplane/client-ip.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 import { createLoggers, type Loggers } from './log.ts';
 import { FileSource } from './sources/files.ts';
@@ -14,6 +15,8 @@ import { runWorker } from './workers.ts';
 // that use them: each costs tens of MB of memory in every serving process.
 const loadController = () => import('./controller.ts');
 const loadDemoEmulator = () => import('./emulator/demo.ts');
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Where the demo's AWS emulator listens; examples/ point at it. */
 const DEMO_EMULATOR_PORT = 9092;
@@ -71,36 +74,46 @@ function parse(argv: string[]) {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const number = (name: keyof typeof values, fallback: number): number => {
+  const number = (name: keyof typeof values, fallback: number, max = Number.MAX_SAFE_INTEGER): number => {
     const text = values[name];
     if (text === undefined) return fallback;
     const n = Number(text);
-    if (!Number.isInteger(n) || n < 0)
-      throw new UsageError(`--${name} must be a non-negative integer, got "${text}"`);
+    if (!Number.isInteger(n) || n < 0 || n > max)
+      throw new UsageError(`--${name} must be an integer from 0 to ${max}, got "${text}"`);
     return n;
   };
   const grace = values['shutdown-grace'] ?? '25s';
-  if (!/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/.test(grace)) {
+  if (!new RegExp(DURATION_PATTERN).test(grace)) {
     throw new UsageError(`--shutdown-grace must be a duration such as 25s, got "${grace}"`);
+  }
+  const logLevel = values['log-level']!;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const trustedProxies = values['trusted-proxy'] ?? [];
+  try {
+    new ClientIpResolver(trustedProxies);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
   return {
     command: positionals[0],
     extra: positionals.slice(1),
     help: values.help === true,
-    port: number('port', 9080),
+    port: number('port', 9080, 65535),
     host: values.host ?? '0.0.0.0',
-    adminPort: number('admin-port', 9091),
+    adminPort: number('admin-port', 9091, 65535),
     manifests: values.manifests,
     kubeconfig: values.kubeconfig,
     namespaces: values.namespace ?? [],
     leaseNamespace: values['lease-namespace'] ?? process.env['POD_NAMESPACE'] ?? 'default',
     bodyLimit: number('body-limit', 6 * 1024 * 1024),
-    trustedProxies: values['trusted-proxy'] ?? [],
+    trustedProxies,
     shutdownGraceMs: parseDuration(grace),
     workers: Math.max(1, number('workers', 1)),
-    logLevel: values['log-level']!,
+    logLevel,
     accessLog: values['access-log'] !== false,
-    emulatorPort: number('emulator-port', DEMO_EMULATOR_PORT),
+    emulatorPort: number('emulator-port', DEMO_EMULATOR_PORT, 65535),
   };
 }
 
@@ -239,6 +252,10 @@ main(process.argv.slice(2)).catch((error) => {
     process.stderr.write(`lambda-ingress: ${(error as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }
-  process.stderr.write(`lambda-ingress: ${(error as Error).stack ?? error}\n`);
+  // System errors (a port in use, a file not readable) say it all in their message; anything else is a bug.
+  const systemError = typeof (error as { code?: unknown }).code === 'string';
+  process.stderr.write(
+    `lambda-ingress: ${systemError ? (error as Error).message : ((error as Error).stack ?? error)}\n`,
+  );
   process.exit(1);
 });

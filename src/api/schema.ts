@@ -7,6 +7,8 @@
 // Kept structural (every node typed, no uniqueItems, no oneOf with types) so
 // that the API server accepts it as a CRD schema.
 
+import { DURATION_PATTERN } from './duration.ts';
+
 const dnsSubdomain = {
   type: 'string',
   minLength: 1,
@@ -16,7 +18,7 @@ const dnsSubdomain = {
 const duration = {
   type: 'string',
   maxLength: 32,
-  pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$',
+  pattern: DURATION_PATTERN,
   description: 'Go-style duration such as 500ms, 3s, 1m30s.',
 };
 const httpUrl = {

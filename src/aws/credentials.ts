@@ -18,6 +18,12 @@ export interface CredentialSource {
   close(): void;
 }
 
+/** True once the source has credentials, waiting for its first fetch if need be. */
+export async function hasCredentials(source: CredentialSource): Promise<boolean> {
+  if (!source.current()) await source.firstAttempt;
+  return source.current() !== undefined;
+}
+
 /** Credentials from a Secret: always current. */
 export function staticSource(credentials: AwsCredentialIdentity): CredentialSource {
   return {

@@ -14,10 +14,16 @@ export class ClientIpResolver {
     for (const entry of trusted) {
       const [address, prefix] = entry.split('/');
       const family = isIP(address ?? '') === 6 ? 'ipv6' : 'ipv4';
-      if (!isIP(address ?? ''))
-        throw new Error(`--trusted-proxy ${entry} is not an IP address or CIDR range`);
+      const bits = Number(prefix);
+      const maxBits = family === 'ipv6' ? 128 : 32;
+      if (
+        !isIP(address ?? '') ||
+        (prefix !== undefined && !(Number.isInteger(bits) && bits >= 0 && bits <= maxBits))
+      ) {
+        throw new Error(`--trusted-proxy ${entry} is not an IP address or CIDR range (such as 10.0.0.0/8)`);
+      }
       if (prefix === undefined) this.#trusted.addAddress(address!, family);
-      else this.#trusted.addSubnet(address!, Number(prefix), family);
+      else this.#trusted.addSubnet(address!, bits, family);
     }
   }
 

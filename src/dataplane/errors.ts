@@ -46,6 +46,15 @@ export function sendError(
   res.end(payload);
 }
 
+/** The 503 of a route whose credentials cannot be obtained (STS, IRSA, Pod Identity failing). */
+export function credentialsUnavailable(source: { problem: string | undefined }) {
+  return {
+    error: 'route_not_ready' as const,
+    reason: 'CredentialsUnavailable',
+    message: source.problem ?? 'no AWS credentials available',
+  };
+}
+
 /** What went wrong talking to an upstream, as the status code the client gets. */
 export interface UpstreamFailure {
   status: 502 | 504;

@@ -1,11 +1,11 @@
 // url targets: forward the request to an API Gateway stage, a function URL or
 // any HTTP upstream, signing it with SigV4 when the route says so.
 import type { Pool } from 'undici';
-import type { CredentialSource } from '../aws/credentials.ts';
+import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { IamAuth, ReadyRoute, UrlTarget } from '../compile/route.ts';
 import { BodyTooLargeError, hasBody, readBody } from './body.ts';
-import { sendError } from './errors.ts';
+import { credentialsUnavailable, sendError } from './errors.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
 import { type RequestHeaderPolicy, upstreamRequestHeaders } from './headers.ts';
 import { ResponseRelay } from './relay.ts';
@@ -68,9 +68,7 @@ export class UrlForwarder implements RouteHandler {
       }
       if (!(await hasCredentials(signing.credentials))) {
         return sendError(exchange.res, 503, {
-          error: 'route_not_ready',
-          reason: 'CredentialsUnavailable',
-          message: signing.credentials.problem ?? 'no AWS credentials available',
+          ...credentialsUnavailable(signing.credentials),
           route: this.#route.key,
           requestId: exchange.requestId,
         });
@@ -121,10 +119,4 @@ export class UrlForwarder implements RouteHandler {
       { connection: 'close' },
     );
   }
-}
-
-/** True once the source has credentials, waiting for its first fetch if need be. */
-export async function hasCredentials(source: CredentialSource): Promise<boolean> {
-  if (!source.current()) await source.firstAttempt;
-  return source.current() !== undefined;
 }

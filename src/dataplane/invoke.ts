@@ -3,14 +3,13 @@
 // function's result (or Lambda's error) back into HTTP. The mapping of every
 // Lambda outcome to a status code is documented in the README.
 import type { Pool } from 'undici';
-import type { CredentialSource } from '../aws/credentials.ts';
+import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { FunctionTarget, ReadyRoute } from '../compile/route.ts';
 import { BodyTooLargeError, hasBody, readBody } from './body.ts';
-import { classifyUpstreamError, type ErrorCode, sendError } from './errors.ts';
+import { classifyUpstreamError, credentialsUnavailable, type ErrorCode, sendError } from './errors.ts';
 import type { PayloadFormat } from './events/types.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
-import { hasCredentials } from './forward.ts';
 import type { RouteHealth } from './health.ts';
 
 /** Invoke API payload limits: 6 MB synchronous, 1 MB asynchronous (Event). */
@@ -102,13 +101,7 @@ export class FunctionInvoker implements RouteHandler {
     }
 
     const { credentials, signer, pool, format, health } = this.#options;
-    if (!(await hasCredentials(credentials))) {
-      return fail(503, {
-        error: 'route_not_ready',
-        reason: 'CredentialsUnavailable',
-        message: credentials.problem ?? 'no AWS credentials available',
-      });
-    }
+    if (!(await hasCredentials(credentials))) return fail(503, credentialsUnavailable(credentials));
     const target = this.#target;
     const signed = await signer.sign({
       method: 'POST',
