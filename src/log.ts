@@ -23,7 +23,8 @@ export const REDACTED_PATHS = [
 
 /** Secret values by owner (the snapshot, one credential source, …). */
 const secretsByOwner = new Map<object, string[]>();
-let secretValues: string[] = [];
+/** All of them, longest first; rebuilt on the next scrub after a change, as compiles outnumber warnings. */
+let secretValues: string[] | undefined = [];
 
 /** Declares the secret values `owner` holds now, replacing what it declared before. */
 export function registerSecrets(owner: object, values: readonly string[]): void {
@@ -31,16 +32,22 @@ export function registerSecrets(owner: object, values: readonly string[]): void 
   const kept = values.filter((v) => v.length >= 8);
   if (kept.length === 0) secretsByOwner.delete(owner);
   else secretsByOwner.set(owner, kept);
+  secretValues = undefined;
+}
+
+function knownSecrets(): string[] {
+  if (secretValues) return secretValues;
   // Longest first, so a secret containing another is replaced whole; JSON-escaped forms too, as lines are JSON.
   const all = new Set<string>();
   for (const list of secretsByOwner.values()) {
     for (const v of list) all.add(v).add(JSON.stringify(v).slice(1, -1));
   }
   secretValues = [...all].sort((a, b) => b.length - a.length);
+  return secretValues;
 }
 
 export function scrubSecrets(line: string): string {
-  for (const value of secretValues) if (line.includes(value)) line = line.replaceAll(value, REDACTED);
+  for (const value of knownSecrets()) if (line.includes(value)) line = line.replaceAll(value, REDACTED);
   return line;
 }
 

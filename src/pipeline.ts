@@ -123,10 +123,18 @@ export class Pipeline {
   }
 }
 
+/** Decoded values per Secret object; sources keep unchanged objects across snapshots. */
+const decodedSecrets = new WeakMap<object, string[]>();
+
 function secretValues(snapshot: Snapshot): string[] {
   const values: string[] = [];
   for (const secret of snapshot.secrets.values()) {
-    for (const bytes of Object.values(secret.data)) values.push(bytes.toString('utf8').trim());
+    let decoded = decodedSecrets.get(secret);
+    if (!decoded) {
+      decoded = Object.values(secret.data).map((bytes) => bytes.toString('utf8').trim());
+      decodedSecrets.set(secret, decoded);
+    }
+    values.push(...decoded);
   }
   return values;
 }
