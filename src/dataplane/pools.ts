@@ -17,6 +17,10 @@ export function createPool(origin: string, settings: ConnectionSettings): Pool {
     pipelining: settings.keepalive ? 1 : 0,
     keepAliveTimeout: settings.idleTimeoutMs,
     keepAliveMaxTimeout: settings.idleTimeoutMs,
+    // undici 8 would negotiate HTTP/2 with TLS upstreams that offer it; the relay and its header
+    // rules are HTTP/1.1's, and Node's HTTP/2 session can buffer without bound when a peer stops
+    // reading (see sources/kube-connections.ts).
+    allowH2: false,
     connect: { rejectUnauthorized: !settings.insecureSkipVerify, timeout: settings.timeoutMs },
   });
 }

@@ -33,10 +33,9 @@ export function callOptions({
 }: CallOptions): ConfigurationOptions {
   const abort: ObservableMiddleware = {
     pre: (context: RequestContext) => {
-      shareConnections(kubeConfig, context);
       const timeout = AbortSignal.timeout(timeoutMs);
       context.setSignal(signal ? AbortSignal.any([signal, timeout]) : timeout);
-      return new Observable(Promise.resolve(context));
+      return new Observable(shareConnections(kubeConfig, context).then(() => context));
     },
     post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
   };

@@ -2,8 +2,10 @@
 // SigV4 implementation (checked against AWS's suite) must accept every
 // signature. Real sockets end to end.
 import { createHash, randomBytes } from 'node:crypto';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, type EndpointRequest, startEmulator } from '../../src/emulator/server.ts';
+import { generateSelfSignedCertificate } from '../../src/emulator/tls.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
 import { credentialsSecret, documents, lambdaRoute, secret } from '../support/manifests.ts';
@@ -42,6 +44,8 @@ describe('url targets', () => {
   let emulator: Emulator;
   let slow: Emulator;
   let tls: Emulator;
+  /** Offers HTTP/2 and HTTP/1.1 over TLS, as AWS endpoints do, and answers with the version used. */
+  let h2: Http2SecureServer;
   let gw: TestGateway;
 
   beforeAll(async () => {
@@ -71,6 +75,11 @@ describe('url targets', () => {
       tls: true,
       endpoints: [{ kind: 'execute-api', path: '/', auth: 'none', handler: echo }],
     });
+    h2 = createSecureServer({ ...(await generateSelfSignedCertificate()), allowHTTP1: true }, (req, res) =>
+      res.end(req.httpVersion),
+    );
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    const h2Url = `https://127.0.0.1:${(h2.address() as { port: number }).port}`;
     const iam = (secretName: string, service = 'execute-api') =>
       `auth: {iam: {secretRef: {name: ${secretName}}, region: us-east-1, service: ${service}}}`;
     gw = await startTestGateway({
@@ -138,12 +147,19 @@ target: {url: "${tls.url}/"}`,
 target: {url: "${tls.url}/"}
 tls: {insecureSkipVerify: true}`,
         ),
+        lambdaRoute(
+          'h2-offered',
+          `match: {path: /h2-offered}
+target: {url: "${h2Url}/"}
+tls: {insecureSkipVerify: true}`,
+        ),
       ),
     });
   });
   afterAll(async () => {
     await gw?.close();
     await Promise.all([emulator?.close(), slow?.close(), tls?.close()]);
+    await new Promise((resolve) => h2?.close(resolve));
   });
 
   const mib = (n: number) => randomBytes(Math.round(n * 1024 * 1024));
@@ -332,6 +348,12 @@ tls: {insecureSkipVerify: true}`,
     expect(strict.json().message).toMatch(/TLS|certificate/i);
     const insecure = await send(gw.url, { path: '/tls-insecure' });
     expect(insecure.status, insecure.text).toBe(200);
+  });
+
+  it('speaks HTTP/1.1 to an upstream that also offers HTTP/2, as the relay and its header rules assume', async () => {
+    const response = await send(gw.url, { path: '/h2-offered' });
+    expect(response.status, response.text).toBe(200);
+    expect(response.text).toBe('1.1');
   });
 
   it('answers 413 for a body over the signing limit and never calls the upstream', async () => {

@@ -1,7 +1,9 @@
 // StatusWriter against a real kube-apiserver: conditions through the status
 // subresource, writes only on change, Events once per new failure, and Lease
 // leader election between replicas.
-import { CoordinationV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { TLSSocket } from 'node:tls';
+import { CoordinationV1Api, CoreV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterInfo } from '../../hack/cluster.ts';
 import { compile, type RouteDiagnostic } from '../../src/compile/compile.ts';
@@ -250,6 +252,38 @@ describe('StatusWriter (real kube-apiserver)', () => {
     expect(c.events.filter((e) => e.startsWith(`${ns}/dup:`))).toEqual([`${ns}/dup:Conflicted`]);
     expect(await routeEvents(ns, 'other')).toHaveLength(0);
     await c.stop();
+  });
+
+  it('talks HTTP/1.1 to the apiserver, which offers HTTP/2 (see src/sources/kube-connections.ts)', async () => {
+    const ns = 'alpn';
+    await admin.namespace(ns);
+    await admin.createRoute(ns, 'r', routeSpec('/r'));
+    /** The ALPN protocol of every connection undici opens while `run` runs. */
+    const negotiated = async (run: () => Promise<void>) => {
+      const protocols = new Set<string | false | null>();
+      const onConnected = (message: unknown) =>
+        protocols.add((message as { socket: TLSSocket }).socket.alpnProtocol);
+      subscribe('undici:client:connected', onConnected);
+      try {
+        await run();
+      } finally {
+        unsubscribe('undici:client:connected', onConnected);
+      }
+      return protocols;
+    };
+    // client-node on its own: HTTP/2.
+    const plain = await negotiated(async () => {
+      await adminKubeConfig(cluster).makeApiClient(CoreV1Api).listNamespace();
+    });
+    expect(plain).toEqual(new Set(['h2']));
+    // The source's list and watch, the Lease and a status write: HTTP/1.1 only.
+    const ours = await negotiated(async () => {
+      const c = startController(adminKubeConfig(cluster), { namespaces: [ns], leaseName: 'alpn-lease' });
+      await c.source.waitForSync(AbortSignal.timeout(10_000));
+      await eventually(() => expect(c.writer.writes).toBe(1));
+      await c.stop();
+    });
+    expect(ours).toEqual(new Set(['http/1.1']));
   });
 
   it('elects exactly one leader; only it writes; stop() hands over at once', async () => {
