@@ -54,6 +54,7 @@ async function eventually(fn: () => Promise<void>, timeoutMs = 10_000): Promise<
 describe('local control plane (kube-apiserver + etcd)', () => {
   beforeAll(async () => {
     // Builds the binaries the first time (minutes); a cached start takes a few seconds.
+    await clusterDown({ dir, log }); // what an aborted run left behind
     cluster = await clusterUp({ dir, log });
   }, 900_000);
 

@@ -24,7 +24,9 @@ export async function kubectl(kubeconfig: string, ...args: string[]): Promise<st
 }
 
 /** Starts a control plane in `dir` with the LambdaRoute CRD applied and established. */
+/** A fresh cluster: one left behind by an aborted run is torn down first, so no state carries over. */
 export async function upWithCrd(dir: string): Promise<ClusterInfo> {
+  await clusterDown({ dir, log: quiet });
   const cluster = await clusterUp({ dir, log: quiet });
   await kubectl(cluster.kubeconfigPath, 'apply', '-f', path.join(REPO_ROOT, 'crds/lambdaroute.yaml'));
   await kubectl(
