@@ -19,12 +19,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { type ClusterInfo, clusterDown, clusterUp } from '../hack/cluster.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/types.ts';
+import { benchObjects, inParallel, range } from './kube-objects.ts';
+import { freePort } from './procs.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 const CLUSTER_DIR = path.join(REPO_ROOT, '.cluster', 'bench-control-plane-profile');
@@ -48,8 +50,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const now = () => performance.now();
 const log = (msg: string) => process.stderr.write(`[profile] ${msg}\n`);
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
-const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
-const ns = (i: number) => `bench-${i % NS}`;
 const crd = { group: GROUP, version: VERSION, plural: PLURAL };
 
 let cluster: ClusterInfo;
@@ -57,33 +57,7 @@ let custom: CustomObjectsApi;
 let core: CoreV1Api;
 let upstreamUrl = '';
 
-const secret = (i: number) => ({
-  apiVersion: 'v1',
-  kind: 'Secret',
-  metadata: { name: `s-${i}`, namespace: ns(i) },
-  stringData: {
-    accessKeyId: `AKIABENCH${String(i).padStart(11, '0')}`,
-    secretAccessKey: `bench/secret/access/key/${String(i).padStart(16, '0')}`,
-  },
-});
-const route = (name: string, k: number, routePath: string) => ({
-  apiVersion: `${GROUP}/${VERSION}`,
-  kind: 'LambdaRoute',
-  metadata: { name, namespace: ns(k) },
-  spec: {
-    match: { path: routePath },
-    target: { url: upstreamUrl },
-    auth: { iam: { secretRef: { name: `s-${k}` }, region: 'us-east-1', service: 'execute-api' } },
-  },
-});
-
-async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
+const { ns, secret, route } = benchObjects(NS, () => upstreamUrl);
 
 const createSecret = (i: number) => core.createNamespacedSecret({ namespace: ns(i), body: secret(i) });
 const createRoute = (body: ReturnType<typeof route>) =>
@@ -356,14 +330,6 @@ async function statusWritesDone(adminUrl: string): Promise<number> {
     if (writes === last) return writes;
     last = writes;
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function main(): Promise<void> {

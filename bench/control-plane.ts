@@ -23,13 +23,15 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { type ClusterInfo, clusterDown, clusterUp, ETCD_VERSION } from '../hack/cluster.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/types.ts';
+import { benchObjects, inParallel, range } from './kube-objects.ts';
+import { freePort } from './procs.ts';
 
 const execFileP = promisify(execFile);
 const REPO_ROOT = path.resolve(import.meta.dirname, '..');
@@ -66,36 +68,8 @@ const kb = (bytes: number) =>
 // ---------------------------------------------------------------------------------------------------
 // Objects
 
-const ns = (i: number) => `bench-${i % CONFIG.namespaces}`;
-
-function secret(i: number) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: `s-${i}`, namespace: ns(i), labels: { bench: 'base' } },
-    // Distinct per route: one credential source (and signer) per route, the heavier case.
-    stringData: {
-      accessKeyId: `AKIABENCH${String(i).padStart(11, '0')}`,
-      secretAccessKey: `bench/secret/access/key/${String(i).padStart(16, '0')}`,
-    },
-  };
-}
-
 let upstreamUrl = '';
-
-/** A route in the namespace of base route `k`, signing with Secret s-k (which exists and is referenced already). */
-function route(name: string, k: number, routePath: string, label: string) {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'LambdaRoute',
-    metadata: { name, namespace: ns(k), labels: { bench: label } },
-    spec: {
-      match: { path: routePath },
-      target: { url: upstreamUrl },
-      auth: { iam: { secretRef: { name: `s-${k}` }, region: 'us-east-1', service: 'execute-api' } },
-    },
-  };
-}
+const { ns, secret, route } = benchObjects(CONFIG.namespaces, () => upstreamUrl);
 const baseRoute = (i: number) => route(`r-${i}`, i, `/r/${i}`, 'base');
 
 type Obj = ReturnType<typeof secret> | ReturnType<typeof route>;
@@ -144,21 +118,6 @@ async function create(obj: Obj): Promise<string> {
   return (created as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion ?? '';
 }
 
-async function inParallel<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-const range = (from: number, to: number) =>
-  Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
 const list = (items: Obj[]) => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
 
 async function deleteRoutes(label: string): Promise<void> {
@@ -277,14 +236,6 @@ function cpuMs(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 interface Metrics {
@@ -1051,7 +1002,11 @@ async function main(): Promise<void> {
     for (const size of CONFIG.sizes) {
       await phase(`populating ${fmt(size)} routes`, async () => {
         const started = now();
-        await inParallel(range(present, size).map(secret), CONCURRENCY, create);
+        await inParallel(
+          range(present, size).map((i) => secret(i, 'base')),
+          CONCURRENCY,
+          create,
+        );
         await inParallel(range(present, size).map(baseRoute), CONCURRENCY, create);
         report.population.push({ size, objects: 2 * (size - present), ms: now() - started });
         present = size;
