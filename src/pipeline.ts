@@ -1,11 +1,12 @@
 // sources -> snapshot -> compile -> serving backend: the one path every
 // configuration change takes, in standalone and controller mode alike.
 import type { FastifyBaseLogger } from 'fastify';
-import type { Condition } from './api/types.ts';
+import type { Condition, SecretObject } from './api/types.ts';
 import { type CompileResult, compile, type RouteDiagnostic } from './compile/compile.ts';
 import type { Snapshot, SourceError } from './compile/snapshot.ts';
 import type { ServingBackend } from './dataplane/data-plane.ts';
 import { registerSecrets } from './log.ts';
+import { perObject } from './util/per-object.ts';
 
 export type CompileListener = (result: CompileResult, stats: { compileMs: number }) => void;
 
@@ -123,19 +124,13 @@ export class Pipeline {
   }
 }
 
-/** Decoded values per Secret object; sources keep unchanged objects across snapshots. */
-const decodedSecrets = new WeakMap<object, string[]>();
+const decodedValues = perObject((secret: SecretObject) =>
+  Object.values(secret.data).map((bytes) => bytes.toString('utf8').trim()),
+);
 
 function secretValues(snapshot: Snapshot): string[] {
   const values: string[] = [];
-  for (const secret of snapshot.secrets.values()) {
-    let decoded = decodedSecrets.get(secret);
-    if (!decoded) {
-      decoded = Object.values(secret.data).map((bytes) => bytes.toString('utf8').trim());
-      decodedSecrets.set(secret, decoded);
-    }
-    values.push(...decoded);
-  }
+  for (const secret of snapshot.secrets.values()) values.push(...decodedValues(secret));
   return values;
 }
 

@@ -3,6 +3,7 @@
 // so standalone mode rejects exactly what the API server would.
 import { type ParseResult, parse } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject } from 'ajv';
+import { perObject } from '../util/per-object.ts';
 import { specSchema } from './schema.ts';
 import type { LambdaRouteSpec } from './types.ts';
 
@@ -32,13 +33,7 @@ const validateStructure = ajv.compile(specSchema);
 
 /** Validates and defaults a copy of `spec` (the input is not modified); every error names its field path below "spec". */
 export function validateSpec(spec: unknown): ValidationResult {
-  if (typeof spec !== 'object' || spec === null) return validateUncached(spec);
-  let result = validated.get(spec);
-  if (!result) {
-    result = validateUncached(spec);
-    validated.set(spec, result);
-  }
-  return result;
+  return typeof spec === 'object' && spec !== null ? validateObject(spec) : validateUncached(spec);
 }
 
 /**
@@ -46,7 +41,7 @@ export function validateSpec(spec: unknown): ValidationResult {
  * the same object while a route is unchanged, so recompiling 10,000 routes
  * after one edit validates one. Results are shared: treat them as read-only.
  */
-const validated = new WeakMap<object, ValidationResult>();
+const validateObject = perObject((spec: object) => validateUncached(spec));
 
 function validateUncached(spec: unknown): ValidationResult {
   const copy = structuredClone(spec);

@@ -5,9 +5,10 @@
 
 import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
 import type { Checksum, SourceData } from '@smithy/types';
+import { perObject } from '../util/per-object.ts';
 
-/** Derived signing keys are Uint8Arrays that smithy caches, so their identity is stable. */
-const binaryKeys = new WeakMap<object, KeyObject>();
+/** Derived signing keys are Uint8Arrays that the Signer caches, so their identity is stable. */
+const binaryKey = perObject((secret: ArrayBuffer | ArrayBufferView) => createSecretKey(toBuffer(secret)));
 /** Secret access keys arrive as strings; bounded so rotated keys do not pile up. */
 const stringKeys = new Map<string, KeyObject>();
 const MAX_STRING_KEYS = 1024;
@@ -22,12 +23,7 @@ function keyObject(secret: SourceData): KeyObject {
     }
     return key;
   }
-  let key = binaryKeys.get(secret);
-  if (!key) {
-    key = createSecretKey(toBuffer(secret));
-    binaryKeys.set(secret, key);
-  }
-  return key;
+  return binaryKey(secret);
 }
 
 function toBuffer(data: SourceData): Buffer {

@@ -4,21 +4,17 @@
 import { hash } from 'node:crypto';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { IamAuth, StaticCredentials } from '../compile/route.ts';
+import { perObject } from '../util/per-object.ts';
 import { type CredentialSource, RefreshingSource, type RefreshOptions, staticSource } from './credentials.ts';
 
-/** Identifies a credential set by a digest, so caches keyed by it never hold readable secrets. */
-function staticCredentialsKey(credentials: StaticCredentials): string {
-  let key = digests.get(credentials);
-  if (key === undefined) {
-    const parts = [credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken];
-    key = hash('sha256', parts.map((v) => v?.reveal() ?? '').join('\0'));
-    digests.set(credentials, key);
-  }
-  return key;
-}
-
-/** Compile hands over the same credentials object while its Secret is unchanged. */
-const digests = new WeakMap<StaticCredentials, string>();
+/**
+ * Identifies a credential set by a digest, so caches keyed by it never hold readable secrets.
+ * Compile hands over the same credentials object while its Secret is unchanged.
+ */
+const staticCredentialsKey = perObject((credentials: StaticCredentials): string => {
+  const parts = [credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken];
+  return hash('sha256', parts.map((v) => v?.reveal() ?? '').join('\0'));
+});
 
 export interface SourceSpec {
   key: string;

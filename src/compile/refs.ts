@@ -2,6 +2,7 @@
 // can act on: SecretNotFound, KeyNotFound, InvalidSecret, RefNotPermitted.
 import { Sensitive } from '../api/sensitive.ts';
 import type { LambdaRouteSpec, SecretObject } from '../api/types.ts';
+import { perObject } from '../util/per-object.ts';
 import type { StaticCredentials } from './route.ts';
 
 export interface RefError {
@@ -46,24 +47,20 @@ export function resolveRefs(
  * the Secret shares them, and they stay the same objects across compiles
  * while the Secret is unchanged, so signers and their caches are kept too.
  */
-const credentialsBySecret = new WeakMap<SecretObject, StaticCredentials | RefError>();
-
-function staticCredentials(secret: SecretObject): StaticCredentials | RefError {
-  const cached = credentialsBySecret.get(secret);
-  if (cached) return cached;
+const staticCredentials = perObject((secret: SecretObject): StaticCredentials | RefError => {
   const accessKeyId = readKey(secret, 'accessKeyId', 'auth.iam.secretRef', true);
   const secretAccessKey = readKey(secret, 'secretAccessKey', 'auth.iam.secretRef', true);
   const sessionToken = readKey(secret, 'sessionToken', 'auth.iam.secretRef', false);
   const error = [accessKeyId, secretAccessKey, sessionToken].find((v) => v && !(v instanceof Sensitive));
-  const credentials: StaticCredentials | RefError = (error as RefError | undefined) ?? {
-    kind: 'static',
-    accessKeyId: accessKeyId as Sensitive,
-    secretAccessKey: secretAccessKey as Sensitive,
-    ...(sessionToken && { sessionToken: sessionToken as Sensitive }),
-  };
-  credentialsBySecret.set(secret, credentials);
-  return credentials;
-}
+  return (
+    (error as RefError | undefined) ?? {
+      kind: 'static',
+      accessKeyId: accessKeyId as Sensitive,
+      secretAccessKey: secretAccessKey as Sensitive,
+      ...(sessionToken && { sessionToken: sessionToken as Sensitive }),
+    }
+  );
+});
 
 function findSecret(
   namespace: string,
