@@ -16,7 +16,7 @@ export const sharedTestdataRoot = resolve(
 export function sharedTestdata(name: string): string | undefined {
   const dir = join(sharedTestdataRoot, name);
   if (existsSync(dir)) return dir;
-  const message = `shared test data ${dir} not found`;
+  const message = `shared test data ${dir} not found (LAMBDA_INGRESS_TESTDATA names its folder)`;
   if (process.env.LAMBDA_INGRESS_REQUIRE_TESTDATA === '1') throw new Error(`${message} (required in CI)`);
   console.warn(`SKIPPING tests that need ${name}: ${message}`);
   return undefined;
