@@ -3,6 +3,7 @@
 import type { ServerResponse } from 'node:http';
 
 export type ErrorCode =
+  | 'bad_request'
   | 'no_route'
   | 'route_not_ready'
   | 'payload_too_large'

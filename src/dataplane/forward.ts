@@ -51,6 +51,19 @@ export class UrlForwarder implements RouteHandler {
       target.basePath,
       target.forwardSubpath ? exchange.path.slice(exchange.prefixEnd) : '',
     );
+    if (path === undefined) {
+      return sendError(
+        exchange.res,
+        400,
+        {
+          error: 'bad_request',
+          message: "the request path could resolve above the target's path once decoded; it is not forwarded",
+          route: this.#route.key,
+          requestId: exchange.requestId,
+        },
+        { connection: 'close' },
+      );
+    }
     const headers = upstreamRequestHeaders(req.rawHeaders, this.#headerPolicy, {
       clientIp: exchange.clientIp,
       proto: 'http',
