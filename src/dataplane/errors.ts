@@ -17,6 +17,14 @@ export type ErrorCode =
   | 'throttled'
   | 'internal_error';
 
+/** A request answered before routing, because it cannot be served as sent. */
+export interface Refusal {
+  status: number;
+  error: ErrorCode;
+  /** Says what is wrong without quoting the request (its query may hold secrets). */
+  message: string;
+}
+
 export interface ErrorBody {
   error: ErrorCode;
   message: string;

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientIpResolver } from './client-ip.ts';
 import { sendError } from './errors.ts';
 import type { Exchange } from './exchange.ts';
+import { readTarget } from './request-target.ts';
 import type { Serving } from './runtime.ts';
 
 export class Router {
@@ -26,17 +27,16 @@ export class Router {
 
   /** Routes one request. Resolves with the exchange (for logs and metrics) when the response is done. */
   async route(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<RoutedExchange> {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
+    const target = readTarget(req);
+    const { path, refusal } = target;
     const method = req.method ?? 'GET';
-    const found = this.#serving?.result.table.match(requestHost(req), method, path);
+    const found = refusal ? undefined : this.#serving?.result.table.match(target.host, method, path);
     const exchange: RoutedExchange = {
       req,
       res,
       method,
       path,
-      query: q === -1 ? '' : url.slice(q + 1),
+      query: target.query,
       prefixEnd: found?.prefixEnd ?? 0,
       requestId,
       clientIp: this.#clientIp.resolve(req),
@@ -44,6 +44,11 @@ export class Router {
       routeName: found?.route.name,
       namespace: found?.route.namespace,
     };
+    if (refusal) {
+      const { status, error, message } = refusal;
+      sendError(res, status, { error, message, requestId }, { connection: 'close' });
+      return exchange;
+    }
     if (!found) {
       sendError(res, 404, { error: 'no_route', message: `no route for ${method} ${path}`, requestId });
       return exchange;
@@ -67,13 +72,4 @@ export interface RoutedExchange extends Exchange {
   routeKey: string | undefined;
   routeName: string | undefined;
   namespace: string | undefined;
-}
-
-/** The Host header without port, lower-cased, as the table indexes hosts. */
-function requestHost(req: IncomingMessage): string {
-  const host = req.headers.host;
-  if (!host) return '';
-  const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.indexOf(':');
-  const name = end > 0 ? host.slice(0, end) : host;
-  return name.toLowerCase().replace(/\.$/, '');
 }

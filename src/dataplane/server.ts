@@ -24,24 +24,6 @@ export interface DataPlaneServerOptions {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export function createDataPlaneServer({ router, logger, onExchange, onUncaught }: DataPlaneServerOptions) {
-  const app = Fastify({
-    loggerInstance: logger,
-    logController: new LogController({ disableRequestLogging: true }),
-    // Accept the client's X-Request-Id when it is sane, otherwise make one.
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
-    // No per-request child logger (it would cost an allocation and a redaction setup per request);
-    // the access log line carries the request id instead.
-    childLoggerFactory: (parent) => parent,
-    return503OnClosing: true,
-    // Lambda and API Gateway allow long requests; the per-route timeout is what bounds them.
-    requestTimeout: 0,
-  });
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
-
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack();
     const started = performance.now();
@@ -59,6 +41,27 @@ export function createDataPlaneServer({ router, logger, onExchange, onUncaught }
       });
     }
   };
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // Accept the client's X-Request-Id when it is sane, otherwise make one.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // No per-request child logger (it would cost an allocation and a redaction setup per request);
+    // the access log line carries the request id instead.
+    childLoggerFactory: (parent) => parent,
+    return503OnClosing: true,
+    // Lambda and API Gateway allow long requests; the per-route timeout is what bounds them.
+    requestTimeout: 0,
+    // Fastify's router answers a URL it cannot decode itself (FST_ERR_BAD_URL, quoting the URL and
+    // its query). The Router decides what is malformed, and answers it like any other request.
+    frameworkErrors: (_error, request, reply) => handle(request, reply),
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
   app.all('*', handle);
   app.setNotFoundHandler(handle); // methods Fastify has no route for (e.g. TRACE) still get a JSON 404
   return app;

@@ -1,0 +1,126 @@
+// Request targets no HTTP client library sends, written to a raw socket:
+// malformed percent-escapes, fragments, absolute-form and asterisk-form
+// targets. Each is answered by lambda-ingress itself (JSON, x-request-id,
+// logged and counted, never quoting the query) or reaches the upstream or
+// function in origin-form, routed by what it names.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { sendRaw } from '../support/http.ts';
+import { credentialsSecret, documents, lambdaRoute } from '../support/manifests.ts';
+
+const KEYS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+
+let upstream: Server;
+let emulator: Emulator;
+let gw: TestGateway;
+/** Request targets the upstream received. */
+const received: string[] = [];
+
+beforeAll(async () => {
+  upstream = createServer((req, res) => {
+    received.push(req.url ?? '');
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ url: req.url, headers: req.rawHeaders }));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  emulator = await startEmulator({
+    credentials: [KEYS],
+    functions: { events: { handler: (event) => ({ statusCode: 200, body: JSON.stringify(event) }) } },
+  });
+  const fn = (name: string, format: string) =>
+    lambdaRoute(
+      name,
+      `match: {path: /${name}, pathType: Prefix}
+target: {function: {name: events, endpoint: "${emulator.url}", payloadFormat: "${format}"}}
+auth: {iam: {secretRef: {name: keys}}}`,
+    );
+  gw = await startTestGateway({
+    'keys.yaml': credentialsSecret('keys', KEYS),
+    'routes.yaml': documents(
+      lambdaRoute(
+        'api',
+        `match: {path: /api, pathType: Prefix}\ntarget: {url: "${url}/base", forwardSubpath: true}`,
+      ),
+      lambdaRoute('fixed', `match: {path: /fixed}\ntarget: {url: "${url}/fixed/target"}`),
+      fn('v2', '2.0'),
+      fn('v1', '1.0'),
+      fn('alb', 'alb'),
+    ),
+  });
+});
+afterAll(async () => {
+  await gw?.close();
+  await emulator?.close();
+  await new Promise((resolve) => upstream?.close(resolve));
+});
+
+const request = (line: string, headers = 'Host: test\r\n') => sendRaw(gw.url, `${line}\r\n${headers}\r\n`);
+
+/** lambda_ingress_requests_total for GET requests that matched no route, with this status. */
+async function unroutedGets(code: string): Promise<number> {
+  const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+  const labels = ['route="(none)"', 'method="GET"', `code="${code}"`];
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('lambda_ingress_requests_total{') && labels.every((x) => l.includes(x)));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+describe('malformed percent-escapes in the path', () => {
+  it.each([
+    '/api/x%zz',
+    '/api/%ff',
+    '/api/100%',
+    '/api/%',
+    '/api/%e2%82',
+    '/api/%c0%ae%c0%ae',
+    '/fixed%zz',
+    '/v2/%zz',
+    '/v1/%ff',
+    '/alb/100%',
+    '/nowhere/%zz',
+  ])('%s gets our JSON 400, logged and counted, never quoting the query', async (path) => {
+    received.length = 0;
+    const before = await unroutedGets('400');
+    const response = await request(`GET ${path}?token=SECRET123 HTTP/1.1`);
+    expect(response.status).toBe(400);
+    const requestId = response.headers['x-request-id'];
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.json()).toEqual({
+      error: 'bad_request',
+      message: expect.stringMatching(/percent-escape/),
+      requestId,
+    });
+    expect(response.body).not.toMatch(/SECRET123|token/);
+    expect(response.closed).toBe(true);
+    expect(received).toEqual([]);
+    const access = gw.logs.filter((l) => l.includes(requestId!)).map((l) => JSON.parse(l));
+    expect(access).toEqual([expect.objectContaining({ log: 'access', status: 400, path, method: 'GET' })]);
+    expect(gw.logs.join('\n')).not.toContain('SECRET123');
+    expect(await unroutedGets('400')).toBe(before + 1);
+  });
+
+  it('leaves malformed escapes in the query to the upstream', async () => {
+    const response = await request('GET /api/x?q=%zz&r=100% HTTP/1.1');
+    expect(response.status).toBe(200);
+    expect(response.json().url).toBe('/base/x?q=%zz&r=100%');
+  });
+
+  it.each(['/api/a#b', '/api/x?token=SECRET123#frag', '/v2/a#'])(
+    'refuses a raw "#" in %s with 400, logging the path without it',
+    async (target) => {
+      received.length = 0;
+      const response = await request(`GET ${target} HTTP/1.1`);
+      expect(response.status).toBe(400);
+      expect(response.json()).toMatchObject({ error: 'bad_request' });
+      expect(response.body).not.toContain('SECRET123');
+      expect(received).toEqual([]);
+      const [line] = gw.logs.filter((l) => l.includes(response.headers['x-request-id']!));
+      expect(JSON.parse(line!).path).toBe(target.split(/[?#]/)[0]);
+    },
+  );
+});
