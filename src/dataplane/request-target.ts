@@ -1,11 +1,14 @@
 // What a request names (RFC 9112 §3.2): the path and query it is routed and
 // forwarded by, and the host it is for; or why lambda-ingress refuses it.
+// An absolute-form target ("GET http://host/x") is routed by its authority and
+// path, and only its origin-form ever goes further; "*" is for OPTIONS alone.
 // Refusals never quote the target: its query may carry secrets.
 import type { IncomingMessage } from 'node:http';
+import { isIPv6 } from 'node:net';
 import type { Refusal } from './errors.ts';
 
 export interface RequestTarget {
-  /** Origin-form path, percent-encoded as received. */
+  /** Origin-form path, percent-encoded as received; "*" for OPTIONS * (asterisk-form). */
   path: string;
   /** Query without "?", as received. */
   query: string;
@@ -14,24 +17,64 @@ export interface RequestTarget {
   refusal?: Refusal;
 }
 
+interface HostPort {
+  /** Lower-case, without a trailing dot; an IPv6 address keeps its brackets. */
+  name: string;
+  /** As written; "" when there is none. */
+  port: string;
+}
+
 const badRequest = (message: string): Refusal => ({ status: 400, error: 'bad_request', message });
 const FRAGMENT = badRequest('the request target contains "#", which no request target may');
 const BAD_ESCAPE = badRequest('the request path has a malformed percent-escape, or one that is not UTF-8');
+const BAD_FORM = badRequest('the request target must be a path, an absolute http(s) URL, or "*" for OPTIONS');
+const ASTERISK = badRequest('the request target "*" is only for OPTIONS');
+const BAD_AUTHORITY = badRequest(
+  'the authority of the absolute-form request target is not a valid host[:port]',
+);
+const AUTHORITY_MISMATCH = badRequest(
+  'the Host header does not name the authority of the absolute-form request target',
+);
+
+/** scheme "://" authority, then the path and query. */
+const ABSOLUTE_FORM = /^(https?):\/\/([^/?]*)(.*)$/i;
+const DEFAULT_PORT: Record<string, string> = { http: '80', https: '443' };
 
 export function readTarget(req: IncomingMessage): RequestTarget {
   let url = req.url ?? '/';
   // A fragment is never part of a request target; it is cut off here so that it is not logged either.
   const hash = url.indexOf('#');
   if (hash !== -1) url = url.slice(0, hash);
+  const hostHeader = req.headers.host ?? '';
+  let host = hostName(hostHeader);
+  let refusal: Refusal | undefined;
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    if (url === '*') {
+      return { path: '*', query: '', host, ...(req.method !== 'OPTIONS' && { refusal: ASTERISK }) };
+    }
+    const absolute = ABSOLUTE_FORM.exec(url);
+    if (!absolute) return { path: '', query: '', host, refusal: BAD_FORM };
+    // The authority replaces Host for routing (RFC 9112 §3.2.2); a Host that names another one is refused.
+    const authority = parseHost(absolute[2]!);
+    if (authority) {
+      host = authority.name;
+      const given = req.headers.host === undefined ? authority : parseHost(hostHeader);
+      const port = DEFAULT_PORT[absolute[1]!.toLowerCase()]!;
+      if (!given || given.name !== authority.name || (given.port || port) !== (authority.port || port)) {
+        refusal = AUTHORITY_MISMATCH;
+      }
+    } else {
+      refusal = BAD_AUTHORITY;
+    }
+    const rest = absolute[3]!;
+    url = rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+  }
   const q = url.indexOf('?');
-  const target: RequestTarget = {
-    path: q === -1 ? url : url.slice(0, q),
-    query: q === -1 ? '' : url.slice(q + 1),
-    host: hostName(req.headers.host ?? ''),
-  };
-  if (hash !== -1) target.refusal = FRAGMENT;
-  else if (!decodable(target.path)) target.refusal = BAD_ESCAPE;
-  return target;
+  const path = q === -1 ? url : url.slice(0, q);
+  const query = q === -1 ? '' : url.slice(q + 1);
+  if (hash !== -1) refusal ??= FRAGMENT;
+  if (!decodable(path)) refusal ??= BAD_ESCAPE;
+  return refusal ? { path, query, host, refusal } : { path, query, host };
 }
 
 /** Every escape is "%" and two hex digits, and the bytes they make are UTF-8. */
@@ -43,6 +86,24 @@ function decodable(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * host[:port] (RFC 3986 §3.2.2): DNS-style labels of letters, digits, "-" and
+ * "_" with at most one trailing dot, or a bracketed IPv6 address. Anything else
+ * (empty labels, a leading dot, userinfo, percent-escapes, non-ASCII) is not a
+ * host lambda-ingress routes by.
+ */
+const HOST = /^(?:(\[[0-9a-f:.]+\])|([a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*)\.?)(?::(\d{0,5}))?$/i;
+
+function parseHost(text: string): HostPort | undefined {
+  const match = HOST.exec(text);
+  if (!match) return undefined;
+  const [, literal, name, port = ''] = match;
+  if (literal !== undefined && !isIPv6(literal.slice(1, -1))) return undefined;
+  if (name !== undefined && name.length > 253) return undefined;
+  if (port !== '' && Number(port) > 65535) return undefined;
+  return { name: (literal ?? name!).toLowerCase(), port };
 }
 
 /** A Host value without port, lower-cased, as the table indexes hosts. */

@@ -8,6 +8,9 @@ import type { Exchange } from './exchange.ts';
 import { readTarget } from './request-target.ts';
 import type { Serving } from './runtime.ts';
 
+/** The methods a route can name (OPTIONS * lists them). */
+const SERVED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
 export class Router {
   readonly #clientIp: ClientIpResolver;
   #serving: Serving | undefined;
@@ -30,7 +33,8 @@ export class Router {
     const target = readTarget(req);
     const { path, refusal } = target;
     const method = req.method ?? 'GET';
-    const found = refusal ? undefined : this.#serving?.result.table.match(target.host, method, path);
+    const found =
+      refusal || path === '*' ? undefined : this.#serving?.result.table.match(target.host, method, path);
     const exchange: RoutedExchange = {
       req,
       res,
@@ -47,6 +51,12 @@ export class Router {
     if (refusal) {
       const { status, error, message } = refusal;
       sendError(res, status, { error, message, requestId }, { connection: 'close' });
+      return exchange;
+    }
+    if (path === '*') {
+      // OPTIONS * asks about the server, not a resource: answered here, never forwarded.
+      res.writeHead(204, { allow: SERVED_METHODS, 'x-request-id': requestId });
+      res.end();
       return exchange;
     }
     if (!found) {

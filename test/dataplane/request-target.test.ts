@@ -38,6 +38,13 @@ beforeAll(async () => {
 target: {function: {name: events, endpoint: "${emulator.url}", payloadFormat: "${format}"}}
 auth: {iam: {secretRef: {name: keys}}}`,
     );
+  const vhost = (name: string, host: string, target: string) =>
+    lambdaRoute(
+      name,
+      `hosts: [${host}]
+match: {path: /, pathType: Prefix}
+target: {url: "${target}", forwardSubpath: true}`,
+    );
   gw = await startTestGateway({
     'keys.yaml': credentialsSecret('keys', KEYS),
     'routes.yaml': documents(
@@ -46,6 +53,9 @@ auth: {iam: {secretRef: {name: keys}}}`,
         `match: {path: /api, pathType: Prefix}\ntarget: {url: "${url}/base", forwardSubpath: true}`,
       ),
       lambdaRoute('fixed', `match: {path: /fixed}\ntarget: {url: "${url}/fixed/target"}`),
+      vhost('ngx', 'ngx.test', `${url}/ngx-vhost`),
+      vhost('local', 'localhost', `${url}/localhost-vhost`),
+      vhost('based', 'base.test', `${url}/echo/base`),
       fn('v2', '2.0'),
       fn('v1', '1.0'),
       fn('alb', 'alb'),
@@ -123,4 +133,100 @@ describe('malformed percent-escapes in the path', () => {
       expect(JSON.parse(line!).path).toBe(target.split(/[?#]/)[0]);
     },
   );
+});
+
+describe('absolute-form request targets', () => {
+  it('routes by the authority and path, and sends origin-form upstream', async () => {
+    received.length = 0;
+    const response = await request('GET http://ngx.test/x?a=1 HTTP/1.1', 'Host: ngx.test\r\n');
+    expect(response.status).toBe(200);
+    expect(response.json().url).toBe('/ngx-vhost/x?a=1');
+    expect(await request('GET HTTP://NGX.test:80/y HTTP/1.1', 'Host: ngx.test\r\n')).toMatchObject({
+      status: 200,
+    });
+    expect(received).toEqual(['/ngx-vhost/x?a=1', '/ngx-vhost/y']);
+  });
+
+  it('appends only the path to a base path, also for an authority without a path', async () => {
+    const based = await request('GET http://base.test/x HTTP/1.1', 'Host: base.test\r\n');
+    expect(based.json().url).toBe('/echo/base/x');
+    const bare = await request('GET http://base.test?q=1 HTTP/1.1', 'Host: base.test\r\n');
+    expect(bare.json().url).toBe('/echo/base/?q=1');
+    const fixed = await request('GET http://test/fixed HTTP/1.1');
+    expect(fixed.json().url).toBe('/fixed/target');
+  });
+
+  it('refuses a Host that names another authority, so neither virtual host is reached', async () => {
+    received.length = 0;
+    for (const [line, host] of [
+      ['GET http://localhost/ HTTP/1.1', 'ngx.test'],
+      ['GET http://evilhost/x HTTP/1.1', 'base.test'],
+      ['GET http://ngx.test:8080/x HTTP/1.1', 'ngx.test'],
+    ]) {
+      const response = await request(line!, `Host: ${host}\r\n`);
+      expect(response.status, line).toBe(400);
+      expect(response.json()).toMatchObject({ error: 'bad_request', message: expect.stringMatching(/Host/) });
+    }
+    expect(received).toEqual([]);
+  });
+
+  it('routes an HTTP/1.0 absolute-form request without Host by its authority', async () => {
+    const response = await request('GET http://ngx.test/old HTTP/1.0', '');
+    expect(response.json().url).toBe('/ngx-vhost/old');
+  });
+
+  it('refuses userinfo, other schemes and an empty authority, never logging the userinfo', async () => {
+    received.length = 0;
+    for (const line of [
+      'GET http://user:pass@test/api/x HTTP/1.1',
+      'GET ftp://test/api/x HTTP/1.1',
+      'GET http:///api/x HTTP/1.1',
+      'GET http://.test/api/x HTTP/1.1',
+    ]) {
+      const response = await request(line);
+      expect(response.status, line).toBe(400);
+      expect(response.json().error).toBe('bad_request');
+    }
+    expect(received).toEqual([]);
+    expect(gw.logs.join('\n')).not.toContain('pass@');
+  });
+
+  it.each([
+    ['v2', 'rawPath', 'rawQueryString', 'y=1'],
+    ['v1', 'path', 'queryStringParameters', { y: '1' }],
+    ['alb', 'path', 'multiValueQueryStringParameters', { y: ['1'] }],
+  ])('gives a function (%s) the origin-form path and query', async (name, pathField, queryField, query) => {
+    const response = await request(`GET http://test/${name}/a%20b?y=1 HTTP/1.1`);
+    expect(response.status).toBe(200);
+    const event = response.json();
+    expect(event[pathField]).toBe(`/${name}/a%20b`);
+    expect(event[queryField]).toEqual(query);
+  });
+});
+
+describe('the asterisk-form', () => {
+  it('answers OPTIONS * itself with 204 and Allow, never forwarding "*"', async () => {
+    received.length = 0;
+    const response = await request('OPTIONS * HTTP/1.1');
+    expect(response.status).toBe(204);
+    expect(response.headers['allow']).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
+    const requestId = response.headers['x-request-id'];
+    expect(requestId).toBeTruthy();
+    expect(received).toEqual([]);
+    const [line] = gw.logs.filter((l) => l.includes(requestId!));
+    expect(JSON.parse(line!)).toMatchObject({ method: 'OPTIONS', path: '*', status: 204 });
+  });
+
+  it.each(['GET', 'POST', 'DELETE'])('refuses %s * with 400', async (method) => {
+    const response = await request(
+      `${method} * HTTP/1.1`,
+      `Host: test\r\n${method === 'POST' ? 'Content-Length: 0\r\n' : ''}`,
+    );
+    expect(response.status).toBe(400);
+    expect(response.json()).toMatchObject({
+      error: 'bad_request',
+      message: expect.stringMatching(/OPTIONS/),
+    });
+    expect(received).toEqual([]);
+  });
 });
