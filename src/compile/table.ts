@@ -119,7 +119,8 @@ export class RouteTable {
   match(host: string, method: string, path: string): RouteMatchResult | undefined {
     const found = this.#byHost.get(host)?.match(path, method);
     if (found) return found;
-    if (this.#byWildcardSuffix.size > 0) {
+    // A wildcard stands for one or more labels, none of them empty (".x.example.org" is no subdomain).
+    if (this.#byWildcardSuffix.size > 0 && host.charCodeAt(0) !== 46 /* . */ && !host.includes('..')) {
       for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1)) {
         const wildcard = this.#byWildcardSuffix.get(host.slice(dot + 1))?.match(path, method);
         if (wildcard) return wildcard;

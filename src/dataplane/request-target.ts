@@ -29,6 +29,7 @@ const FRAGMENT = badRequest('the request target contains "#", which no request t
 const BAD_ESCAPE = badRequest('the request path has a malformed percent-escape, or one that is not UTF-8');
 const BAD_FORM = badRequest('the request target must be a path, an absolute http(s) URL, or "*" for OPTIONS');
 const ASTERISK = badRequest('the request target "*" is only for OPTIONS');
+const BAD_HOST = badRequest('the Host header is not a valid host[:port]');
 const BAD_AUTHORITY = badRequest(
   'the authority of the absolute-form request target is not a valid host[:port]',
 );
@@ -36,6 +37,7 @@ const AUTHORITY_MISMATCH = badRequest(
   'the Host header does not name the authority of the absolute-form request target',
 );
 
+const NO_HOST: HostPort = { name: '', port: '' };
 /** scheme "://" authority, then the path and query. */
 const ABSOLUTE_FORM = /^(https?):\/\/([^/?]*)(.*)$/i;
 const DEFAULT_PORT: Record<string, string> = { http: '80', https: '443' };
@@ -45,36 +47,50 @@ export function readTarget(req: IncomingMessage): RequestTarget {
   // A fragment is never part of a request target; it is cut off here so that it is not logged either.
   const hash = url.indexOf('#');
   if (hash !== -1) url = url.slice(0, hash);
-  const hostHeader = req.headers.host ?? '';
-  let host = hostName(hostHeader);
-  let refusal: Refusal | undefined;
-  if (url.charCodeAt(0) !== 47 /* / */) {
-    if (url === '*') {
-      return { path: '*', query: '', host, ...(req.method !== 'OPTIONS' && { refusal: ASTERISK }) };
-    }
-    const absolute = ABSOLUTE_FORM.exec(url);
-    if (!absolute) return { path: '', query: '', host, refusal: BAD_FORM };
-    // The authority replaces Host for routing (RFC 9112 §3.2.2); a Host that names another one is refused.
-    const authority = parseHost(absolute[2]!);
-    if (authority) {
-      host = authority.name;
-      const given = req.headers.host === undefined ? authority : parseHost(hostHeader);
-      const port = DEFAULT_PORT[absolute[1]!.toLowerCase()]!;
-      if (!given || given.name !== authority.name || (given.port || port) !== (authority.port || port)) {
-        refusal = AUTHORITY_MISMATCH;
-      }
-    } else {
-      refusal = BAD_AUTHORITY;
-    }
-    const rest = absolute[3]!;
-    url = rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
-  }
-  const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
-  const query = q === -1 ? '' : url.slice(q + 1);
+  const header = req.headers.host;
+  // An empty Host is valid: it names no host (RFC 9110 §7.2).
+  const given = header === undefined || header === '' ? NO_HOST : parseHost(header);
+  const target: RequestTarget = { path: '*', query: '', host: given?.name ?? '' };
+  let refusal = given ? undefined : BAD_HOST;
   if (hash !== -1) refusal ??= FRAGMENT;
-  if (!decodable(path)) refusal ??= BAD_ESCAPE;
-  return refusal ? { path, query, host, refusal } : { path, query, host };
+  if (url === '*') {
+    if (req.method !== 'OPTIONS') refusal ??= ASTERISK;
+  } else {
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      const absolute = readAbsoluteForm(url, header === undefined ? undefined : given);
+      if (absolute.host !== undefined) target.host = absolute.host;
+      refusal ??= absolute.refusal;
+      url = absolute.origin;
+    }
+    const q = url.indexOf('?');
+    target.path = q === -1 ? url : url.slice(0, q);
+    target.query = q === -1 ? '' : url.slice(q + 1);
+    if (!decodable(target.path)) refusal ??= BAD_ESCAPE;
+  }
+  if (refusal) target.refusal = refusal;
+  return target;
+}
+
+/**
+ * An absolute-form target: its authority replaces Host for routing (RFC 9112
+ * §3.2.2), and a Host header that names another authority is refused.
+ */
+function readAbsoluteForm(
+  url: string,
+  given: HostPort | undefined,
+): { origin: string; host?: string; refusal?: Refusal } {
+  const absolute = ABSOLUTE_FORM.exec(url);
+  if (!absolute) return { origin: '', refusal: BAD_FORM };
+  const rest = absolute[3]!;
+  const origin = rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+  const authority = parseHost(absolute[2]!);
+  if (!authority) return { origin, refusal: BAD_AUTHORITY };
+  const port = DEFAULT_PORT[absolute[1]!.toLowerCase()]!;
+  const named = given ?? authority;
+  if (named.name !== authority.name || (named.port || port) !== (authority.port || port)) {
+    return { origin, host: authority.name, refusal: AUTHORITY_MISMATCH };
+  }
+  return { origin, host: authority.name };
 }
 
 /** Every escape is "%" and two hex digits, and the bytes they make are UTF-8. */
@@ -104,12 +120,4 @@ function parseHost(text: string): HostPort | undefined {
   if (name !== undefined && name.length > 253) return undefined;
   if (port !== '' && Number(port) > 65535) return undefined;
   return { name: (literal ?? name!).toLowerCase(), port };
-}
-
-/** A Host value without port, lower-cased, as the table indexes hosts. */
-function hostName(host: string): string {
-  if (host === '') return '';
-  const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.indexOf(':');
-  const name = end > 0 ? host.slice(0, end) : host;
-  return name.toLowerCase().replace(/\.$/, '');
 }
