@@ -38,7 +38,7 @@ Options:
   --namespace <ns>        controller: watch this namespace (repeatable; default: all)
   --lease-namespace <ns>  controller: namespace of the leader Lease (default: $POD_NAMESPACE, else default)
   --body-limit <bytes>    largest request body buffered for signing (default 6291456)
-  --trusted-proxy <cidr>  a proxy whose X-Forwarded-For names the client (repeatable; default: none)
+  --trusted-proxy <cidr>  a proxy whose X-Forwarded-* headers are kept (repeatable; default: none)
   --shutdown-grace <dur>  time in-flight requests get to finish on SIGTERM (default 25s)
   --workers <n>           serving processes sharing the port (default 1: one process does everything)
   --log-level <level>     fatal, error, warn, info, debug, trace (default info)

@@ -4,6 +4,15 @@
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 
+export interface ClientAddress {
+  /** The client: the peer, or the address a trusted proxy named. */
+  ip: string;
+  /** The socket's peer. */
+  peer: string;
+  /** The peer is a trusted proxy. */
+  trustedPeer: boolean;
+}
+
 export class ClientIpResolver {
   readonly #trusted: BlockList | undefined;
 
@@ -27,9 +36,13 @@ export class ClientIpResolver {
     }
   }
 
-  resolve(req: IncomingMessage): string {
+  resolve(req: IncomingMessage): ClientAddress {
     const peer = unmap(req.socket.remoteAddress ?? '');
-    if (!this.#trusted || !this.#isTrusted(peer)) return peer;
+    if (!this.#trusted || !this.#isTrusted(peer)) return { ip: peer, peer, trustedPeer: false };
+    return { ip: this.#forwardedClient(req, peer), peer, trustedPeer: true };
+  }
+
+  #forwardedClient(req: IncomingMessage, peer: string): string {
     const forwarded = req.headers['x-forwarded-for'];
     if (!forwarded) return peer;
     const hops = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)

@@ -23,7 +23,7 @@ export interface DataPlaneOptions {
   accessLog?: boolean;
   /** Largest request body buffered for signing (default 6 MiB). */
   bodyLimit?: number;
-  /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client. */
+  /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client and whose X-Forwarded-* are kept. */
   trustedProxies?: readonly string[];
   /** Refresh timing of expiring credentials (tests shorten it). */
   credentialRefresh?: RefreshOptions;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Forwarding } from './headers.ts';
 
 /** One request through the data plane: what handlers read, and what they record for logs and metrics. */
 export interface Exchange {
@@ -13,6 +14,8 @@ export interface Exchange {
   readonly prefixEnd: number;
   readonly requestId: string;
   readonly clientIp: string;
+  /** What the upstream or function is told in X-Forwarded-* headers. */
+  readonly forwarding: Forwarding;
   /** Time spent waiting for the upstream, from dispatch to the end of its response. */
   upstreamMs?: number;
   /** Why the upstream call failed, for metrics: timeout, connect, tls, reset, function_error, throttled, … */

@@ -64,11 +64,12 @@ export class UrlForwarder implements RouteHandler {
         { connection: 'close' },
       );
     }
-    const headers = upstreamRequestHeaders(req.rawHeaders, this.#headerPolicy, {
-      clientIp: exchange.clientIp,
-      proto: 'http',
-      requestId: exchange.requestId,
-    });
+    const headers = upstreamRequestHeaders(
+      req.rawHeaders,
+      this.#headerPolicy,
+      exchange.forwarding,
+      exchange.requestId,
+    );
     if (this.#apiKey !== undefined) headers.push('x-api-key', this.#apiKey);
 
     let body: Buffer | typeof req | null = hasBody(req) ? req : null;

@@ -1,6 +1,9 @@
 // Header rules for proxying: hop-by-hop headers never cross the proxy (RFC
 // 9110 §7.6.1), the upstream sees its own Host and the X-Forwarded-* headers,
 // and a route with its own credentials never passes the client's on.
+// Forwarding headers (X-Forwarded-*, Forwarded, X-Real-IP) describe the
+// original request only when a trusted proxy (--trusted-proxy) wrote them;
+// from anyone else they are dropped and lambda-ingress sets its own.
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -27,11 +30,60 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   return tokens.length > 0 ? new Set(tokens) : undefined;
 }
 
-export interface RequestFacts {
-  clientIp: string;
+/** Headers in which proxies tell the next hop about the original request. */
+const FORWARDING = new Set([
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-real-ip',
+]);
+
+/** What lambda-ingress tells the next hop about the request it received. */
+export interface Forwarding {
+  /** The socket's peer, appended to X-Forwarded-For. */
+  peerIp: string;
+  /** The peer is a trusted proxy: its forwarding headers are kept. */
+  trustedPeer: boolean;
+  /** X-Forwarded-Proto and X-Forwarded-Port, unless a trusted proxy set them. */
   proto: string;
-  /** The request id (the client's X-Request-Id when it was usable), sent upstream as X-Request-Id. */
-  requestId: string;
+  port: string;
+}
+
+/** The forwarding headers a trusted proxy sent, gathered while the others are copied. */
+class ForwardedBy {
+  xff: string | undefined;
+  proto = false;
+  port = false;
+  host = false;
+  readonly #forwarding: Forwarding;
+
+  constructor(forwarding: Forwarding) {
+    this.#forwarding = forwarding;
+  }
+
+  /** Whether a client header is copied as it is: not a forwarding header, or one from a trusted proxy. */
+  passes(lower: string, value: string): boolean {
+    if (!FORWARDING.has(lower)) return true;
+    if (!this.#forwarding.trustedPeer) return false;
+    if (lower === 'x-forwarded-for') {
+      // Never copied as it is: the peer is appended.
+      this.xff = this.xff === undefined ? value : `${this.xff}, ${value}`;
+      return false;
+    }
+    if (lower === 'x-forwarded-proto') this.proto = true;
+    else if (lower === 'x-forwarded-port') this.port = true;
+    else if (lower === 'x-forwarded-host') this.host = true;
+    return true;
+  }
+
+  /** The trusted chain with the peer appended, or the peer alone. */
+  get forwardedFor(): string {
+    const { peerIp } = this.#forwarding;
+    return this.xff === undefined ? peerIp : `${this.xff}, ${peerIp}`;
+  }
 }
 
 export interface RequestHeaderPolicy {
@@ -48,7 +100,8 @@ export interface RequestHeaderPolicy {
 export function upstreamRequestHeaders(
   rawHeaders: readonly string[],
   policy: RequestHeaderPolicy,
-  facts: RequestFacts,
+  forwarding: Forwarding,
+  requestId: string,
 ): string[] {
   let connection: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -56,10 +109,8 @@ export function upstreamRequestHeaders(
       connection = `${connection ?? ''},${rawHeaders[i + 1]}`;
   }
   const named = connectionTokens(connection);
-  const out: string[] = ['host', policy.host, 'x-request-id', facts.requestId];
-  let xff: string | undefined;
-  let hasProto = false;
-  let hasForwardedHost = false;
+  const out: string[] = ['host', policy.host, 'x-request-id', requestId];
+  const forwarded = new ForwardedBy(forwarding);
   let clientHost: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -70,24 +121,40 @@ export function upstreamRequestHeaders(
       continue;
     }
     if (HOP_BY_HOP.has(lower) || named?.has(lower) || lower === 'x-request-id') continue;
-    if (lower === 'x-forwarded-for') {
-      xff = xff === undefined ? value : `${xff}, ${value}`;
-      continue;
-    }
+    if (!forwarded.passes(lower, value)) continue;
     if (
       policy.ownCredentials &&
       (lower === 'authorization' || lower === 'x-api-key' || lower.startsWith('x-amz-'))
     ) {
       continue;
     }
-    if (lower === 'x-forwarded-proto') hasProto = true;
-    if (lower === 'x-forwarded-host') hasForwardedHost = true;
     out.push(name, value);
   }
-  out.push('x-forwarded-for', xff === undefined ? facts.clientIp : `${xff}, ${facts.clientIp}`);
-  // An outer load balancer's X-Forwarded-Proto / -Host describe the original request better than we can.
-  if (!hasProto) out.push('x-forwarded-proto', facts.proto);
-  if (!hasForwardedHost && clientHost !== undefined) out.push('x-forwarded-host', clientHost);
+  out.push('x-forwarded-for', forwarded.forwardedFor);
+  // A trusted load balancer's X-Forwarded-Proto / -Port / -Host describe the original request better than we can.
+  if (!forwarded.proto) out.push('x-forwarded-proto', forwarding.proto);
+  if (!forwarded.port) out.push('x-forwarded-port', forwarding.port);
+  if (!forwarded.host && clientHost !== undefined) out.push('x-forwarded-host', clientHost);
+  return out;
+}
+
+/**
+ * The headers a function's event carries, as raw pairs: the client's, with
+ * forwarding headers kept only from a trusted proxy, and X-Forwarded-For (the
+ * peer appended), X-Forwarded-Proto and X-Forwarded-Port as API Gateway sets
+ * them.
+ */
+export function eventHeaders(rawHeaders: readonly string[], forwarding: Forwarding): [string, string][] {
+  const out: [string, string][] = [];
+  const forwarded = new ForwardedBy(forwarding);
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
+    if (forwarded.passes(name.toLowerCase(), value)) out.push([name, value]);
+  }
+  out.push(['X-Forwarded-For', forwarded.forwardedFor]);
+  if (!forwarded.proto) out.push(['X-Forwarded-Proto', forwarding.proto]);
+  if (!forwarded.port) out.push(['X-Forwarded-Port', forwarding.port]);
   return out;
 }
 

@@ -10,6 +10,7 @@ import { BodyTooLargeError, hasBody, readBody } from './body.ts';
 import { classifyUpstreamError, credentialsUnavailable, type ErrorCode, sendError } from './errors.ts';
 import type { PayloadFormat } from './events/types.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
+import { eventHeaders } from './headers.ts';
 import type { RouteHealth } from './health.ts';
 
 /** Invoke API payload limits: 6 MB synchronous, 1 MB asynchronous (Event). */
@@ -78,7 +79,7 @@ export class FunctionInvoker implements RouteHandler {
       method: exchange.method,
       rawPath: exchange.path,
       rawQuery: exchange.query,
-      headers: pairs(req.rawHeaders),
+      headers: eventHeaders(req.rawHeaders, exchange.forwarding),
       body,
       sourceIp: exchange.clientIp,
       protocol: `HTTP/${req.httpVersion}`,
@@ -270,12 +271,6 @@ const CONTROLLED = new Set([
   'keep-alive',
   'x-amzn-requestid',
 ]);
-
-function pairs(raw: readonly string[]): [string, string][] {
-  const out: [string, string][] = [];
-  for (let i = 0; i < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
-  return out;
-}
 
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const value = headers[name];

@@ -14,6 +14,8 @@ export interface RequestTarget {
   query: string;
   /** The host to route by: lower-case, without port or trailing dot. */
   host: string;
+  /** The port the client addressed (Host, or the absolute-form authority): "80" when it named none. */
+  port: string;
   refusal?: Refusal;
 }
 
@@ -29,6 +31,8 @@ const FRAGMENT = badRequest('the request target contains "#", which no request t
 const BAD_ESCAPE = badRequest('the request path has a malformed percent-escape, or one that is not UTF-8');
 const BAD_FORM = badRequest('the request target must be a path, an absolute http(s) URL, or "*" for OPTIONS');
 const ASTERISK = badRequest('the request target "*" is only for OPTIONS');
+const TWO_HOSTS = badRequest('the request has more than one Host header');
+const NO_HOST_HEADER = badRequest('an HTTP/1.1 request must have a Host header');
 const BAD_HOST = badRequest('the Host header is not a valid host[:port]');
 const BAD_AUTHORITY = badRequest(
   'the authority of the absolute-form request target is not a valid host[:port]',
@@ -50,15 +54,23 @@ export function readTarget(req: IncomingMessage): RequestTarget {
   const header = req.headers.host;
   // An empty Host is valid: it names no host (RFC 9110 §7.2).
   const given = header === undefined || header === '' ? NO_HOST : parseHost(header);
-  const target: RequestTarget = { path: '*', query: '', host: given?.name ?? '' };
-  let refusal = given ? undefined : BAD_HOST;
+  const target: RequestTarget = { path: '*', query: '', host: given?.name ?? '', port: given?.port || '80' };
+  const lines = hostLines(req.rawHeaders);
+  // RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one before; Node would route by the first.
+  let refusal: Refusal | undefined;
+  if (lines > 1) refusal = TWO_HOSTS;
+  else if (lines === 0 && req.httpVersion === '1.1') refusal = NO_HOST_HEADER;
+  else if (!given) refusal = BAD_HOST;
   if (hash !== -1) refusal ??= FRAGMENT;
   if (url === '*') {
     if (req.method !== 'OPTIONS') refusal ??= ASTERISK;
   } else {
     if (url.charCodeAt(0) !== 47 /* / */) {
       const absolute = readAbsoluteForm(url, header === undefined ? undefined : given);
-      if (absolute.host !== undefined) target.host = absolute.host;
+      if (absolute.authority) {
+        target.host = absolute.authority.name;
+        target.port = absolute.authority.port;
+      }
       refusal ??= absolute.refusal;
       url = absolute.origin;
     }
@@ -78,7 +90,7 @@ export function readTarget(req: IncomingMessage): RequestTarget {
 function readAbsoluteForm(
   url: string,
   given: HostPort | undefined,
-): { origin: string; host?: string; refusal?: Refusal } {
+): { origin: string; authority?: HostPort; refusal?: Refusal } {
   const absolute = ABSOLUTE_FORM.exec(url);
   if (!absolute) return { origin: '', refusal: BAD_FORM };
   const rest = absolute[3]!;
@@ -87,10 +99,21 @@ function readAbsoluteForm(
   if (!authority) return { origin, refusal: BAD_AUTHORITY };
   const port = DEFAULT_PORT[absolute[1]!.toLowerCase()]!;
   const named = given ?? authority;
-  if (named.name !== authority.name || (named.port || port) !== (authority.port || port)) {
-    return { origin, host: authority.name, refusal: AUTHORITY_MISMATCH };
+  const routed = { name: authority.name, port: authority.port || port };
+  if (named.name !== authority.name || (named.port || port) !== routed.port) {
+    return { origin, authority: routed, refusal: AUTHORITY_MISMATCH };
   }
-  return { origin, host: authority.name };
+  return { origin, authority: routed };
+}
+
+/** Host header lines: Node keeps the first in `req.headers.host` and drops the others. */
+function hostLines(raw: readonly string[]): number {
+  let lines = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') lines++;
+  }
+  return lines;
 }
 
 /** Every escape is "%" and two hex digits, and the bytes they make are UTF-8. */

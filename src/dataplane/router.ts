@@ -33,6 +33,7 @@ export class Router {
     const target = readTarget(req);
     const { path, refusal } = target;
     const method = req.method ?? 'GET';
+    const client = this.#clientIp.resolve(req);
     const found =
       refusal || path === '*' ? undefined : this.#serving?.result.table.match(target.host, method, path);
     const exchange: RoutedExchange = {
@@ -43,7 +44,9 @@ export class Router {
       query: target.query,
       prefixEnd: found?.prefixEnd ?? 0,
       requestId,
-      clientIp: this.#clientIp.resolve(req),
+      clientIp: client.ip,
+      // The data plane listens for plain HTTP.
+      forwarding: { peerIp: client.peer, trustedPeer: client.trustedPeer, proto: 'http', port: target.port },
       routeKey: found?.route.key,
       routeName: found?.route.name,
       namespace: found?.route.namespace,

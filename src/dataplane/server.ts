@@ -55,6 +55,8 @@ export function createDataPlaneServer({ router, logger, onExchange, onUncaught }
     return503OnClosing: true,
     // Lambda and API Gateway allow long requests; the per-route timeout is what bounds them.
     requestTimeout: 0,
+    // An HTTP/1.1 request without Host gets our JSON 400 from the Router, not Node's bare one.
+    http: { requireHostHeader: false },
     // Fastify's router answers a URL it cannot decode itself (FST_ERR_BAD_URL, quoting the URL and
     // its query). The Router decides what is malformed, and answers it like any other request.
     frameworkErrors: (_error, request, reply) => handle(request, reply),

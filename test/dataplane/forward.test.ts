@@ -294,8 +294,10 @@ tls: {insecureSkipVerify: true}`,
     const seen = response.json();
     const names = seen.headers.map(([n]: [string]) => n.toLowerCase());
     expect(seen.headers).toContainEqual(['host', new URL(emulator.url).host]);
-    expect(seen.headers).toContainEqual(['x-forwarded-for', '203.0.113.9, 127.0.0.1']);
+    // The client is no trusted proxy: its X-Forwarded-For is dropped (test/dataplane/forwarded-headers.test.ts).
+    expect(seen.headers).toContainEqual(['x-forwarded-for', '127.0.0.1']);
     expect(seen.headers).toContainEqual(['x-forwarded-proto', 'http']);
+    expect(seen.headers).toContainEqual(['x-forwarded-port', '80']);
     expect(seen.headers).toContainEqual(['x-forwarded-host', 'public.example.com']);
     for (const hop of ['x-secret-hop', 'keep-alive', 'te']) expect(names).not.toContain(hop);
     expect(response.headers['x-upstream']).toBe('echo');
