@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'function_not_found'
   | 'invoke_failed'
   | 'throttled'
+  | 'not_implemented'
+  | 'http_version_not_supported'
   | 'internal_error';
 
 /** A request answered before routing, because it cannot be served as sent. */

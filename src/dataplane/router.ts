@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClientIpResolver } from './client-ip.ts';
 import { sendError } from './errors.ts';
 import type { Exchange } from './exchange.ts';
+import { refuseMessage } from './request-checks.ts';
 import { readTarget } from './request-target.ts';
 import type { Serving } from './runtime.ts';
 
@@ -31,7 +32,8 @@ export class Router {
   /** Routes one request. Resolves with the exchange (for logs and metrics) when the response is done. */
   async route(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<RoutedExchange> {
     const target = readTarget(req);
-    const { path, refusal } = target;
+    const { path } = target;
+    const refusal = refuseMessage(req) ?? target.refusal;
     const method = req.method ?? 'GET';
     const client = this.#clientIp.resolve(req);
     const found =

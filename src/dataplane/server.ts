@@ -3,6 +3,8 @@
 // upstream (or are buffered by the route's handler when it must sign them).
 // Routes are never added at run time; the Router swaps whole tables.
 import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyReply,
@@ -24,31 +26,26 @@ export interface DataPlaneServerOptions {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export function createDataPlaneServer({ router, logger, onExchange, onUncaught }: DataPlaneServerOptions) {
-  const handle = async (request: FastifyRequest, reply: FastifyReply) => {
-    reply.hijack();
+  const serve = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
     const started = performance.now();
     try {
-      const exchange = await router.route(request.raw, reply.raw, request.id);
+      const exchange = await router.route(req, res, requestId);
       onExchange?.(exchange, performance.now() - started);
     } catch (error) {
       // One request's failure never takes the process down.
-      logger.error({ err: error, requestId: request.id }, 'request failed');
+      logger.error({ err: error, requestId }, 'request failed');
       onUncaught?.();
-      sendError(reply.raw, 500, {
-        error: 'internal_error',
-        message: 'internal error',
-        requestId: request.id,
-      });
+      sendError(res, 500, { error: 'internal_error', message: 'internal error', requestId });
     }
+  };
+  const handle = (request: FastifyRequest, reply: FastifyReply) => {
+    reply.hijack();
+    return serve(request.raw, reply.raw, request.id);
   };
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
-    // Accept the client's X-Request-Id when it is sane, otherwise make one.
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: requestIdOf,
     // No per-request child logger (it would cost an allocation and a redaction setup per request);
     // the access log line carries the request id instead.
     childLoggerFactory: (parent) => parent,
@@ -65,6 +62,26 @@ export function createDataPlaneServer({ router, logger, onExchange, onUncaught }
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
   app.all('*', handle);
-  app.setNotFoundHandler(handle); // methods Fastify has no route for (e.g. TRACE) still get a JSON 404
+  app.setNotFoundHandler(handle); // methods Fastify has no route for (e.g. TRACE) still reach the Router
+  // Node hands a CONNECT request's socket over instead of making it a request (and closes it when
+  // nobody takes it): answer it on that socket like any request, so the Router refuses it with
+  // our JSON, logged and counted.
+  app.server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.on('finish', () => {
+      res.detachSocket(socket);
+      socket.destroySoon();
+    });
+    void serve(req, res, requestIdOf(req));
+  });
   return app;
+}
+
+/** The client's X-Request-Id when it is sane, otherwise a new one. */
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
