@@ -54,7 +54,7 @@ export function readTarget(req: IncomingMessage): RequestTarget {
   const header = req.headers.host;
   // An empty Host is valid: it names no host (RFC 9110 §7.2).
   const given = header === undefined || header === '' ? NO_HOST : parseHost(header);
-  const target: RequestTarget = { path: '*', query: '', host: given?.name ?? '', port: given?.port || '80' };
+  const target: RequestTarget = { path: '', query: '', host: given?.name ?? '', port: given?.port || '80' };
   const lines = hostLines(req.rawHeaders);
   // RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one before; Node would route by the first.
   let refusal: Refusal | undefined;
@@ -63,6 +63,7 @@ export function readTarget(req: IncomingMessage): RequestTarget {
   else if (!given) refusal = BAD_HOST;
   if (hash !== -1) refusal ??= FRAGMENT;
   if (url === '*') {
+    target.path = '*';
     if (req.method !== 'OPTIONS') refusal ??= ASTERISK;
   } else {
     if (url.charCodeAt(0) !== 47 /* / */) {

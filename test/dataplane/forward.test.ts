@@ -243,6 +243,12 @@ tls: {insecureSkipVerify: true}`,
     expect(seen.bodySha256).toBe(sha256(sent));
   });
 
+  it('signs the origin-form of an absolute-form request target', async () => {
+    const response = await send(gw.url, { path: `${gw.url}/signed/items?a=1` });
+    expect(response.status, response.text).toBe(200);
+    expect(response.json()).toMatchObject({ signedBy: KEYS.accessKeyId, path: '/prod/items', query: 'a=1' });
+  });
+
   it('keeps duplicate headers in order and never passes client credentials or x-amz headers', async () => {
     const response = await send(gw.url, {
       path: '/signed/h',
