@@ -19,19 +19,26 @@ const DOT_LIKE = /^[ .]*\.[ .]*$/;
 /** Where upstreams end a segment's name: path parameters (";"), and a decoded query, fragment or NUL. */
 const NAME_END = /[;?#\0]/;
 const SEPARATORS = /[/\\]/;
+/** What can decode to a dot or a control character; a rest without any is forwarded as it is. */
+const SUSPECT = /\.|%(?:2e|[01][0-9a-f]|7f)/i;
 
 /**
  * `rest` is "" or starts with "/" (the matched prefix ends at a segment
- * boundary). Returns undefined when `rest` cannot be forwarded without the
- * risk of an upstream resolving it above `basePath`.
+ * boundary), and its escapes are well-formed UTF-8 (the Router refuses other
+ * paths). Returns undefined when `rest` cannot be forwarded without the risk
+ * of an upstream resolving it above `basePath`.
  */
 export function upstreamPath(basePath: string, rest: string): string | undefined {
   if (rest === '') return basePath === '' ? '/' : basePath;
-  if (!rest.includes('.') && !rest.includes('%') && !rest.includes('\\')) return basePath + rest;
+  if (!SUSPECT.test(rest)) return basePath + rest;
   const parts = rest.split('/');
   const kept: string[] = [];
   for (let i = 1; i < parts.length; i++) {
     const part = parts[i]!;
+    if (!SUSPECT.test(part)) {
+      kept.push(part);
+      continue;
+    }
     const decoded = decodeOnce(part);
     if (decoded === undefined) return undefined;
     if (decoded === '.' || decoded === '..') {
