@@ -3,6 +3,7 @@
 // so standalone mode rejects exactly what the API server would.
 import { type ParseResult, parse } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject } from 'ajv';
+import { closest } from '../util/closest.ts';
 import { perObject } from '../util/per-object.ts';
 import { specSchema } from './schema.ts';
 import type { LambdaRouteSpec } from './types.ts';
@@ -57,8 +58,10 @@ function toFieldError(error: ErrorObject): FieldError {
   const path = error.instancePath.split('/').slice(1).map(decodePointer);
   let message = error.message ?? 'is invalid';
   if (error.keyword === 'additionalProperties') {
-    path.push(String(error.params['additionalProperty']));
-    message = 'unknown field';
+    const name = String(error.params['additionalProperty']);
+    path.push(name);
+    const known = closest(name, Object.keys(error.parentSchema?.['properties'] ?? {}));
+    message = known ? `unknown field (did you mean ${known}?)` : 'unknown field';
   } else if (error.keyword === 'required') {
     path.push(String(error.params['missingProperty']));
     message = 'is required';

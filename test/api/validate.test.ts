@@ -61,7 +61,13 @@ describe('validateSpec', () => {
       'duplicate',
     ],
     ['bad host', { ...valid, hosts: ['Bad Host'] }, 'spec.hosts[0]', 'must match pattern'],
-    ['unknown field', { ...valid, timout: '3s' }, 'spec.timout', 'unknown field'],
+    ['unknown field', { ...valid, timout: '3s' }, 'spec.timout', 'unknown field (did you mean timeout?)'],
+    [
+      'unknown field in another case',
+      { ...valid, match: { path: '/a', pathtype: 'Prefix' } },
+      'spec.match.pathtype',
+      'unknown field (did you mean pathType?)',
+    ],
     ['nested unknown field', { ...valid, tls: { verify: false } }, 'spec.tls.verify', 'unknown field'],
     ['bad duration', { ...valid, timeout: '3 seconds' }, 'spec.timeout', 'Go-style duration'],
     ['bad url scheme', { ...valid, target: { url: 'ftp://x' } }, 'spec.target.url', 'must match pattern'],
@@ -143,6 +149,10 @@ describe('validateSpec', () => {
   ])('%s', (_name, spec, field, message) => {
     const errors = errorsOf(spec);
     expect(errors).toContainEqual({ field, message: expect.stringContaining(message) });
+  });
+
+  it('suggests nothing for an unknown field unlike any known one', () => {
+    expect(errorsOf({ ...valid, color: 'red' })).toEqual([{ field: 'spec.color', message: 'unknown field' }]);
   });
 
   it('collects every error at once', () => {
