@@ -20,9 +20,11 @@ export type ValidationResult =
   | { ok: false; errors: FieldError[]; partial: unknown };
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
-// Kubernetes annotations in the schema: list semantics are checked below, the rest are for the API server.
+// Kubernetes annotations in the schema: list semantics are checked below, CEL rules by celErrors(), the rest
+// are for the API server (int-or-string nodes carry no type: their CEL rules check the value).
 ajv.addKeyword({ keyword: 'x-kubernetes-validations' });
 ajv.addKeyword({ keyword: 'x-kubernetes-list-map-keys' });
+ajv.addKeyword({ keyword: 'x-kubernetes-int-or-string' });
 ajv.addKeyword({
   keyword: 'x-kubernetes-list-type',
   type: 'array',
@@ -80,6 +82,8 @@ function decodePointer(segment: string): string {
 interface CelRule {
   rule: string;
   message: string;
+  /** Evaluated for the message when the rule fails; `message` when it cannot be (as the API server does). */
+  messageExpression?: string;
   fieldPath?: string;
 }
 
@@ -90,13 +94,13 @@ interface SchemaNode {
   readonly 'x-kubernetes-validations'?: readonly CelRule[];
 }
 
-/** Evaluates CEL rules depth-first over the defaulted object, like the API server does. */
+/** Evaluates CEL rules depth-first over the defaulted object (on every value present), like the API server does. */
 function celErrors(schema: SchemaNode, data: unknown, path: string): FieldError[] {
-  if (typeof data !== 'object' || data === null) return [];
+  if (data === undefined) return [];
   const errors: FieldError[] = [];
   const rules = schema['x-kubernetes-validations'] ?? [];
   const self = rules.length > 0 ? escapeForCel(data) : undefined;
-  for (const { rule, message, fieldPath } of rules) {
+  for (const { rule, message, messageExpression, fieldPath } of rules) {
     let passed: unknown;
     try {
       passed = program(rule)({ self });
@@ -104,8 +108,14 @@ function celErrors(schema: SchemaNode, data: unknown, path: string): FieldError[
       // A type error here means the structure is already invalid, and ajv has said where.
       continue;
     }
-    if (passed !== true) errors.push({ field: path + (fieldPath ?? ''), message });
+    if (passed !== true) {
+      errors.push({
+        field: path + (fieldPath ?? ''),
+        message: evaluatedMessage(messageExpression, self) ?? message,
+      });
+    }
   }
+  if (typeof data !== 'object' || data === null) return errors;
   if (Array.isArray(data) && schema.items) {
     for (const [i, item] of data.entries()) errors.push(...celErrors(schema.items, item, `${path}[${i}]`));
   } else {
@@ -114,6 +124,16 @@ function celErrors(schema: SchemaNode, data: unknown, path: string): FieldError[
     }
   }
   return errors;
+}
+
+function evaluatedMessage(expression: string | undefined, self: unknown): string | undefined {
+  if (expression === undefined) return undefined;
+  try {
+    const message = program(expression)({ self });
+    return typeof message === 'string' ? message : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const programs = new Map<string, ParseResult>();
