@@ -17,11 +17,21 @@ describe('crds/lambdaroute.yaml', () => {
     const [version] = crd.spec.versions;
     expect(version.name).toBe('v1alpha1');
     expect(version.subresources).toEqual({ status: {} });
-    expect(version.additionalPrinterColumns.map((c: { name: string }) => c.name)).toEqual([
+    const columns = (priority: number) =>
+      version.additionalPrinterColumns
+        .filter((c: { priority?: number }) => (c.priority ?? 0) <= priority)
+        .map((c: { name: string }) => c.name);
+    expect(columns(0)).toEqual(['Path', 'Path Type', 'URL', 'Function', 'Ready', 'Reason', 'Age']);
+    // -o wide
+    expect(columns(1)).toEqual([
       'Path',
+      'Path Type',
       'URL',
       'Function',
       'Ready',
+      'Reason',
+      'Hosts',
+      'Invocation',
       'Age',
     ]);
   });
