@@ -2,10 +2,21 @@
 // the flag, and reports system errors (a port in use) in one line, not a stack.
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, listenOn, type RunningProcess, startCli, waitFor200 } from './support/process.ts';
 
 const EXAMPLES = new URL('../examples/', import.meta.url).pathname;
+
+// Every process a test starts is stopped after it, also when the test failed before it exited.
+const started: RunningProcess[] = [];
+const run = (...args: Parameters<typeof startCli>): RunningProcess => {
+  const proc = startCli(...args);
+  started.push(proc);
+  return proc;
+};
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((proc) => proc.stop('SIGKILL')));
+});
 
 it.each([
   [
@@ -28,7 +39,7 @@ it.each([
   ],
   [['--emulator-port', '1'], '--emulator-port is not an option of standalone'],
 ])('standalone %j exits 2: %s', async (flags, message) => {
-  const proc = startCli(['standalone', '--manifests', EXAMPLES, ...flags]);
+  const proc = run(['standalone', '--manifests', EXAMPLES, ...flags]);
   expect(await proc.exited).toBe(2);
   expect(proc.output()).toContain(message);
   expect(proc.output()).toContain('Usage:');
@@ -44,7 +55,7 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((resolve) => taken.close(() => resolve())));
 
 it('exits 1 with one line when the port is in use', async () => {
-  const proc = startCli(['standalone', '--manifests', EXAMPLES, ...listenOn(takenPort, await freePort())]);
+  const proc = run(['standalone', '--manifests', EXAMPLES, ...listenOn(takenPort, await freePort())]);
   expect(await proc.exited).toBe(1);
   const errorLine = proc
     .output()
@@ -60,21 +71,21 @@ it.each([
   [['controller', '--emulator-port', '1'], '--emulator-port is not an option of controller'],
   [['demo', '--debug-routes'], '--debug-routes is not an option of demo'],
 ])('%j exits 2 naming the flag the command does not take', async (args, message) => {
-  const proc = startCli(args);
+  const proc = run(args);
   expect(await proc.exited).toBe(2);
   expect(proc.output()).toContain(`lambda-ingress: ${message} (lambda-ingress ${args[0]} --help lists them)`);
   expect(proc.output()).toContain(`Usage: lambda-ingress ${args[0]}`);
 });
 
 it('suggests the command a typo meant', async () => {
-  const proc = startCli(['standalon', '--manifests', EXAMPLES]);
+  const proc = run(['standalon', '--manifests', EXAMPLES]);
   expect(await proc.exited).toBe(2);
   expect(proc.output()).toContain('lambda-ingress: unknown command "standalon" (did you mean standalone?)');
 });
 
 it('--version prints the version from package.json', async () => {
   const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-  const proc = startCli(['--version']);
+  const proc = run(['--version']);
   expect(await proc.exited).toBe(0);
   expect(proc.output()).toBe(`lambda-ingress ${version}\n`);
 });
@@ -89,7 +100,7 @@ it.each([
   ['demo', ['--emulator-port', '--emulator-host', '--port'], ['--manifests', '--kubeconfig']],
   ['emulator', ['--emulator-port', '--emulator-host', '--log-level'], ['--port', '--admin-port', '--host']],
 ])('%s --help prints the options of that command only', async (command, has, hasNot) => {
-  const proc = startCli([command, '--help']);
+  const proc = run([command, '--help']);
   expect(await proc.exited).toBe(0);
   const output = proc.output();
   expect(output).toContain(`Usage: lambda-ingress ${command}`);
@@ -99,13 +110,9 @@ it.each([
 
 describe('the admin port', () => {
   let proc: RunningProcess | undefined;
-  afterAll(async () => {
-    await proc?.stop();
-  });
   const standalone = async (...flags: string[]) => {
-    await proc?.stop();
     const [port, adminPort] = [await freePort(), await freePort()];
-    proc = startCli([
+    proc = run([
       'standalone',
       '--manifests',
       EXAMPLES,
@@ -149,14 +156,9 @@ describe('the admin port', () => {
 });
 
 describe('lambda-ingress emulator', () => {
-  let proc: RunningProcess | undefined;
-  afterAll(async () => {
-    await proc?.stop();
-  });
   const start = async (...flags: string[]) => {
-    await proc?.stop();
     const port = await freePort();
-    proc = startCli(['emulator', '--emulator-port', String(port), ...flags]);
+    const proc = run(['emulator', '--emulator-port', String(port), ...flags]);
     const deadline = Date.now() + 15_000;
     while (!proc.output().includes('AWS emulator listening')) {
       if (Date.now() > deadline || proc.child.exitCode !== null) throw new Error(proc.output());
