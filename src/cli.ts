@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, parseDuration } from './api/duration.ts';
+import type { Snapshot } from './compile/snapshot.ts';
 import { ClientIpResolver } from './dataplane/client-ip.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 import { createLoggers, type Loggers } from './log.ts';
@@ -324,18 +325,23 @@ function gatewayOptions(options: Options, loggers: Loggers): GatewayOptions {
   };
 }
 
-async function serveFiles(options: Options, manifests: string) {
+/** Standalone mode on `manifests`; the demo passes `adjust` to point examples/ at its emulator. */
+async function serveFiles(
+  options: Options,
+  manifests: string,
+  adjust: (snapshot: Snapshot) => Snapshot = (snapshot) => snapshot,
+) {
   const loggers = createLoggers(options.logLevel);
   const source = new FileSource(manifests);
-  let snapshot: Awaited<ReturnType<FileSource['load']>>;
+  let snapshot: Snapshot;
   try {
     snapshot = await source.load();
   } catch (error) {
     throw new UsageError(`cannot read --manifests ${manifests}: ${(error as Error).message}`);
   }
   const gateway = await Gateway.start(gatewayOptions(options, loggers));
-  gateway.pipeline.apply(snapshot);
-  await source.watch((next) => gateway.pipeline.apply(next));
+  gateway.pipeline.apply(adjust(snapshot));
+  await source.watch((next) => gateway.pipeline.apply(adjust(next)));
   loggers.app.info(
     { url: gateway.url, admin: gateway.adminUrl, manifests },
     'lambda-ingress standalone is serving',
@@ -394,10 +400,14 @@ async function main(argv: string[]): Promise<void> {
       running = await serveFiles(options, options.manifests);
       break;
     case 'demo': {
-      const { startDemoEmulator } = await loadDemoEmulator();
+      const { startDemoEmulator, pointExamplesAt } = await loadDemoEmulator();
       const emulator = await startDemoEmulator({ host: options.emulatorHost, port: options.emulatorPort });
       // The demo is local: its admin port is loopback unless told otherwise, so the table can be shown.
-      const served = await serveFiles({ ...options, debugRoutes: true }, join(repoRoot, 'examples'));
+      const served = await serveFiles(
+        { ...options, debugRoutes: true },
+        join(repoRoot, 'examples'),
+        pointExamplesAt(emulator.url),
+      );
       served.loggers.app.info(
         { emulator: emulator.url },
         `demo: try  curl -i 'localhost:${options.port}/aws?name=APISIX'`,
