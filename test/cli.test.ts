@@ -1,7 +1,11 @@
 // bin/lambda-ingress refuses bad flags with exit code 2 and a message that names
 // the flag, and reports system errors (a port in use) in one line, not a stack.
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, listenOn, type RunningProcess, startCli, waitFor200 } from './support/process.ts';
 
@@ -182,5 +186,46 @@ describe('lambda-ingress emulator', () => {
     const port = await start('--emulator-host', '127.0.0.2');
     expect(await answers(`http://127.0.0.2:${port}/`)).toBe(true);
     expect(await answers(`http://127.0.0.1:${port}/`)).toBe(false);
+  });
+});
+
+describe('on Node.js older than 22.19', () => {
+  // This Node, made to report 22.18.0 before anything else runs.
+  const OLD_NODE = `--import=data:text/javascript,${encodeURIComponent(
+    "Object.defineProperty(process, 'version', { value: 'v22.18.0' });" +
+      "Object.defineProperty(process.versions, 'node', { value: '22.18.0' });",
+  )}`;
+
+  it('bin/lambda-ingress stops at once with one line naming the version it needs', async () => {
+    const proc = run(['demo'], { NODE_OPTIONS: OLD_NODE });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toBe(
+      'lambda-ingress needs Node.js 22.19 or later (24 recommended); this is v22.18.0.\n',
+    );
+  });
+
+  it('npm ci refuses to install (engine-strict), naming the version it needs', async () => {
+    const repo = new URL('..', import.meta.url).pathname;
+    const dir = mkdtempSync(join(tmpdir(), 'lambda-ingress-engines-'));
+    try {
+      for (const file of ['package.json', 'package-lock.json', '.npmrc'])
+        copyFileSync(join(repo, file), join(dir, file));
+      const result = await promisify(execFile)(
+        'npm',
+        ['ci', '--dry-run', '--ignore-scripts', '--offline', '--no-audit', '--no-fund'],
+        { cwd: dir, env: { ...process.env, NODE_OPTIONS: OLD_NODE } },
+      ).then(
+        () => ({ code: 0, output: '' }),
+        (error: { code: number; stdout: string; stderr: string }) => ({
+          code: error.code,
+          output: error.stdout + error.stderr,
+        }),
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.output).toContain('npm error code EBADENGINE');
+      expect(result.output).toContain('Required: {"node":">=22.19"}');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,8 +2,11 @@
 // `npm start` runs: `lambda-ingress demo` on examples/ with the emulator, here
 // on ports of its own (the emulator too: examples/ say 9092, and the demo
 // points them at the emulator it started).
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type RunningProcess, startCli, waitFor200 } from './support/process.ts';
+
+const REPO_ROOT = new URL('..', import.meta.url).pathname;
 
 let demo: RunningProcess;
 let base: string;
@@ -53,4 +56,48 @@ it('says there is no route for anything else', async () => {
   const response = await fetch(`${base}/elsewhere`);
   expect(response.status).toBe(404);
   expect(await response.json()).toMatchObject({ error: 'no_route' });
+});
+
+describe('npm start', () => {
+  let npm: ReturnType<typeof spawn> | undefined;
+  afterAll(() => {
+    // The test may have failed with the server still running: stop the whole group.
+    if (npm?.pid)
+      try {
+        process.kill(-npm.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+  });
+
+  it('stops the server when npm itself is stopped', async () => {
+    const [port, adminPort, emulator] = [await freePort(), await freePort(), await freePort()];
+    // Its own process group, so that what it leaves behind can be found and stopped.
+    npm = spawn(
+      'npm',
+      [
+        'start',
+        '--',
+        '--port',
+        String(port),
+        '--admin-port',
+        String(adminPort),
+        '--emulator-port',
+        String(emulator),
+      ],
+      { cwd: REPO_ROOT, detached: true, stdio: 'ignore' },
+    );
+    await waitFor200(`http://127.0.0.1:${adminPort}/readyz`, 30_000);
+    process.kill(npm.pid!, 'SIGTERM'); // npm, not its children: what a parent that started `npm start` does
+    const deadline = Date.now() + 10_000;
+    let listening = true;
+    while (listening && Date.now() < deadline) {
+      listening = await fetch(`http://127.0.0.1:${adminPort}/healthz`).then(
+        () => true,
+        () => false,
+      );
+      if (listening) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(listening, 'the server still answers after npm was stopped').toBe(false);
+  });
 });
