@@ -3,7 +3,10 @@
 // on ports of its own (the emulator too: examples/ say 9092, and the demo
 // points them at the emulator it started).
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_CREDENTIALS } from '../src/emulator/demo.ts';
 import { freePort, type RunningProcess, startCli, waitFor200 } from './support/process.ts';
 
 const REPO_ROOT = new URL('..', import.meta.url).pathname;
@@ -56,6 +59,60 @@ it('says there is no route for anything else', async () => {
   const response = await fetch(`${base}/elsewhere`);
   expect(response.status).toBe(404);
   expect(await response.json()).toMatchObject({ error: 'no_route' });
+});
+
+it("answers with the headers the README's Quick start shows", async () => {
+  const readme = readFileSync(`${REPO_ROOT}README.md`, 'utf8');
+  const quickStart = readme.slice(readme.indexOf('## Quick start'));
+  const block = /```console\n([\s\S]*?)```/.exec(quickStart)![1]!;
+  const [command, status, ...rest] = block.split('\n');
+  expect(command).toBe("$ curl -i 'localhost:9080/aws?name=APISIX'");
+  const shown = rest.slice(0, rest.indexOf('')).map((line) => line.split(': ') as [string, string]);
+  const body = rest[rest.indexOf('') + 1];
+
+  const real = await new Promise<{ status: string; headers: [string, string][]; body: string }>(
+    (resolve, reject) => {
+      get(`${base}/aws?name=APISIX`, (response) => {
+        const headers: [string, string][] = [];
+        for (let i = 0; i < response.rawHeaders.length; i += 2)
+          headers.push([response.rawHeaders[i]!, response.rawHeaders[i + 1]!]);
+        let text = '';
+        response.on('data', (chunk) => (text += chunk));
+        response.on('end', () =>
+          resolve({
+            status: `HTTP/${response.httpVersion} ${response.statusCode} ${response.statusMessage}`,
+            headers,
+            body: text,
+          }),
+        );
+      }).on('error', reject);
+    },
+  );
+  expect(status).toBe(real.status);
+  expect(body).toBe(real.body);
+  expect(shown.map(([name]) => name)).toEqual(real.headers.map(([name]) => name));
+  // Ids and the date differ on every call; the rest is what the demo sends.
+  const fixed = (headers: [string, string][]) =>
+    headers.filter(([name]) => !/^(x-request-id|x-amzn-requestid|date)$/i.test(name));
+  expect(fixed(shown)).toEqual(fixed(real.headers));
+});
+
+it('hosts what the README lists: the stage, the function and one key pair; unsigned requests get 403', async () => {
+  const readme = readFileSync(`${REPO_ROOT}README.md`, 'utf8');
+  for (const text of [
+    '`/default/test-apisix`',
+    '`hello`',
+    `\`${DEMO_CREDENTIALS.accessKeyId}\``,
+    `\`${DEMO_CREDENTIALS.secretAccessKey}\``,
+  ])
+    expect(readme).toContain(text);
+  const emulator = `http://127.0.0.1:${emulatorPort}`;
+  expect((await fetch(`${emulator}/default/test-apisix?name=x`)).status).toBe(403);
+  const invoke = await fetch(`${emulator}/2015-03-31/functions/hello/invocations`, {
+    method: 'POST',
+    body: '{}',
+  });
+  expect(invoke.status).toBe(403);
 });
 
 describe('npm start', () => {
