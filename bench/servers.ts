@@ -161,10 +161,10 @@ spec:
 }
 
 let workersFlag: boolean | undefined;
-/** Whether this checkout's lambda-ingress has `--workers` (it is listed in --help). */
+/** Whether this checkout's lambda-ingress has `--workers` (it is listed in `standalone --help`). */
 export function hasWorkersFlag(): boolean {
   workersFlag ??= /--workers\b/.test(
-    commandOutput(process.execPath, [join(REPO, 'bin/lambda-ingress'), '--help']),
+    commandOutput(process.execPath, [join(REPO, 'bin/lambda-ingress'), 'standalone', '--help']),
   );
   return workersFlag;
 }

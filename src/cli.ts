@@ -1,14 +1,17 @@
 // bin/lambda-ingress: standalone | controller | demo | emulator.
 
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, parseDuration } from './api/duration.ts';
+import type { Snapshot } from './compile/snapshot.ts';
 import { ClientIpResolver } from './dataplane/client-ip.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 import { createLoggers, type Loggers } from './log.ts';
 import { FileSource } from './sources/files.ts';
+import { closest } from './util/closest.ts';
 import { runWorker } from './workers.ts';
 
 // The Kubernetes client and the AWS emulator are loaded only by the commands
@@ -18,63 +21,246 @@ const loadDemoEmulator = () => import('./emulator/demo.ts');
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Where the demo's AWS emulator listens; examples/ point at it. */
+/** Where the demo's AWS emulator listens by default; examples/ point at it. */
 const DEMO_EMULATOR_PORT = 9092;
 
-const USAGE = `Usage: lambda-ingress <command> [options]
+const COMMANDS = {
+  standalone: {
+    synopsis: 'standalone --manifests <file-or-dir> [options]',
+    summary: 'Serve LambdaRoutes and Secrets from YAML files, following changes live.',
+  },
+  controller: {
+    synopsis: 'controller [options]',
+    summary: 'Watch LambdaRoutes and Secrets in a Kubernetes cluster.',
+  },
+  demo: {
+    synopsis: 'demo [options]',
+    summary: 'Standalone mode on examples/ plus a local AWS emulator (/debug/routes on).',
+  },
+  emulator: {
+    synopsis: 'emulator [options]',
+    summary: 'Only the AWS emulator the demo uses (for trying things by hand).',
+  },
+};
+type Command = keyof typeof COMMANDS;
+const isCommand = (name: string | undefined): name is Command =>
+  name !== undefined && Object.hasOwn(COMMANDS, name);
+
+const SERVING: readonly Command[] = ['standalone', 'controller', 'demo'];
+const EMULATING: readonly Command[] = ['demo', 'emulator'];
+const ALL = Object.keys(COMMANDS) as Command[];
+
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  short?: string;
+  /** Shown after the flag in help, e.g. "<n>". */
+  arg?: string;
+  /** Shown as --no-<name> (on by default). */
+  negated?: boolean;
+  help: string;
+  /** The commands it applies to; any other refuses it. */
+  commands: readonly Command[];
+}
+
+// One entry per flag: parsing, per-command help and the "does not apply" check all read this table.
+const OPTIONS = {
+  port: { type: 'string', arg: '<n>', help: 'data plane port (default 9080)', commands: SERVING },
+  host: {
+    type: 'string',
+    arg: '<addr>',
+    help: 'data plane listen address (default 0.0.0.0)',
+    commands: SERVING,
+  },
+  'admin-port': {
+    type: 'string',
+    arg: '<n>',
+    help: 'admin port: /healthz, /readyz, /metrics, /debug/routes (default 9091)',
+    commands: SERVING,
+  },
+  'admin-host': {
+    type: 'string',
+    arg: '<addr>',
+    help: 'admin listen address (default 127.0.0.1: this machine only; in a pod, its IP)',
+    commands: SERVING,
+  },
+  'debug-routes': {
+    type: 'boolean',
+    help: 'serve /debug/routes, the live table with upstreams, ARNs and file names (default off)',
+    commands: ['standalone', 'controller'],
+  },
+  manifests: {
+    type: 'string',
+    arg: '<path>',
+    help: 'a YAML file or a directory of them',
+    commands: ['standalone'],
+  },
+  kubeconfig: {
+    type: 'string',
+    arg: '<path>',
+    help: 'kubeconfig (default: in-cluster config)',
+    commands: ['controller'],
+  },
+  namespace: {
+    type: 'string',
+    multiple: true,
+    arg: '<ns>',
+    help: 'watch this namespace (repeatable; default: all)',
+    commands: ['controller'],
+  },
+  'lease-namespace': {
+    type: 'string',
+    arg: '<ns>',
+    help: 'namespace of the leader Lease (default: $POD_NAMESPACE, else default)',
+    commands: ['controller'],
+  },
+  'body-limit': {
+    type: 'string',
+    arg: '<bytes>',
+    help: 'largest request body buffered for signing (default 6291456)',
+    commands: SERVING,
+  },
+  'trusted-proxy': {
+    type: 'string',
+    multiple: true,
+    arg: '<cidr>',
+    help: 'a proxy whose X-Forwarded-* headers are kept (repeatable; default: none)',
+    commands: SERVING,
+  },
+  'shutdown-grace': {
+    type: 'string',
+    arg: '<dur>',
+    help: 'time in-flight requests get to finish on SIGTERM (default 25s)',
+    commands: SERVING,
+  },
+  workers: {
+    type: 'string',
+    arg: '<n>',
+    help: 'serving processes sharing the port (default 1: one process does everything)',
+    commands: SERVING,
+  },
+  'log-level': {
+    type: 'string',
+    arg: '<level>',
+    help: 'fatal, error, warn, info, debug, trace (default info)',
+    commands: ALL,
+  },
+  'access-log': {
+    type: 'boolean',
+    negated: true,
+    help: 'no JSON line per request (on by default)',
+    commands: SERVING,
+  },
+  'emulator-port': {
+    type: 'string',
+    arg: '<n>',
+    help: `AWS emulator port (default ${DEMO_EMULATOR_PORT})`,
+    commands: EMULATING,
+  },
+  'emulator-host': {
+    type: 'string',
+    arg: '<addr>',
+    help: 'AWS emulator listen address (default 127.0.0.1: it accepts the published example keys)',
+    commands: EMULATING,
+  },
+  version: { type: 'boolean', help: 'print the version', commands: ALL },
+  help: { type: 'boolean', short: 'h', help: 'show this help', commands: ALL },
+} satisfies Record<string, OptionSpec>;
+type OptionName = keyof typeof OPTIONS;
+const optionSpecs = Object.entries(OPTIONS) as [OptionName, OptionSpec][];
+
+const flagOf = (name: OptionName, spec: OptionSpec) => `--${spec.negated ? 'no-' : ''}${name}`;
+
+function usage(command?: Command): string {
+  if (!command) {
+    const width = Math.max(...ALL.map((c) => COMMANDS[c].synopsis.length));
+    return `Usage: lambda-ingress <command> [options]
 
 Commands:
-  standalone --manifests <file-or-dir>   Serve LambdaRoutes and Secrets from YAML files, following changes live.
-  controller                             Watch LambdaRoutes and Secrets in a Kubernetes cluster.
-  demo                                   Standalone mode on examples/ plus a local AWS emulator.
-  emulator                               Only the AWS emulator the demo uses (for trying things by hand).
+${ALL.map((c) => `  ${COMMANDS[c].synopsis.padEnd(width)}   ${COMMANDS[c].summary}`).join('\n')}
+
+Run lambda-ingress <command> --help for the options of a command.
+  --version    print the version
+  -h, --help   show this help
+`;
+  }
+  const lines = optionSpecs
+    .filter(([, spec]) => spec.commands.includes(command))
+    .map(([name, spec]) => [
+      `${spec.short ? `-${spec.short}, ` : ''}${flagOf(name, spec)}${spec.arg ? ` ${spec.arg}` : ''}`,
+      spec.help,
+    ]);
+  const width = Math.max(...lines.map(([flag]) => flag!.length));
+  return `Usage: lambda-ingress ${COMMANDS[command].synopsis}
+
+${COMMANDS[command].summary}
 
 Options:
-  --port <n>              data plane port (default 9080)
-  --host <addr>           listen address (default 0.0.0.0)
-  --admin-port <n>        admin port: /healthz, /readyz, /metrics, /debug/routes (default 9091)
-  --manifests <path>      standalone: a YAML file or a directory of them
-  --kubeconfig <path>     controller: kubeconfig (default: in-cluster config)
-  --namespace <ns>        controller: watch this namespace (repeatable; default: all)
-  --lease-namespace <ns>  controller: namespace of the leader Lease (default: $POD_NAMESPACE, else default)
-  --body-limit <bytes>    largest request body buffered for signing (default 6291456)
-  --trusted-proxy <cidr>  a proxy whose X-Forwarded-* headers are kept (repeatable; default: none)
-  --shutdown-grace <dur>  time in-flight requests get to finish on SIGTERM (default 25s)
-  --workers <n>           serving processes sharing the port (default 1: one process does everything)
-  --log-level <level>     fatal, error, warn, info, debug, trace (default info)
-  --no-access-log         no JSON line per request (on by default)
-  --emulator-port <n>     demo/emulator: AWS emulator port (default ${DEMO_EMULATOR_PORT})
-  -h, --help              show this help
+${lines.map(([flag, help]) => `  ${flag!.padEnd(width)}   ${help}`).join('\n')}
 `;
+}
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  /** The command whose usage follows the message. */
+  readonly command: Command | undefined;
+  constructor(message: string, command?: Command) {
+    super(message);
+    this.command = command;
+  }
+}
+
+/**
+ * Refuses, before anything is parsed for real, a flag we do not have (with
+ * the nearest one we do) and one the command does not take. Reads what was
+ * typed (parseArgs tokens), not the parsed values, so defaults do not count.
+ */
+function checkFlags(argv: string[]): Command | undefined {
+  const { positionals, tokens } = parseArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    allowNegative: true,
+    strict: false,
+    tokens: true,
+  });
+  const command = isCommand(positionals[0]) ? positionals[0] : undefined;
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const spec: OptionSpec | undefined = Object.hasOwn(OPTIONS, token.name)
+      ? OPTIONS[token.name as OptionName]
+      : undefined;
+    const negated = token.rawName.startsWith('--no-');
+    if (!spec || negated !== (spec.negated === true)) {
+      const known = closest(
+        token.rawName,
+        optionSpecs.map(([name, s]) => flagOf(name, s)),
+      );
+      throw new UsageError(
+        `unknown option ${token.rawName}${known ? ` (did you mean ${known}?)` : ''}`,
+        command,
+      );
+    }
+    if (command && !spec.commands.includes(command)) {
+      throw new UsageError(
+        `${token.rawName} is not an option of ${command} (lambda-ingress ${command} --help lists them)`,
+        command,
+      );
+    }
+  }
+  return command;
+}
 
 function parse(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     allowNegative: true,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'admin-port': { type: 'string' },
-      manifests: { type: 'string' },
-      kubeconfig: { type: 'string' },
-      namespace: { type: 'string', multiple: true },
-      'lease-namespace': { type: 'string' },
-      'body-limit': { type: 'string' },
-      'trusted-proxy': { type: 'string', multiple: true },
-      'shutdown-grace': { type: 'string' },
-      workers: { type: 'string' },
-      'log-level': { type: 'string', default: 'info' },
-      'access-log': { type: 'boolean', default: true },
-      'emulator-port': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: OPTIONS,
   });
-  const number = (name: keyof typeof values, fallback: number, max = Number.MAX_SAFE_INTEGER): number => {
+  const command = positionals[0];
+  const number = (name: OptionName, fallback: number, max = Number.MAX_SAFE_INTEGER): number => {
     const text = values[name];
     if (text === undefined) return fallback;
     const n = Number(text);
@@ -86,7 +272,7 @@ function parse(argv: string[]) {
   if (!new RegExp(DURATION_PATTERN).test(grace)) {
     throw new UsageError(`--shutdown-grace must be a duration such as 25s, got "${grace}"`);
   }
-  const logLevel = values['log-level']!;
+  const logLevel = values['log-level'] ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
@@ -97,12 +283,15 @@ function parse(argv: string[]) {
     throw new UsageError((error as Error).message);
   }
   return {
-    command: positionals[0],
+    command,
     extra: positionals.slice(1),
     help: values.help === true,
+    version: values.version === true,
     port: number('port', 9080, 65535),
     host: values.host ?? '0.0.0.0',
     adminPort: number('admin-port', 9091, 65535),
+    adminHost: values['admin-host'] ?? '127.0.0.1',
+    debugRoutes: values['debug-routes'] === true,
     manifests: values.manifests,
     kubeconfig: values.kubeconfig,
     namespaces: values.namespace ?? [],
@@ -114,6 +303,7 @@ function parse(argv: string[]) {
     logLevel,
     accessLog: values['access-log'] !== false,
     emulatorPort: number('emulator-port', DEMO_EMULATOR_PORT, 65535),
+    emulatorHost: values['emulator-host'] ?? '127.0.0.1',
   };
 }
 
@@ -126,6 +316,8 @@ function gatewayOptions(options: Options, loggers: Loggers): GatewayOptions {
     host: options.host,
     port: options.port,
     adminPort: options.adminPort,
+    adminHost: options.adminHost,
+    debugRoutes: options.debugRoutes,
     bodyLimit: options.bodyLimit,
     trustedProxies: options.trustedProxies,
     shutdownGraceMs: options.shutdownGraceMs,
@@ -133,18 +325,23 @@ function gatewayOptions(options: Options, loggers: Loggers): GatewayOptions {
   };
 }
 
-async function serveFiles(options: Options, manifests: string) {
+/** Standalone mode on `manifests`; the demo passes `adjust` to point examples/ at its emulator. */
+async function serveFiles(
+  options: Options,
+  manifests: string,
+  adjust: (snapshot: Snapshot) => Snapshot = (snapshot) => snapshot,
+) {
   const loggers = createLoggers(options.logLevel);
   const source = new FileSource(manifests);
-  let snapshot: Awaited<ReturnType<FileSource['load']>>;
+  let snapshot: Snapshot;
   try {
     snapshot = await source.load();
   } catch (error) {
     throw new UsageError(`cannot read --manifests ${manifests}: ${(error as Error).message}`);
   }
   const gateway = await Gateway.start(gatewayOptions(options, loggers));
-  gateway.pipeline.apply(snapshot);
-  await source.watch((next) => gateway.pipeline.apply(next));
+  gateway.pipeline.apply(adjust(snapshot));
+  await source.watch((next) => gateway.pipeline.apply(adjust(next)));
   loggers.app.info(
     { url: gateway.url, admin: gateway.adminUrl, manifests },
     'lambda-ingress standalone is serving',
@@ -169,23 +366,48 @@ function serveAsWorker(options: Options): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const options = parse(argv);
+  let options: Options;
+  const command = checkFlags(argv);
+  try {
+    options = parse(argv);
+  } catch (error) {
+    // A value parseArgs or we refuse: shown with the usage of the command it was given to.
+    throw new UsageError((error as Error).message, command);
+  }
   if (cluster.isWorker) return serveAsWorker(options);
-  if (options.help || options.command === undefined) {
-    process.stdout.write(USAGE);
+  if (options.version) {
+    const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+    process.stdout.write(`lambda-ingress ${version}\n`);
     return;
   }
-  if (options.extra.length > 0) throw new UsageError(`unexpected argument "${options.extra[0]}"`);
+  if (options.command === undefined) {
+    process.stdout.write(usage());
+    return;
+  }
+  if (!command) {
+    const known = closest(options.command, ALL);
+    throw new UsageError(`unknown command "${options.command}"${known ? ` (did you mean ${known}?)` : ''}`);
+  }
+  if (options.help) {
+    process.stdout.write(usage(command));
+    return;
+  }
+  if (options.extra.length > 0) throw new UsageError(`unexpected argument "${options.extra[0]}"`, command);
   let running: { loggers: Loggers; stop: () => Promise<void> };
-  switch (options.command) {
+  switch (command) {
     case 'standalone':
-      if (!options.manifests) throw new UsageError('standalone needs --manifests <file-or-dir>');
+      if (!options.manifests) throw new UsageError('standalone needs --manifests <file-or-dir>', command);
       running = await serveFiles(options, options.manifests);
       break;
     case 'demo': {
-      const { startDemoEmulator } = await loadDemoEmulator();
-      const emulator = await startDemoEmulator({ host: '127.0.0.1', port: options.emulatorPort });
-      const served = await serveFiles(options, join(repoRoot, 'examples'));
+      const { startDemoEmulator, pointExamplesAt } = await loadDemoEmulator();
+      const emulator = await startDemoEmulator({ host: options.emulatorHost, port: options.emulatorPort });
+      // The demo is local: its admin port is loopback unless told otherwise, so the table can be shown.
+      const served = await serveFiles(
+        { ...options, debugRoutes: true },
+        join(repoRoot, 'examples'),
+        pointExamplesAt(emulator.url),
+      );
       served.loggers.app.info(
         { emulator: emulator.url },
         `demo: try  curl -i 'localhost:${options.port}/aws?name=APISIX'`,
@@ -200,7 +422,7 @@ async function main(argv: string[]): Promise<void> {
     case 'emulator': {
       const loggers = createLoggers(options.logLevel);
       const { startDemoEmulator } = await loadDemoEmulator();
-      const emulator = await startDemoEmulator({ host: options.host, port: options.emulatorPort });
+      const emulator = await startDemoEmulator({ host: options.emulatorHost, port: options.emulatorPort });
       loggers.app.info({ url: emulator.url }, 'AWS emulator listening');
       running = { loggers, stop: () => emulator.close() };
       break;
@@ -223,8 +445,6 @@ async function main(argv: string[]): Promise<void> {
       running = { loggers, stop: () => controller.stop() };
       break;
     }
-    default:
-      throw new UsageError(`unknown command "${options.command}"`);
   }
   const log = running.loggers.app;
   // A failure that escaped every handler is logged and counted; one bad request never stops the process.
@@ -248,8 +468,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error) => {
-  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`lambda-ingress: ${(error as Error).message}\n\n${USAGE}`);
+  if (error instanceof UsageError) {
+    process.stderr.write(`lambda-ingress: ${error.message}\n\n${usage(error.command)}`);
     process.exit(2);
   }
   // System errors (a port in use, a file not readable) say it all in their message; anything else is a bug.

@@ -56,13 +56,8 @@ export async function runController(options: ControllerOptions): Promise<{ stop(
         metrics.statusWrites.inc({
           result: status === 409 ? 'conflict' : status === 404 ? 'not_found' : 'error',
         }),
-      leaderChanged: (leader) => {
-        metrics.leader.set(leader ? 1 : 0);
-        log.info(
-          { identity: writer.identity },
-          leader ? 'became the leader: writing status' : 'not the leader',
-        );
-      },
+      // The leader election logs the change itself ("became leader", "lost leadership").
+      leaderChanged: (leader) => metrics.leader.set(leader ? 1 : 0),
     },
   });
   gateway.pipeline.onDiagnostics(() => writer.update(gateway.pipeline.diagnostics()));

@@ -9,11 +9,15 @@ import { createAdminServer } from './admin/server.ts';
 import type { CompileResult } from './compile/compile.ts';
 import { DataPlane, type DataPlaneOptions, type ServingBackend } from './dataplane/data-plane.ts';
 import { Pipeline } from './pipeline.ts';
+import { listenUrl } from './util/listen-url.ts';
 import { WorkerPool } from './workers.ts';
 
 export interface GatewayOptions extends Omit<DataPlaneOptions, 'metrics'> {
+  /** Default 127.0.0.1: probes and scrapes come from this machine, or (in a pod) to the pod's IP. */
   adminHost?: string;
   adminPort?: number;
+  /** Serve /debug/routes (upstreams, function ARNs, account ids, file names); off by default. */
+  debugRoutes?: boolean;
   /** Serving processes (default 1: this process serves). */
   workers?: number;
   /** Sources have delivered their first full state (the controller's initial sync). */
@@ -55,13 +59,14 @@ export class Gateway {
       pipeline: this.pipeline,
       metrics: pool ? () => pool.metrics(this.metrics.registry) : () => this.metrics.registry.metrics(),
       ready: () => this.ready,
+      debugRoutes: options.debugRoutes ?? false,
     });
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
     const gateway = new Gateway(options);
     await gateway.#admin.listen({
-      host: options.adminHost ?? options.host ?? '0.0.0.0',
+      host: options.adminHost ?? '127.0.0.1',
       port: options.adminPort ?? 9091,
     });
     if (gateway.#backend instanceof WorkerPool) gateway.#backend.start();
@@ -85,8 +90,7 @@ export class Gateway {
   }
 
   get adminUrl(): string {
-    const address = this.#admin.server.address() as AddressInfo;
-    return `http://127.0.0.1:${address.port}`;
+    return listenUrl(this.#admin.server.address() as AddressInfo);
   }
 
   /**

@@ -13,9 +13,11 @@ export interface AdminOptions {
   metrics: () => Promise<string>;
   /** Ready to take traffic: a table is compiled, sources are synced, not shutting down. */
   ready: () => boolean;
+  /** Serve /debug/routes: it shows upstream origins, function ARNs, account and role ids, file names. */
+  debugRoutes: boolean;
 }
 
-export function createAdminServer({ logger, pipeline, metrics, ready }: AdminOptions) {
+export function createAdminServer({ logger, pipeline, metrics, ready, debugRoutes }: AdminOptions) {
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -30,6 +32,12 @@ export function createAdminServer({ logger, pipeline, metrics, ready }: AdminOpt
   );
   // Secret values are Sensitive and serialize as <redacted>.
   app.get('/debug/routes', async (_request, reply) => {
+    if (!debugRoutes) {
+      return reply.code(404).send({
+        error: 'not_enabled',
+        message: '/debug/routes is off: start lambda-ingress with --debug-routes to serve it',
+      });
+    }
     const current = pipeline.current;
     if (!current) return reply.code(503).send({ error: 'no routing table compiled yet' });
     return describeResult(current, pipeline.diagnostics());

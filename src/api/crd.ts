@@ -41,11 +41,23 @@ export function buildCrd() {
           served: true,
           storage: true,
           subresources: { status: {} },
+          // The API server prints the first match of a JSON path: the Reason column is the first
+          // False condition's reason (Accepted, then ResolvedRefs, then Ready), empty while all hold.
+          // Priority 1 columns show with -o wide.
           additionalPrinterColumns: [
             { name: 'Path', type: 'string', jsonPath: '.spec.match.path' },
+            { name: 'Path Type', type: 'string', jsonPath: '.spec.match.pathType' },
             { name: 'URL', type: 'string', jsonPath: '.spec.target.url' },
             { name: 'Function', type: 'string', jsonPath: '.spec.target.function.name' },
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+            { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.status=="False")].reason' },
+            { name: 'Hosts', type: 'string', jsonPath: '.spec.hosts', priority: 1 },
+            {
+              name: 'Invocation',
+              type: 'string',
+              jsonPath: '.spec.target.function.invocationType',
+              priority: 1,
+            },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: { openAPIV3Schema: toCrdSchema(lambdaRouteSchema) },

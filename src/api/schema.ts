@@ -15,11 +15,25 @@ const dnsSubdomain = {
   maxLength: 253,
   pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
 };
+// A positive Go-style duration, checked by CEL rather than by type and
+// pattern, so that a bare number (APISIX's timeout is in milliseconds) gets a
+// message saying what to write instead, from the API server too: the
+// structure admits integers (x-kubernetes-int-or-string) for the rule to see.
+const durationPattern = JSON.stringify(DURATION_PATTERN);
 const duration = {
-  type: 'string',
-  maxLength: 32,
-  pattern: DURATION_PATTERN,
+  'x-kubernetes-int-or-string': true,
   description: 'Go-style duration such as 500ms, 3s, 1m30s.',
+  'x-kubernetes-validations': [
+    {
+      rule: `type(self) == string && size(self) <= 32 && self.matches(${durationPattern})`,
+      message: 'must be a duration such as "3s"',
+      messageExpression: `'must be a duration such as "3s" (got ' + (type(self) == string ? '"' + self + '"' : string(self)) + ')'`,
+    },
+    {
+      rule: `type(self) != string || !self.matches(${durationPattern}) || self.matches("[1-9]")`,
+      message: 'must be more than 0s',
+    },
+  ],
 };
 const httpUrl = {
   type: 'string',

@@ -3,6 +3,7 @@
 // so standalone mode rejects exactly what the API server would.
 import { type ParseResult, parse } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject } from 'ajv';
+import { closest } from '../util/closest.ts';
 import { perObject } from '../util/per-object.ts';
 import { specSchema } from './schema.ts';
 import type { LambdaRouteSpec } from './types.ts';
@@ -19,9 +20,11 @@ export type ValidationResult =
   | { ok: false; errors: FieldError[]; partial: unknown };
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
-// Kubernetes annotations in the schema: list semantics are checked below, the rest are for the API server.
+// Kubernetes annotations in the schema: list semantics are checked below, CEL rules by celErrors(), the rest
+// are for the API server (int-or-string nodes carry no type: their CEL rules check the value).
 ajv.addKeyword({ keyword: 'x-kubernetes-validations' });
 ajv.addKeyword({ keyword: 'x-kubernetes-list-map-keys' });
+ajv.addKeyword({ keyword: 'x-kubernetes-int-or-string' });
 ajv.addKeyword({
   keyword: 'x-kubernetes-list-type',
   type: 'array',
@@ -57,8 +60,10 @@ function toFieldError(error: ErrorObject): FieldError {
   const path = error.instancePath.split('/').slice(1).map(decodePointer);
   let message = error.message ?? 'is invalid';
   if (error.keyword === 'additionalProperties') {
-    path.push(String(error.params['additionalProperty']));
-    message = 'unknown field';
+    const name = String(error.params['additionalProperty']);
+    path.push(name);
+    const known = closest(name, Object.keys(error.parentSchema?.['properties'] ?? {}));
+    message = known ? `unknown field (did you mean ${known}?)` : 'unknown field';
   } else if (error.keyword === 'required') {
     path.push(String(error.params['missingProperty']));
     message = 'is required';
@@ -77,6 +82,8 @@ function decodePointer(segment: string): string {
 interface CelRule {
   rule: string;
   message: string;
+  /** Evaluated for the message when the rule fails; `message` when it cannot be (as the API server does). */
+  messageExpression?: string;
   fieldPath?: string;
 }
 
@@ -87,13 +94,13 @@ interface SchemaNode {
   readonly 'x-kubernetes-validations'?: readonly CelRule[];
 }
 
-/** Evaluates CEL rules depth-first over the defaulted object, like the API server does. */
+/** Evaluates CEL rules depth-first over the defaulted object (on every value present), like the API server does. */
 function celErrors(schema: SchemaNode, data: unknown, path: string): FieldError[] {
-  if (typeof data !== 'object' || data === null) return [];
+  if (data === undefined) return [];
   const errors: FieldError[] = [];
   const rules = schema['x-kubernetes-validations'] ?? [];
   const self = rules.length > 0 ? escapeForCel(data) : undefined;
-  for (const { rule, message, fieldPath } of rules) {
+  for (const { rule, message, messageExpression, fieldPath } of rules) {
     let passed: unknown;
     try {
       passed = program(rule)({ self });
@@ -101,8 +108,14 @@ function celErrors(schema: SchemaNode, data: unknown, path: string): FieldError[
       // A type error here means the structure is already invalid, and ajv has said where.
       continue;
     }
-    if (passed !== true) errors.push({ field: path + (fieldPath ?? ''), message });
+    if (passed !== true) {
+      errors.push({
+        field: path + (fieldPath ?? ''),
+        message: evaluatedMessage(messageExpression, self) ?? message,
+      });
+    }
   }
+  if (typeof data !== 'object' || data === null) return errors;
   if (Array.isArray(data) && schema.items) {
     for (const [i, item] of data.entries()) errors.push(...celErrors(schema.items, item, `${path}[${i}]`));
   } else {
@@ -111,6 +124,16 @@ function celErrors(schema: SchemaNode, data: unknown, path: string): FieldError[
     }
   }
   return errors;
+}
+
+function evaluatedMessage(expression: string | undefined, self: unknown): string | undefined {
+  if (expression === undefined) return undefined;
+  try {
+    const message = program(expression)({ self });
+    return typeof message === 'string' ? message : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const programs = new Map<string, ParseResult>();

@@ -1,6 +1,12 @@
 // The AWS the demo talks to: the APISIX aws-lambda example's function behind
 // an IAM-authorized API Gateway stage, and the same function on the Invoke API.
+import type { LambdaRouteObject } from '../api/types.ts';
+import type { Snapshot } from '../compile/snapshot.ts';
+import { perObject } from '../util/per-object.ts';
 import { type Emulator, startEmulator } from './server.ts';
+
+/** Where examples/ expect the demo's emulator (its default port). */
+export const EXAMPLES_EMULATOR_URL = 'http://127.0.0.1:9092';
 
 /** AWS's documented example key pair; examples/aws-credentials.yaml holds the same. */
 export const DEMO_CREDENTIALS = {
@@ -40,4 +46,40 @@ export function startDemoEmulator(options: { host: string; port: number }): Prom
       },
     },
   });
+}
+
+/**
+ * Points examples/ at the emulator the demo started (`demo --emulator-port`):
+ * each `target.url` and `target.function.endpoint` under EXAMPLES_EMULATOR_URL
+ * is moved to `emulatorUrl`. Unchanged routes keep their objects, so they are
+ * not validated again on every reload.
+ */
+export function pointExamplesAt(emulatorUrl: string): (snapshot: Snapshot) => Snapshot {
+  if (emulatorUrl === EXAMPLES_EMULATOR_URL) return (snapshot) => snapshot;
+  const moved = (url: unknown) =>
+    typeof url === 'string' && (url === EXAMPLES_EMULATOR_URL || url.startsWith(`${EXAMPLES_EMULATOR_URL}/`))
+      ? emulatorUrl + url.slice(EXAMPLES_EMULATOR_URL.length)
+      : url;
+  const retarget = perObject((route: LambdaRouteObject): LambdaRouteObject => {
+    const spec = route.spec as { target?: { url?: unknown; function?: { endpoint?: unknown } } } | null;
+    const target = spec?.target;
+    if (typeof target !== 'object' || target === null) return route;
+    const fn = target.function;
+    return {
+      ...route,
+      spec: {
+        ...spec,
+        target: {
+          ...target,
+          ...(target.url !== undefined && { url: moved(target.url) }),
+          ...(typeof fn === 'object' &&
+            fn !== null &&
+            fn.endpoint !== undefined && {
+              function: { ...fn, endpoint: moved(fn.endpoint) },
+            }),
+        },
+      },
+    };
+  });
+  return (snapshot) => ({ ...snapshot, routes: snapshot.routes.map(retarget) });
 }

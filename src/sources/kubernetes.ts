@@ -265,7 +265,7 @@ export class KubernetesSource implements RouteStatusView {
     const connected = all.length > 0 && all.every((r) => r.connected);
     if (connected !== this.#connected) {
       this.#connected = connected;
-      this.#log.info({ connected }, connected ? 'connected to the apiserver' : 'lost the apiserver');
+      // Not logged here: the observer (the controller) says it once, with what it means for serving.
       this.#observer.connectionChanged?.(connected);
     }
     if (

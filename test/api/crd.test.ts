@@ -17,11 +17,21 @@ describe('crds/lambdaroute.yaml', () => {
     const [version] = crd.spec.versions;
     expect(version.name).toBe('v1alpha1');
     expect(version.subresources).toEqual({ status: {} });
-    expect(version.additionalPrinterColumns.map((c: { name: string }) => c.name)).toEqual([
+    const columns = (priority: number) =>
+      version.additionalPrinterColumns
+        .filter((c: { priority?: number }) => (c.priority ?? 0) <= priority)
+        .map((c: { name: string }) => c.name);
+    expect(columns(0)).toEqual(['Path', 'Path Type', 'URL', 'Function', 'Ready', 'Reason', 'Age']);
+    // -o wide
+    expect(columns(1)).toEqual([
       'Path',
+      'Path Type',
       'URL',
       'Function',
       'Ready',
+      'Reason',
+      'Hosts',
+      'Invocation',
       'Age',
     ]);
   });
@@ -32,7 +42,10 @@ describe('crds/lambdaroute.yaml', () => {
       for (const [name, child] of Object.entries(
         (node['properties'] ?? {}) as Record<string, Record<string, unknown>>,
       )) {
-        expect(child['type'], `${path}.${name}`).toBeTypeOf('string');
+        // int-or-string (the durations) is the one node the API server allows without a type.
+        if (child['x-kubernetes-int-or-string'] === true)
+          expect(child['type'], `${path}.${name}`).toBeUndefined();
+        else expect(child['type'], `${path}.${name}`).toBeTypeOf('string');
         visit(child, `${path}.${name}`);
       }
       if (node['items']) visit(node['items'] as Record<string, unknown>, `${path}[]`);

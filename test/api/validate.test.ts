@@ -61,9 +61,15 @@ describe('validateSpec', () => {
       'duplicate',
     ],
     ['bad host', { ...valid, hosts: ['Bad Host'] }, 'spec.hosts[0]', 'must match pattern'],
-    ['unknown field', { ...valid, timout: '3s' }, 'spec.timout', 'unknown field'],
+    ['unknown field', { ...valid, timout: '3s' }, 'spec.timout', 'unknown field (did you mean timeout?)'],
     ['nested unknown field', { ...valid, tls: { verify: false } }, 'spec.tls.verify', 'unknown field'],
-    ['bad duration', { ...valid, timeout: '3 seconds' }, 'spec.timeout', 'Go-style duration'],
+    [
+      'unknown field in another case',
+      { ...valid, match: { path: '/a', pathtype: 'Prefix' } },
+      'spec.match.pathtype',
+      'unknown field (did you mean pathType?)',
+    ],
+    ['bad duration', { ...valid, timeout: '3 seconds' }, 'spec.timeout', 'must be a duration such as "3s"'],
     ['bad url scheme', { ...valid, target: { url: 'ftp://x' } }, 'spec.target.url', 'must match pattern'],
     ['url with query', { ...valid, target: { url: 'https://x/a?b=c' } }, 'spec.target.url', 'without query'],
     [
@@ -143,6 +149,36 @@ describe('validateSpec', () => {
   ])('%s', (_name, spec, field, message) => {
     const errors = errorsOf(spec);
     expect(errors).toContainEqual({ field, message: expect.stringContaining(message) });
+  });
+
+  it('says what a duration looks like when given a number (APISIX milliseconds)', () => {
+    expect(errorsOf({ ...valid, timeout: 3000 })).toEqual([
+      { field: 'spec.timeout', message: 'must be a duration such as "3s" (got 3000)' },
+    ]);
+    expect(errorsOf({ ...valid, timeout: '3000' })).toEqual([
+      { field: 'spec.timeout', message: 'must be a duration such as "3s" (got "3000")' },
+    ]);
+    expect(errorsOf({ ...valid, keepalive: { idleTimeout: 60 } })).toEqual([
+      { field: 'spec.keepalive.idleTimeout', message: 'must be a duration such as "3s" (got 60)' },
+    ]);
+    expect(errorsOf({ ...valid, timeout: [3] })).toEqual([
+      { field: 'spec.timeout', message: 'must be a duration such as "3s"' },
+    ]);
+  });
+
+  it.each([['0s'], ['0ms'], ['0m0s'], ['0.0s'], ['00h']])('refuses a zero duration: %s', (zero) => {
+    expect(errorsOf({ ...valid, timeout: zero, keepalive: { idleTimeout: zero } })).toEqual([
+      { field: 'spec.timeout', message: 'must be more than 0s' },
+      { field: 'spec.keepalive.idleTimeout', message: 'must be more than 0s' },
+    ]);
+  });
+
+  it.each([['1ms'], ['0.5s'], ['1m0s'], ['10s']])('accepts a positive duration: %s', (positive) => {
+    expect(validateSpec({ ...valid, timeout: positive, keepalive: { idleTimeout: positive } }).ok).toBe(true);
+  });
+
+  it('suggests nothing for an unknown field unlike any known one', () => {
+    expect(errorsOf({ ...valid, color: 'red' })).toEqual([{ field: 'spec.color', message: 'unknown field' }]);
   });
 
   it('collects every error at once', () => {

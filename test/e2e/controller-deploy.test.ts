@@ -62,7 +62,6 @@ describe('deploy/ (kustomize base)', () => {
       'ClusterRole/lambda-ingress',
       'ClusterRoleBinding/lambda-ingress',
       'Deployment/lambda-ingress',
-      'Ingress/lambda-ingress',
       'Namespace/lambda-ingress',
       'PodDisruptionBudget/lambda-ingress',
       'Role/lambda-ingress-leader-election',
@@ -83,7 +82,13 @@ describe('deploy/ (kustomize base)', () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
     const [container] = pod.containers;
     expect(container.image).toBe('lambda-ingress:dev');
-    expect(container.args).toEqual(['controller']);
+    // The admin port on the pod IP only: probes and scrapes reach it there, and it is not on every address.
+    expect(container.args).toEqual(['controller', '--admin-host=$(POD_IP)']);
+    expect(deployment.spec.template.metadata.annotations).toEqual({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '9091',
+      'prometheus.io/path': '/metrics',
+    });
     expect(container.ports).toEqual([
       { name: 'http', containerPort: 9080, protocol: 'TCP' },
       { name: 'admin', containerPort: 9091, protocol: 'TCP' },
@@ -104,23 +109,19 @@ describe('deploy/ (kustomize base)', () => {
       seccompProfile: { type: 'RuntimeDefault' },
     });
     const env = Object.fromEntries(container.env.map((e: Doc) => [e.name, e.valueFrom.fieldRef.fieldPath]));
-    expect(env).toEqual({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
+    expect(env).toEqual({
+      POD_IP: 'status.podIP',
+      POD_NAME: 'metadata.name',
+      POD_NAMESPACE: 'metadata.namespace',
+    });
 
+    // Clients get the data plane only; /metrics and the probes are not published.
     const service = find('Service', 'lambda-ingress');
-    expect(service.spec.ports).toEqual([
-      { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
-      { name: 'admin', port: 9091, targetPort: 'admin', protocol: 'TCP' },
-    ]);
+    expect(service.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
     expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
     expect(find('PodDisruptionBudget', 'lambda-ingress').spec).toEqual({
       minAvailable: 1,
       selector: { matchLabels: deployment.spec.selector.matchLabels },
-    });
-    const ingress = find('Ingress', 'lambda-ingress');
-    expect(ingress.spec.ingressClassName).toBeUndefined();
-    expect(ingress.spec.rules[0].http.paths[0].backend.service).toEqual({
-      name: 'lambda-ingress',
-      port: { name: 'http' },
     });
 
     // No wildcards anywhere in the RBAC.
@@ -129,6 +130,32 @@ describe('deploy/ (kustomize base)', () => {
         expect([...rule.apiGroups, ...rule.resources, ...rule.verbs]).not.toContain('*');
       }
     }
+  });
+
+  it('leaves the Ingress to an example overlay, which names a class and a host', async () => {
+    const overlay = parseAllDocuments(
+      await kubectl(cluster.kubeconfigPath, 'kustomize', `${REPO_ROOT}/overlays/example-ingress`),
+    ).map((d) => d.toJS());
+    expect(overlay.map((d: Doc) => `${d.kind}/${d.metadata.name}`).sort()).toEqual(
+      [...docs.map((d) => `${d.kind}/${d.metadata.name}`), 'Ingress/lambda-ingress'].sort(),
+    );
+    const ingress = overlay.find((d: Doc) => d.kind === 'Ingress');
+    expect(ingress.metadata.namespace).toBe('lambda-ingress');
+    expect(ingress.spec.ingressClassName).toBe('nginx');
+    expect(ingress.spec.rules).toEqual([
+      {
+        host: 'api.example.com',
+        http: {
+          paths: [
+            {
+              path: '/',
+              pathType: 'Prefix',
+              backend: { service: { name: 'lambda-ingress', port: { name: 'http' } } },
+            },
+          ],
+        },
+      },
+    ]);
   });
 
   it('passes a server-side dry run, then applies', async () => {
@@ -143,6 +170,14 @@ describe('deploy/ (kustomize base)', () => {
     expect(dryRun.stderr).not.toMatch(/PodSecurity|Warning/);
     const applied = await kubectl(cluster.kubeconfigPath, 'apply', '-k', `${REPO_ROOT}/deploy`);
     expect(applied).toContain('clusterrole.rbac.authorization.k8s.io/lambda-ingress created');
+    const overlay = await kubectl(
+      cluster.kubeconfigPath,
+      'apply',
+      '--dry-run=server',
+      '-k',
+      `${REPO_ROOT}/overlays/example-ingress`,
+    );
+    expect(overlay).toContain('ingress.networking.k8s.io/lambda-ingress created (server dry run)');
   });
 
   it('grants the ServiceAccount what the controller needs and nothing more', async () => {

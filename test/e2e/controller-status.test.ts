@@ -17,6 +17,7 @@ import {
   clusterDir,
   down,
   eventually,
+  kubectl,
   routeSpec,
   sleep,
   TcpProxy,
@@ -443,5 +444,79 @@ describe('StatusWriter (real kube-apiserver)', () => {
     await eventually(() => expect(writer.writes).toBe(1));
     expect(conditionOf(await admin.getRoute(ns, 'real'), 'Ready')?.status).toBe('True');
     await writer.stop();
+  });
+
+  it('kubectl get lr shows the path type and why a route is not Ready; -o wide adds hosts and invocation type', async () => {
+    const ns = 'columns';
+    await admin.namespace(ns);
+    await admin.createRoute(ns, 'ok', {
+      hosts: ['a.example.com', '*.example.org'],
+      match: { path: '/ok', pathType: 'Prefix' },
+      target: { url: 'https://abc123.execute-api.us-east-1.amazonaws.com/default/fn' },
+    });
+    await admin.createRoute(
+      ns,
+      'needs-key',
+      routeSpec('/needs-key', { apiKey: { secretRef: { name: 'api-key', key: 'apiKey' } } }),
+    );
+    await admin.createRoute(ns, 'events', {
+      match: { path: '/events' },
+      target: { function: { name: 'fn', invocationType: 'Event' } },
+      auth: { iam: { secretRef: { name: 'aws-creds' } } },
+    });
+    startController(adminKubeConfig(cluster), { namespaces: [ns], leaseName: 'columns-lease' });
+    await eventually(async () => {
+      for (const name of ['ok', 'needs-key', 'events'])
+        expect((await admin.getRoute(ns, name)).status?.observedGeneration).toBe(1);
+    });
+    /** Rows by name, cells by column header (kubectl pads columns with spaces; no cell here holds one). */
+    const table = async (...flags: string[]) => {
+      const [header, ...rows] = (await kubectl(cluster.kubeconfigPath, 'get', 'lr', '-n', ns, ...flags))
+        .trimEnd()
+        .split('\n');
+      const starts = [...header!.matchAll(/\S+( \S+)*/g)].map((m) => [m[0], m.index] as const);
+      return Object.fromEntries(
+        rows.map((row) => {
+          const cells = Object.fromEntries(
+            starts.map(([name, start], i) => [name, row.slice(start, starts[i + 1]?.[1]).trim()]),
+          );
+          return [cells['NAME'], cells];
+        }),
+      );
+    };
+    const plain = await table();
+    expect(Object.keys(plain['ok']!)).toEqual([
+      'NAME',
+      'PATH',
+      'PATH TYPE',
+      'URL',
+      'FUNCTION',
+      'READY',
+      'REASON',
+      'AGE',
+    ]);
+    expect(plain['ok']).toMatchObject({ 'PATH TYPE': 'Prefix', READY: 'True', REASON: '' });
+    expect(plain['needs-key']).toMatchObject({
+      'PATH TYPE': 'Exact',
+      READY: 'False',
+      REASON: 'SecretNotFound',
+    });
+    expect(plain['events']).toMatchObject({ FUNCTION: 'fn', READY: 'False', REASON: 'SecretNotFound' });
+
+    const wide = await table('-o', 'wide');
+    expect(Object.keys(wide['ok']!)).toEqual([
+      'NAME',
+      'PATH',
+      'PATH TYPE',
+      'URL',
+      'FUNCTION',
+      'READY',
+      'REASON',
+      'HOSTS',
+      'INVOCATION',
+      'AGE',
+    ]);
+    expect(wide['ok']).toMatchObject({ HOSTS: '["a.example.com","*.example.org"]', INVOCATION: '' });
+    expect(wide['events']).toMatchObject({ HOSTS: '', INVOCATION: 'Event' });
   });
 });

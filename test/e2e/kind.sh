@@ -115,7 +115,7 @@ spec:
         - name: emulator
           image: $IMAGE
           imagePullPolicy: IfNotPresent
-          args: [emulator, --emulator-port, "9000"]
+          args: [emulator, --emulator-port, "9000", --emulator-host, "0.0.0.0"] # reached through its Service
           ports:
             - { name: http, containerPort: 9000 }
           readinessProbe:

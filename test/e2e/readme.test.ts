@@ -42,4 +42,7 @@ it('deploys to the local control plane as the README says', async () => {
   for (const route of ['aws', 'aws-forward', 'hello-function']) {
     expect(output).toMatch(new RegExp(`^${route}\\s+.*\\sTrue\\s`, 'm'));
   }
+  // One line per event: the controller says it reached the API server once, not twice in two spellings.
+  expect(output.match(/connected to the (apiserver|API server)/g)).toEqual(['connected to the API server']);
+  expect(output.match(/became (the )?leader/g)).toEqual(['became leader']);
 }, 600_000);

@@ -38,7 +38,14 @@ export async function startTestGateway(
   const loggers = createLoggers('debug', sink);
   const source = new FileSource(dir, { debounceMs: 20, pollIntervalMs: 60_000 });
   const snapshot = await source.load();
-  const gateway = await Gateway.start({ loggers, host: '127.0.0.1', port: 0, adminPort: 0, ...options });
+  const gateway = await Gateway.start({
+    loggers,
+    host: '127.0.0.1',
+    port: 0,
+    adminPort: 0,
+    debugRoutes: true,
+    ...options,
+  });
   gateway.pipeline.apply(snapshot);
   await source.watch((next) => gateway.pipeline.apply(next));
   const version = () => gateway.pipeline.current?.table.version ?? 0;
