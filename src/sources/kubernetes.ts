@@ -23,22 +23,12 @@ import {
   VERSION,
 } from '../api/types.ts';
 import { objectKey, type Snapshot } from '../compile/snapshot.ts';
-import type { MetaCondition, ObservedRoute, RouteStatus, RouteStatusView } from '../status/types.ts';
-import {
-  Backoff,
-  type BackoffOptions,
-  describeError,
-  KubeReader,
-  type Log,
-  silentLog,
-  statusOf,
-} from './kubernetes-client.ts';
-import {
-  type RawObject,
-  Reflector,
-  type ReflectorHandlers,
-  type RestartReason,
-} from './kubernetes-reflector.ts';
+import { Backoff, type BackoffOptions } from '../kube/backoff.ts';
+import { describeError, statusOf } from '../kube/errors.ts';
+import { type Log, silentLog } from '../kube/log.ts';
+import { KubeReader } from '../kube/reader.ts';
+import { type RawObject, Reflector, type ReflectorHandlers, type RestartReason } from '../kube/reflector.ts';
+import type { MetaCondition, ObservedRoute, RouteStatus, RouteStatusView } from '../kube/route-status.ts';
 
 export interface KubernetesSourceObserver {
   /** A full list completed (at start, after 410 Gone). */

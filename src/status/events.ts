@@ -4,9 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { EventsV1Api, type KubeConfig, V1MicroTime } from '@kubernetes/client-node';
 import { API_VERSION, KIND } from '../api/types.ts';
-import { describeError, type Log, silentLog } from '../sources/kubernetes-client.ts';
-import { callOptions } from './request.ts';
-import type { ObservedRoute } from './types.ts';
+import { callOptions } from '../kube/call-options.ts';
+import { describeError } from '../kube/errors.ts';
+import { type Log, silentLog } from '../kube/log.ts';
+import type { ObservedRoute } from '../kube/route-status.ts';
 
 export const REPORTING_CONTROLLER = 'lambda-ingress.io/controller';
 

@@ -16,20 +16,14 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../api/types.ts';
 import type { RouteDiagnostic } from '../compile/compile.ts';
-import {
-  Backoff,
-  type BackoffOptions,
-  describeError,
-  isTransient,
-  type Log,
-  silentLog,
-  statusOf,
-} from '../sources/kubernetes-client.ts';
+import { Backoff, type BackoffOptions } from '../kube/backoff.ts';
+import { callOptions, MERGE_PATCH } from '../kube/call-options.ts';
+import { describeError, isTransient, statusOf } from '../kube/errors.ts';
+import { LeaderElector } from '../kube/leader.ts';
+import { type Log, silentLog } from '../kube/log.ts';
+import type { ObservedRoute, RouteStatusView } from '../kube/route-status.ts';
 import { desiredStatus, newFailure, sameStatus } from './conditions.ts';
 import { EventRecorder } from './events.ts';
-import { LeaderElector } from './leader.ts';
-import { callOptions, MERGE_PATCH } from './request.ts';
-import type { ObservedRoute, RouteStatusView } from './types.ts';
 
 export interface StatusWriterObserver {
   /** A status PATCH succeeded. */

@@ -7,8 +7,8 @@ import { CoordinationV1Api, CoreV1Api, EventsV1Api, type KubeConfig } from '@kub
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterInfo } from '../../hack/cluster.ts';
 import { compile, type RouteDiagnostic } from '../../src/compile/compile.ts';
+import type { MetaCondition, ObservedRoute, RouteStatusView } from '../../src/kube/route-status.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
-import type { MetaCondition, ObservedRoute, RouteStatusView } from '../../src/status/types.ts';
 import { StatusWriter, type StatusWriterOptions } from '../../src/status/writer.ts';
 import {
   Admin,
@@ -254,7 +254,7 @@ describe('StatusWriter (real kube-apiserver)', () => {
     await c.stop();
   });
 
-  it('talks HTTP/1.1 to the apiserver, which offers HTTP/2 (see src/sources/kube-connections.ts)', async () => {
+  it('talks HTTP/1.1 to the apiserver, which offers HTTP/2 (see src/kube/connections.ts)', async () => {
     const ns = 'alpn';
     await admin.namespace(ns);
     await admin.createRoute(ns, 'r', routeSpec('/r'));

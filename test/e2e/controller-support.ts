@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { type ClusterInfo, clusterDown, clusterUp } from '../../hack/cluster.ts';
 import { GROUP, PLURAL, VERSION } from '../../src/api/types.ts';
-import type { Log } from '../../src/sources/kubernetes-client.ts';
+import type { Log } from '../../src/kube/log.ts';
 
 export const execFileP = promisify(execFile);
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');

@@ -10,8 +10,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
-import { describeError, type Log, silentLog, sleep, statusOf } from '../sources/kubernetes-client.ts';
-import { callOptions } from './request.ts';
+import { sleep } from './backoff.ts';
+import { callOptions } from './call-options.ts';
+import { describeError, statusOf } from './errors.ts';
+import { type Log, silentLog } from './log.ts';
 
 export interface LeaderElectorOptions {
   kubeConfig: KubeConfig;
