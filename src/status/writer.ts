@@ -16,11 +16,12 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../api/types.ts';
 import type { RouteDiagnostic } from '../compile/compile.ts';
-import { Backoff, type BackoffOptions } from '../kube/backoff.ts';
+import type { BackoffOptions } from '../kube/backoff.ts';
 import { callOptions, MERGE_PATCH } from '../kube/call-options.ts';
 import { describeError, isTransient, statusOf } from '../kube/errors.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { type Log, silentLog } from '../kube/log.ts';
+import { KeyedRetry } from '../kube/retry.ts';
 import type { ObservedRoute, RouteStatusView } from '../kube/route-status.ts';
 import { desiredStatus, newFailure, sameStatus } from './conditions.ts';
 import { EventRecorder } from './events.ts';
@@ -61,11 +62,6 @@ export interface StatusWriterOptions {
   observer?: StatusWriterObserver;
 }
 
-interface Retry {
-  backoff: Backoff;
-  timer?: NodeJS.Timeout;
-}
-
 export class StatusWriter {
   readonly #routes: RouteStatusView;
   readonly #api: CustomObjectsApi;
@@ -76,13 +72,12 @@ export class StatusWriter {
   readonly #observer: StatusWriterObserver;
   readonly #concurrency: number;
   readonly #timeoutMs: number;
-  readonly #backoff: BackoffOptions;
 
   #desired = new Map<string, RouteDiagnostic>();
   readonly #queue = new Set<string>();
   readonly #active = new Set<string>();
   readonly #again = new Set<string>();
-  readonly #retries = new Map<string, Retry>();
+  readonly #retries: KeyedRetry;
   /** Per route, the resourceVersion our last successful write was based on. */
   readonly #writtenOver = new Map<string, string | undefined>();
   #unsubscribe: (() => void) | undefined;
@@ -98,7 +93,7 @@ export class StatusWriter {
     this.#observer = options.observer ?? {};
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
-    this.#backoff = options.backoff ?? {};
+    this.#retries = new KeyedRetry(options.backoff ?? {}, (key) => this.#enqueue(key));
     this.#elector = new LeaderElector({
       kubeConfig: options.kubeConfig,
       namespace: options.namespace,
@@ -115,7 +110,7 @@ export class StatusWriter {
       onStoppedLeading: () => {
         this.#observer.leaderChanged?.(false);
         this.#queue.clear();
-        this.#clearRetries();
+        this.#retries.clearAll();
       },
     });
     if (options.events ?? true) {
@@ -170,7 +165,7 @@ export class StatusWriter {
     this.#stopped = true;
     this.#unsubscribe?.();
     this.#queue.clear();
-    this.#clearRetries();
+    this.#retries.clearAll();
     if (this.#active.size) await new Promise<void>((resolve) => (this.#idle = resolve));
     await this.#elector.stop();
   }
@@ -209,24 +204,7 @@ export class StatusWriter {
 
   #forget(key: string): void {
     this.#writtenOver.delete(key);
-    const retry = this.#retries.get(key);
-    if (retry) clearTimeout(retry.timer);
-    this.#retries.delete(key);
-  }
-
-  #clearRetries(): void {
-    for (const retry of this.#retries.values()) clearTimeout(retry.timer);
-    this.#retries.clear();
-  }
-
-  #retryLater(key: string): void {
-    const retry = this.#retries.get(key) ?? { backoff: new Backoff(this.#backoff) };
-    this.#retries.set(key, retry);
-    clearTimeout(retry.timer);
-    retry.timer = setTimeout(() => {
-      retry.timer = undefined;
-      this.#enqueue(key);
-    }, retry.backoff.next());
+    this.#retries.clear(key);
   }
 
   async #reconcile(key: string): Promise<void> {
@@ -240,7 +218,7 @@ export class StatusWriter {
     if (this.#writtenOver.has(key) && this.#writtenOver.get(key) === observed.resourceVersion) return;
     const status = desiredStatus(diagnostic, observed.status, new Date());
     if (sameStatus(observed.status, status)) {
-      this.#retries.delete(key);
+      this.#retries.clear(key);
       return;
     }
     const route = `${observed.namespace}/${observed.name}`;
@@ -275,7 +253,7 @@ export class StatusWriter {
         const level = isTransient(error) ? 'info' : 'warn';
         this.#log[level]({ route, error: describeError(error) }, 'status write failed; will retry');
       }
-      if (this.#elector.isLeader) this.#retryLater(key);
+      if (this.#elector.isLeader) this.#retries.schedule(key);
       return;
     }
     this.#writes++;
@@ -286,9 +264,7 @@ export class StatusWriter {
     } else {
       this.#writtenOver.delete(key);
     }
-    const retry = this.#retries.get(key);
-    if (retry) clearTimeout(retry.timer);
-    this.#retries.delete(key);
+    this.#retries.clear(key);
     this.#observer.written?.(key);
     const ready = status.conditions.find((c) => c.type === 'Ready');
     this.#log.debug({ route, ready: ready?.status, reason: ready?.reason }, 'status written');
