@@ -7,6 +7,7 @@ import { CoordinationV1Api, CoreV1Api, EventsV1Api, type KubeConfig } from '@kub
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterInfo } from '../../hack/cluster.ts';
 import { compile, type RouteDiagnostic } from '../../src/compile/compile.ts';
+import { KubeReader } from '../../src/kube/reader.ts';
 import type { MetaCondition, ObservedRoute, RouteStatusView } from '../../src/kube/route-status.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
 import { StatusWriter, type StatusWriterOptions } from '../../src/status/writer.ts';
@@ -49,7 +50,7 @@ function startController(
   let version = 0;
   const { namespaces, ...writerOptions } = options;
   const source: KubernetesSource = new KubernetesSource({
-    kubeConfig: kc,
+    reader: new KubeReader(kc),
     namespaces,
     log,
     debounceMs: 50,

@@ -1,6 +1,6 @@
 // The cluster source's conversion of apiserver JSON: metadata, Secret bytes, Secret references.
 import { describe, expect, it } from 'vitest';
-import { secretRefs, toRoute, toSecret } from '../../src/sources/kubernetes.ts';
+import { secretRefs, toRoute, toSecret } from '../../src/sources/kubernetes-convert.ts';
 
 const meta = {
   name: 'r',
