@@ -32,8 +32,6 @@ export interface LeaderElectorOptions {
   log?: Log;
   onStartedLeading?: () => void;
   onStoppedLeading?: () => void;
-  /** The observed holder changed (undefined: nobody holds it). */
-  onNewLeader?: (identity: string | undefined) => void;
 }
 
 /** POD_NAME (downward API) or the host name, plus a random suffix: unique even across restarts. */
@@ -147,11 +145,7 @@ export class LeaderElector {
       this.#observedRecord = record;
       this.#observedAt = Date.now();
     }
-    const holder = spec.holderIdentity || undefined;
-    if (holder !== this.#holder) {
-      this.#holder = holder;
-      this.#options.onNewLeader?.(holder);
-    }
+    this.#holder = spec.holderIdentity || undefined;
   }
 
   async #tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {

@@ -47,8 +47,8 @@ export class EventRecorder {
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
   }
 
-  /** Creates one Event about `route`; resolves false (after logging) when that failed. */
-  async record(route: ObservedRoute, event: RouteEvent): Promise<boolean> {
+  /** Creates one Event about `route`; a failure is logged, never thrown. */
+  async record(route: ObservedRoute, event: RouteEvent): Promise<void> {
     const { namespace, name } = route;
     try {
       await this.#api.createNamespacedEvent(
@@ -75,13 +75,11 @@ export class EventRecorder {
         },
         callOptions({ kubeConfig: this.#kubeConfig, timeoutMs: this.#timeoutMs }),
       );
-      return true;
     } catch (error) {
       this.#log.warn(
         { route: `${namespace}/${name}`, reason: event.reason, error: describeError(error) },
         'could not create Event',
       );
-      return false;
     }
   }
 }

@@ -22,7 +22,7 @@ import { describeError, isTransient, statusOf } from '../kube/errors.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { type Log, silentLog } from '../kube/log.ts';
 import { KeyedRetry } from '../kube/retry.ts';
-import type { ObservedRoute, RouteStatusView } from '../kube/route-status.ts';
+import type { RouteStatusView } from '../kube/route-status.ts';
 import { desiredStatus, newFailure, sameStatus } from './conditions.ts';
 import { EventRecorder } from './events.ts';
 
@@ -31,8 +31,6 @@ export interface StatusWriterObserver {
   written?(key: string): void;
   /** A status PATCH failed (404 and 409 included). */
   failed?(key: string, status: number): void;
-  /** An Event was created. */
-  event?(key: string, reason: string): void;
   leaderChanged?(leader: boolean): void;
 }
 
@@ -269,12 +267,12 @@ export class StatusWriter {
     const ready = status.conditions.find((c) => c.type === 'Ready');
     this.#log.debug({ route, ready: ready?.status, reason: ready?.reason }, 'status written');
     const failure = newFailure(observed.status, status);
-    if (failure && this.#recorder) await this.#event(key, observed, failure.reason, failure.message);
-  }
-
-  async #event(key: string, route: ObservedRoute, reason: string, message: string): Promise<void> {
-    if (await this.#recorder!.record(route, { type: 'Warning', reason, message })) {
-      this.#observer.event?.(key, reason);
+    if (failure && this.#recorder) {
+      await this.#recorder.record(observed, {
+        type: 'Warning',
+        reason: failure.reason,
+        message: failure.message,
+      });
     }
   }
 }
