@@ -118,3 +118,61 @@ export class WatchStream {
     this.#res.end();
   }
 }
+
+const LEASE_PATH = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/;
+
+/**
+ * coordination.k8s.io/v1 Leases as the apiserver keeps them: create refuses an
+ * existing name (409), replace refuses a stale metadata.resourceVersion (409).
+ */
+export class FakeLeases {
+  // biome-ignore lint/suspicious/noExplicitAny: Lease JSON
+  readonly #leases = new Map<string, any>();
+  #version = 0;
+
+  // biome-ignore lint/suspicious/noExplicitAny: Lease JSON
+  get(namespace: string, name: string): any {
+    return this.#leases.get(`${namespace}/${name}`);
+  }
+
+  /** Writes a Lease as another replica would (a new resourceVersion). */
+  put(namespace: string, name: string, spec: object): void {
+    this.#store(namespace, name, { metadata: { name, namespace }, spec });
+  }
+
+  /** Answers Lease requests; false for any other request. */
+  handle(req: ApiRequest, res: ServerResponse): boolean {
+    const match = LEASE_PATH.exec(req.path);
+    if (!match) return false;
+    const [, namespace = '', name] = match;
+    const current = name ? this.get(namespace, name) : undefined;
+    if (req.method === 'GET' && name) {
+      if (current) sendJson(res, 200, current);
+      else sendStatus(res, 404, 'NotFound', `leases.coordination.k8s.io "${name}" not found`);
+    } else if (req.method === 'POST' && !name) {
+      const created = req.body?.metadata?.name as string;
+      if (this.get(namespace, created)) sendStatus(res, 409, 'AlreadyExists');
+      else sendJson(res, 201, this.#store(namespace, created, req.body));
+    } else if (req.method === 'PUT' && name) {
+      if (!current) sendStatus(res, 404, 'NotFound');
+      else if (req.body?.metadata?.resourceVersion !== current.metadata.resourceVersion)
+        sendStatus(res, 409, 'Conflict', 'the object has been modified');
+      else sendJson(res, 200, this.#store(namespace, name, req.body));
+    } else {
+      sendStatus(res, 405, 'MethodNotAllowed');
+    }
+    return true;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: Lease JSON
+  #store(namespace: string, name: string, lease: any): any {
+    const stored = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      ...lease,
+      metadata: { ...lease.metadata, name, namespace, resourceVersion: String(++this.#version) },
+    };
+    this.#leases.set(`${namespace}/${name}`, stored);
+    return stored;
+  }
+}
