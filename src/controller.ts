@@ -3,6 +3,7 @@
 // LambdaRoute status and Events). Every replica serves traffic.
 import { KubeConfig } from '@kubernetes/client-node';
 import { Gateway, type GatewayOptions } from './gateway.ts';
+import { KubeReader } from './kube/reader.ts';
 import type { Loggers } from './log.ts';
 import { KubernetesSource } from './sources/kubernetes.ts';
 import { StatusWriter } from './status/writer.ts';
@@ -28,7 +29,7 @@ export async function runController(options: ControllerOptions): Promise<{ stop(
   const gateway = await Gateway.start({ ...options, sourcesReady: () => source?.synced ?? false });
   const { metrics } = gateway;
   source = new KubernetesSource({
-    kubeConfig,
+    reader: new KubeReader(kubeConfig),
     namespaces: options.namespaces,
     // Come back quickly after an API server outage; the last good table serves meanwhile.
     backoff: { initialMs: 500, maxMs: 10_000 },

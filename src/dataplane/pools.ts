@@ -19,7 +19,7 @@ export function createPool(origin: string, settings: ConnectionSettings): Pool {
     keepAliveMaxTimeout: settings.idleTimeoutMs,
     // undici 8 would negotiate HTTP/2 with TLS upstreams that offer it; the relay and its header
     // rules are HTTP/1.1's, and Node's HTTP/2 session can buffer without bound when a peer stops
-    // reading (see sources/kube-connections.ts).
+    // reading (see kube/connections.ts).
     allowH2: false,
     connect: { rejectUnauthorized: !settings.insecureSkipVerify, timeout: settings.timeoutMs },
   });

@@ -1,5 +1,8 @@
 // Cluster source: LambdaRoutes and the Secrets they reference, followed with
 // list+watch (one loop per resource per namespace scope), turned into Snapshots.
+// This file wires the parts: reflectors (kube/reflector.ts) feed the store
+// (kubernetes-store.ts), which asks the fetcher (kubernetes-fetcher.ts) for
+// Secrets it lacks; its changes are debounced into Snapshots.
 //
 // - Routes are listed first; Secrets only once every route scope is synced, so
 //   that the Secret list can already drop what no route references. Only
@@ -12,33 +15,18 @@
 //   a steady stream of changes still produces Snapshots.
 // - Status-only changes of a route (our own status writes) update the observed
 //   status that the status writer reads (RouteStatusView), without a new Snapshot.
-import type { KubeConfig } from '@kubernetes/client-node';
-import {
-  API_VERSION,
-  GROUP,
-  KIND,
-  type LambdaRouteObject,
-  PLURAL,
-  type SecretObject,
-  VERSION,
-} from '../api/types.ts';
-import { objectKey, type Snapshot } from '../compile/snapshot.ts';
-import type { MetaCondition, ObservedRoute, RouteStatus, RouteStatusView } from '../status/types.ts';
-import {
-  Backoff,
-  type BackoffOptions,
-  describeError,
-  KubeReader,
-  type Log,
-  silentLog,
-  statusOf,
-} from './kubernetes-client.ts';
-import {
-  type RawObject,
-  Reflector,
-  type ReflectorHandlers,
-  type RestartReason,
-} from './kubernetes-reflector.ts';
+import { GROUP, PLURAL, VERSION } from '../api/types.ts';
+import type { Snapshot } from '../compile/snapshot.ts';
+import type { BackoffOptions } from '../kube/backoff.ts';
+import { describeError } from '../kube/errors.ts';
+import { type Log, silentLog } from '../kube/log.ts';
+import type { ApiReader } from '../kube/reader.ts';
+import { type RawObject, Reflector, type ReflectorHandlers, type RestartReason } from '../kube/reflector.ts';
+import type { ObservedRoute, RouteStatusView } from '../kube/route-status.ts';
+import { Debounce } from '../util/debounce.ts';
+import { keyOf, namespaceOf } from './kubernetes-convert.ts';
+import { SecretFetcher } from './kubernetes-fetcher.ts';
+import { KubernetesStore } from './kubernetes-store.ts';
 
 export interface KubernetesSourceObserver {
   /** A full list completed (at start, after 410 Gone). */
@@ -52,7 +40,8 @@ export interface KubernetesSourceObserver {
 }
 
 export interface KubernetesSourceOptions {
-  kubeConfig: KubeConfig;
+  /** Reads the cluster: a KubeReader over the controller's KubeConfig. */
+  reader: ApiReader;
   /** Namespaces to watch (repeatable --namespace); empty or undefined = all namespaces. */
   namespaces?: readonly string[];
   /** Receives every new Snapshot (after the first full sync, debounced). */
@@ -73,39 +62,16 @@ export interface KubernetesSourceOptions {
   backoff?: BackoffOptions;
 }
 
-interface RouteEntry {
-  object: LambdaRouteObject;
-  /** Keys ("ns/name") of the Secrets this route references in its own namespace. */
-  refs: string[];
-  observed: ObservedRoute;
-}
-
-interface Fetch {
-  backoff: Backoff;
-  timer?: NodeJS.Timeout;
-}
-
 export class KubernetesSource implements RouteStatusView {
-  readonly #reader: KubeReader;
   readonly #namespaces: readonly (string | undefined)[];
   readonly #log: Log;
   readonly #observer: KubernetesSourceObserver;
   readonly #onSnapshot: ((snapshot: Snapshot) => void) | undefined;
-  readonly #debounceMs: number;
-  readonly #maxWaitMs: number;
   readonly #options: KubernetesSourceOptions;
 
-  readonly #routes = new Map<string, RouteEntry>();
-  readonly #secrets = new Map<string, SecretObject>();
-  /** How many routes reference each Secret key. */
-  readonly #refCounts = new Map<string, number>();
-  /**
-   * Targeted GETs in flight, by Secret key. Any watch event or list for that key
-   * replaces the token, and a GET whose token was replaced is ignored: the watch
-   * stream is the newer truth.
-   */
-  readonly #fetching = new Map<string, object>();
-  readonly #retries = new Map<string, Fetch>();
+  readonly #store: KubernetesStore;
+  readonly #fetcher: SecretFetcher;
+  readonly #debounce: Debounce;
   readonly #statusListeners = new Set<(key: string) => void>();
 
   readonly #routeReflectors: Reflector[] = [];
@@ -116,20 +82,39 @@ export class KubernetesSource implements RouteStatusView {
   #connected = false;
   #lastSyncTime: Date | undefined;
   #syncWaiters: (() => void)[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #firstChangeAt: number | undefined;
-  #emitted = 0;
 
   constructor(options: KubernetesSourceOptions) {
     this.#options = options;
-    this.#reader = new KubeReader(options.kubeConfig);
     const namespaces = [...new Set(options.namespaces ?? [])].filter(Boolean);
     this.#namespaces = namespaces.length ? namespaces : [undefined];
     this.#log = options.log ?? silentLog;
     this.#observer = options.observer ?? {};
     this.#onSnapshot = options.onSnapshot;
-    this.#debounceMs = options.debounceMs ?? 100;
-    this.#maxWaitMs = options.maxWaitMs ?? 1000;
+    this.#store = new KubernetesStore({
+      changed: () => this.#changed(),
+      routeObserved: (key) => this.#notifyStatus(key),
+      // Before the Secret list of its namespace is in, the list itself will bring it.
+      fetchSecret: (key) => {
+        if (this.#secretsSynced(namespaceOf(key))) this.#fetcher.fetch(key);
+      },
+      cancelFetch: (key) => this.#fetcher.cancel(key),
+    });
+    this.#fetcher = new SecretFetcher({
+      reader: options.reader,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      backoff: options.backoff ?? {},
+      log: this.#log,
+      wanted: (key) => this.#store.lacks(key),
+      fetched: (key, raw) => this.#store.secretFetched(key, raw),
+    });
+    this.#debounce = new Debounce(() => this.#emit(), {
+      quietMs: options.debounceMs ?? 100,
+      maxWaitMs: options.maxWaitMs ?? 1000,
+      // A route that has just started referencing a Secret waits for it (the
+      // targeted GET takes milliseconds) rather than flashing SecretNotFound in
+      // its status and Events; never longer than the max wait, though.
+      ready: () => this.#fetcher.inFlight === 0,
+    });
   }
 
   /** Both kinds were fully listed at least once. Stays true through outages. */
@@ -147,19 +132,15 @@ export class KubernetesSource implements RouteStatusView {
     return this.#lastSyncTime;
   }
 
-  /** How many Snapshots were emitted so far. */
-  get emitted(): number {
-    return this.#emitted;
-  }
-
   /** Starts the list/watch loops; returns at once. Snapshots arrive through onSnapshot. */
   start(): void {
     if (this.#started) return;
     this.#started = true;
     for (const namespace of this.#namespaces) {
       const reflector = this.#reflector('lambdaroutes', namespace, {
-        replace: (items) => this.#replaceRoutes(namespace, items),
-        event: (type, object) => (type === 'DELETED' ? this.#deleteRoute(object) : this.#upsertRoute(object)),
+        replace: (items) => this.#store.replaceRoutes(namespace, items),
+        event: (type, object) =>
+          type === 'DELETED' ? this.#store.deleteRoute(object) : this.#store.upsertRoute(object),
       });
       this.#routeReflectors.push(reflector);
       reflector.start();
@@ -181,22 +162,18 @@ export class KubernetesSource implements RouteStatusView {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#timer);
-    for (const retry of this.#retries.values()) clearTimeout(retry.timer);
-    this.#retries.clear();
-    this.#fetching.clear();
+    this.#debounce.cancel();
+    this.#fetcher.stop();
     await Promise.all([...this.#routeReflectors, ...this.#secretReflectors].map((r) => r.stop()));
   }
 
   /** The current state as a Snapshot (routes and Secrets sorted by key). */
   snapshot(): Snapshot {
-    const routes = [...this.#routes.entries()].sort(byKey).map(([, entry]) => entry.object);
-    const secrets = new Map([...this.#secrets.entries()].sort(byKey));
-    return { routes, secrets, errors: [] };
+    return this.#store.snapshot();
   }
 
   observedRoute(key: string): ObservedRoute | undefined {
-    return this.#routes.get(key)?.observed;
+    return this.#store.observedRoute(key);
   }
 
   onObservedRouteChange(listener: (key: string) => void): () => void {
@@ -219,7 +196,7 @@ export class KubernetesSource implements RouteStatusView {
       resource === 'secrets' ? `/api/v1${scope}/secrets` : `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}`;
     const where = { resource, ...(namespace && { namespace }) };
     return new Reflector({
-      reader: this.#reader,
+      reader: o.reader,
       resource,
       namespace,
       path,
@@ -252,10 +229,12 @@ export class KubernetesSource implements RouteStatusView {
           'secrets',
           namespace,
           {
-            replace: (items) => this.#replaceSecrets(namespace, items),
-            event: (type, object) => this.#secretEvent(type, object),
+            replace: (items) => {
+              for (const key of this.#store.replaceSecrets(namespace, items)) this.#fetcher.fetch(key);
+            },
+            event: (type, object) => this.#store.secretEvent(type, object),
           },
-          (object) => this.#isReferenced(keyOf(object)),
+          (object) => this.#store.isReferenced(keyOf(object)),
         );
         this.#secretReflectors.push(reflector);
         reflector.start();
@@ -274,7 +253,10 @@ export class KubernetesSource implements RouteStatusView {
       all.every((r) => r.synced)
     ) {
       this.#synced = true;
-      this.#log.info({ routes: this.#routes.size, secrets: this.#secrets.size }, 'cluster state synced');
+      this.#log.info(
+        { routes: this.#store.routeCount, secrets: this.#store.secretCount },
+        'cluster state synced',
+      );
       for (const resolve of this.#syncWaiters.splice(0)) resolve();
       this.#changed();
     }
@@ -282,27 +264,12 @@ export class KubernetesSource implements RouteStatusView {
 
   /** Something in the store changed: emit after the debounce (or the max wait). */
   #changed(): void {
-    if (!this.#synced || this.#stopped) return;
-    const now = Date.now();
-    this.#firstChangeAt ??= now;
-    clearTimeout(this.#timer);
-    const due = Math.min(now + this.#debounceMs, this.#firstChangeAt + this.#maxWaitMs);
-    this.#timer = setTimeout(() => this.#emit(), Math.max(0, due - now));
+    if (this.#synced && !this.#stopped) this.#debounce.trigger();
   }
 
   #emit(): void {
     if (this.#stopped) return;
-    // A route that has just started referencing a Secret waits for it (the
-    // targeted GET takes milliseconds) rather than flashing SecretNotFound in
-    // its status and Events; never longer than the max wait, though.
-    const waited = Date.now() - (this.#firstChangeAt ?? Date.now());
-    if (this.#fetching.size > 0 && waited < this.#maxWaitMs) {
-      this.#timer = setTimeout(() => this.#emit(), 20);
-      return;
-    }
-    this.#firstChangeAt = undefined;
-    const snapshot = this.snapshot();
-    this.#emitted++;
+    const snapshot = this.#store.snapshot();
     this.#observer.snapshotEmitted?.({ routes: snapshot.routes.length, secrets: snapshot.secrets.size });
     try {
       this.#onSnapshot?.(snapshot);
@@ -321,277 +288,8 @@ export class KubernetesSource implements RouteStatusView {
     }
   }
 
-  // -------------------------------------------------------------------------------------------------
-  // Routes
-
-  #replaceRoutes(namespace: string | undefined, items: RawObject[]): void {
-    const listed = new Set<string>();
-    for (const item of items) {
-      if (!item?.metadata?.name) continue;
-      listed.add(keyOf(item));
-      this.#upsertRoute(item);
-    }
-    for (const [key, entry] of [...this.#routes]) {
-      if (inScope(entry.object.metadata.namespace, namespace) && !listed.has(key)) {
-        this.#removeRoute(key);
-      }
-    }
-  }
-
-  #upsertRoute(raw: RawObject): void {
-    if (!raw?.metadata?.name || !raw.metadata.namespace) return;
-    const object = toRoute(raw);
-    const key = objectKey(object.metadata);
-    const previous = this.#routes.get(key);
-    const refs = secretRefs(object);
-    const observed: ObservedRoute = {
-      namespace: object.metadata.namespace,
-      name: object.metadata.name,
-      ...(object.metadata.uid && { uid: object.metadata.uid }),
-      ...(object.metadata.generation !== undefined && { generation: object.metadata.generation }),
-      ...(object.metadata.resourceVersion && { resourceVersion: object.metadata.resourceVersion }),
-      ...(raw.status !== undefined && { status: toStatus(raw.status) }),
-    };
-    this.#routes.set(key, { object, refs, observed });
-    this.#updateRefs(previous?.refs ?? [], refs);
-    if (!previous || !sameRoute(previous.object, object)) this.#changed();
-    if (previous?.observed.resourceVersion !== observed.resourceVersion) this.#notifyStatus(key);
-  }
-
-  #deleteRoute(raw: RawObject): void {
-    if (raw?.metadata?.name) this.#removeRoute(keyOf(raw));
-  }
-
-  #removeRoute(key: string): void {
-    const entry = this.#routes.get(key);
-    if (!entry) return;
-    this.#routes.delete(key);
-    this.#updateRefs(entry.refs, []);
-    this.#changed();
-    this.#notifyStatus(key);
-  }
-
-  // -------------------------------------------------------------------------------------------------
-  // Secrets
-
-  #isReferenced(key: string): boolean {
-    return (this.#refCounts.get(key) ?? 0) > 0;
-  }
-
-  #updateRefs(before: string[], after: string[]): void {
-    for (const key of after) {
-      const count = (this.#refCounts.get(key) ?? 0) + 1;
-      this.#refCounts.set(key, count);
-      if (count === 1 && !this.#secrets.has(key)) this.#fetch(key);
-    }
-    for (const key of before) {
-      const count = (this.#refCounts.get(key) ?? 0) - 1;
-      if (count > 0) {
-        this.#refCounts.set(key, count);
-        continue;
-      }
-      this.#refCounts.delete(key);
-      this.#cancelFetch(key);
-      if (this.#secrets.delete(key)) this.#changed();
-    }
-  }
-
   #secretsSynced(namespace: string): boolean {
     const i = this.#namespaces.findIndex((ns) => ns === undefined || ns === namespace);
     return i >= 0 && !!this.#secretReflectors[i]?.synced;
   }
-
-  #replaceSecrets(namespace: string | undefined, items: RawObject[]): void {
-    const listed = new Map<string, SecretObject>();
-    for (const item of items) {
-      if (!item?.metadata?.name) continue;
-      const key = keyOf(item);
-      if (this.#isReferenced(key)) listed.set(key, toSecret(item));
-    }
-    let changed = false;
-    for (const [key, secret] of listed) {
-      this.#cancelFetch(key);
-      const previous = this.#secrets.get(key);
-      if (!previous || !sameData(previous, secret)) changed = true;
-      this.#secrets.set(key, secret);
-    }
-    for (const key of [...this.#secrets.keys()]) {
-      if (inScope(namespaceOf(key), namespace) && !listed.has(key)) {
-        this.#secrets.delete(key);
-        changed = true;
-      }
-    }
-    if (changed) this.#changed();
-    // References added while the list was paged through were dropped by `keep`: fetch them now.
-    for (const key of this.#refCounts.keys()) {
-      if (inScope(namespaceOf(key), namespace) && !this.#secrets.has(key)) {
-        this.#cancelFetch(key);
-        this.#fetch(key, true);
-      }
-    }
-  }
-
-  #secretEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', raw: RawObject): void {
-    if (!raw?.metadata?.name) return;
-    const key = keyOf(raw);
-    this.#cancelFetch(key);
-    if (type === 'DELETED' || !this.#isReferenced(key)) {
-      if (this.#secrets.delete(key)) this.#changed();
-      return;
-    }
-    const secret = toSecret(raw);
-    const previous = this.#secrets.get(key);
-    this.#secrets.set(key, secret);
-    if (!previous || !sameData(previous, secret)) this.#changed();
-  }
-
-  /** GETs one referenced Secret that the store lacks, retrying transient failures with backoff. */
-  #fetch(key: string, afterList = false): void {
-    if (this.#stopped || this.#fetching.has(key) || this.#retries.get(key)?.timer) return;
-    const namespace = namespaceOf(key);
-    // Before the Secret list is in, the list itself will bring it.
-    if (!afterList && !this.#secretsSynced(namespace)) return;
-    const token = {};
-    this.#fetching.set(key, token);
-    const name = key.slice(namespace.length + 1);
-    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`;
-    this.#reader.get(path, { timeoutMs: this.#options.requestTimeoutMs ?? 30_000 }).then(
-      (raw: RawObject) => {
-        if (this.#fetching.get(key) !== token) return;
-        this.#fetching.delete(key);
-        this.#retries.delete(key);
-        if (!this.#isReferenced(key)) return;
-        this.#secrets.set(key, toSecret(raw));
-        this.#log.debug({ secret: key }, 'fetched newly referenced Secret');
-        this.#changed();
-      },
-      (error: unknown) => {
-        if (this.#fetching.get(key) !== token) return;
-        this.#fetching.delete(key);
-        if (statusOf(error) === 404 || statusOf(error) === 403) {
-          // Not there (the watch will bring it when it is created), or not ours to read.
-          this.#retries.delete(key);
-          if (statusOf(error) === 403) {
-            this.#log.warn({ secret: key, error: describeError(error) }, 'cannot read Secret');
-          }
-          return;
-        }
-        const retry = this.#retries.get(key) ?? { backoff: new Backoff(this.#options.backoff) };
-        this.#retries.set(key, retry);
-        const wait = retry.backoff.next();
-        this.#log.info({ secret: key, error: describeError(error), retryInMs: wait }, 'Secret fetch failed');
-        retry.timer = setTimeout(() => {
-          retry.timer = undefined;
-          if (this.#isReferenced(key) && !this.#secrets.has(key)) this.#fetch(key, true);
-          else this.#retries.delete(key);
-        }, wait);
-      },
-    );
-  }
-
-  #cancelFetch(key: string): void {
-    this.#fetching.delete(key);
-    const retry = this.#retries.get(key);
-    if (retry) {
-      clearTimeout(retry.timer);
-      this.#retries.delete(key);
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Conversion
-
-const byKey = <T>([a]: [string, T], [b]: [string, T]) => (a < b ? -1 : a > b ? 1 : 0);
-
-const keyOf = (raw: RawObject): string => `${raw.metadata.namespace ?? ''}/${raw.metadata.name}`;
-
-const namespaceOf = (key: string): string => key.slice(0, key.indexOf('/'));
-
-const inScope = (objectNamespace: string, scope: string | undefined) =>
-  scope === undefined || objectNamespace === scope;
-
-function toMeta(raw: RawObject): LambdaRouteObject['metadata'] {
-  const m = raw.metadata;
-  const created = m.creationTimestamp;
-  return {
-    name: m.name,
-    namespace: m.namespace ?? '',
-    ...(m.uid && { uid: m.uid }),
-    ...(typeof m.generation === 'number' && { generation: m.generation }),
-    ...(m.resourceVersion && { resourceVersion: m.resourceVersion }),
-    ...(created && { creationTimestamp: created instanceof Date ? created.toISOString() : String(created) }),
-  };
-}
-
-export function toRoute(raw: RawObject): LambdaRouteObject {
-  const metadata = toMeta(raw);
-  return {
-    apiVersion: raw.apiVersion ?? API_VERSION,
-    kind: raw.kind ?? KIND,
-    metadata,
-    spec: raw.spec,
-    origin: `LambdaRoute ${objectKey(metadata)}`,
-  };
-}
-
-export function toSecret(raw: RawObject): SecretObject {
-  const metadata = toMeta(raw);
-  const data: Record<string, Buffer> = {};
-  for (const [key, value] of Object.entries((raw.data ?? {}) as Record<string, unknown>)) {
-    if (typeof value === 'string') data[key] = Buffer.from(value, 'base64');
-  }
-  return { metadata, data, origin: `Secret ${objectKey(metadata)}` };
-}
-
-/** Secret keys referenced by a route in its own namespace (references elsewhere are refused by compile). */
-export function secretRefs(route: LambdaRouteObject): string[] {
-  const auth = (route.spec as { auth?: Record<string, { secretRef?: unknown } | undefined> } | null)?.auth;
-  const namespace = route.metadata.namespace;
-  const keys = new Set<string>();
-  for (const kind of ['apiKey', 'iam']) {
-    const ref = auth?.[kind]?.secretRef as { name?: unknown; namespace?: unknown } | undefined;
-    if (typeof ref?.name !== 'string' || !ref.name) continue;
-    if (ref.namespace !== undefined && ref.namespace !== namespace) continue;
-    keys.add(`${namespace}/${ref.name}`);
-  }
-  return [...keys];
-}
-
-function toStatus(raw: unknown): RouteStatus {
-  const status: RouteStatus = {};
-  if (!raw || typeof raw !== 'object') return status;
-  const { observedGeneration, conditions } = raw as { observedGeneration?: unknown; conditions?: unknown };
-  if (typeof observedGeneration === 'number') status.observedGeneration = observedGeneration;
-  if (Array.isArray(conditions)) {
-    status.conditions = conditions
-      .filter((c): c is Record<string, unknown> => !!c && typeof c === 'object' && typeof c.type === 'string')
-      .map((c) => ({
-        type: c.type as string,
-        status: c.status === 'True' || c.status === 'False' ? c.status : 'Unknown',
-        reason: typeof c.reason === 'string' ? c.reason : '',
-        message: typeof c.message === 'string' ? c.message : '',
-        ...(typeof c.observedGeneration === 'number' && { observedGeneration: c.observedGeneration }),
-        lastTransitionTime: typeof c.lastTransitionTime === 'string' ? c.lastTransitionTime : '',
-      })) satisfies MetaCondition[];
-  }
-  return status;
-}
-
-function sameRoute(a: LambdaRouteObject, b: LambdaRouteObject): boolean {
-  return (
-    a.metadata.uid === b.metadata.uid &&
-    a.metadata.generation === b.metadata.generation &&
-    a.metadata.creationTimestamp === b.metadata.creationTimestamp &&
-    JSON.stringify(a.spec) === JSON.stringify(b.spec)
-  );
-}
-
-function sameData(a: SecretObject, b: SecretObject): boolean {
-  const keys = Object.keys(a.data);
-  if (keys.length !== Object.keys(b.data).length) return false;
-  return keys.every((key) => {
-    const other = b.data[key];
-    return other !== undefined && a.data[key]!.equals(other);
-  });
 }

@@ -4,9 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { EventsV1Api, type KubeConfig, V1MicroTime } from '@kubernetes/client-node';
 import { API_VERSION, KIND } from '../api/types.ts';
-import { describeError, type Log, silentLog } from '../sources/kubernetes-client.ts';
-import { callOptions } from './request.ts';
-import type { ObservedRoute } from './types.ts';
+import { callOptions } from '../kube/call-options.ts';
+import { describeError } from '../kube/errors.ts';
+import { type Log, silentLog } from '../kube/log.ts';
+import type { ObservedRoute } from '../kube/route-status.ts';
 
 export const REPORTING_CONTROLLER = 'lambda-ingress.io/controller';
 
@@ -46,8 +47,8 @@ export class EventRecorder {
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
   }
 
-  /** Creates one Event about `route`; resolves false (after logging) when that failed. */
-  async record(route: ObservedRoute, event: RouteEvent): Promise<boolean> {
+  /** Creates one Event about `route`; a failure is logged, never thrown. */
+  async record(route: ObservedRoute, event: RouteEvent): Promise<void> {
     const { namespace, name } = route;
     try {
       await this.#api.createNamespacedEvent(
@@ -74,13 +75,11 @@ export class EventRecorder {
         },
         callOptions({ kubeConfig: this.#kubeConfig, timeoutMs: this.#timeoutMs }),
       );
-      return true;
     } catch (error) {
       this.#log.warn(
         { route: `${namespace}/${name}`, reason: event.reason, error: describeError(error) },
         'could not create Event',
       );
-      return false;
     }
   }
 }

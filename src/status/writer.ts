@@ -16,28 +16,21 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../api/types.ts';
 import type { RouteDiagnostic } from '../compile/compile.ts';
-import {
-  Backoff,
-  type BackoffOptions,
-  describeError,
-  isTransient,
-  type Log,
-  silentLog,
-  statusOf,
-} from '../sources/kubernetes-client.ts';
+import type { BackoffOptions } from '../kube/backoff.ts';
+import { callOptions, MERGE_PATCH } from '../kube/call-options.ts';
+import { describeError, isTransient, statusOf } from '../kube/errors.ts';
+import { LeaderElector } from '../kube/leader.ts';
+import { type Log, silentLog } from '../kube/log.ts';
+import { KeyedRetry } from '../kube/retry.ts';
+import type { RouteStatusView } from '../kube/route-status.ts';
 import { desiredStatus, newFailure, sameStatus } from './conditions.ts';
 import { EventRecorder } from './events.ts';
-import { LeaderElector } from './leader.ts';
-import { callOptions, MERGE_PATCH } from './request.ts';
-import type { ObservedRoute, RouteStatusView } from './types.ts';
 
 export interface StatusWriterObserver {
   /** A status PATCH succeeded. */
   written?(key: string): void;
   /** A status PATCH failed (404 and 409 included). */
   failed?(key: string, status: number): void;
-  /** An Event was created. */
-  event?(key: string, reason: string): void;
   leaderChanged?(leader: boolean): void;
 }
 
@@ -67,11 +60,6 @@ export interface StatusWriterOptions {
   observer?: StatusWriterObserver;
 }
 
-interface Retry {
-  backoff: Backoff;
-  timer?: NodeJS.Timeout;
-}
-
 export class StatusWriter {
   readonly #routes: RouteStatusView;
   readonly #api: CustomObjectsApi;
@@ -82,13 +70,12 @@ export class StatusWriter {
   readonly #observer: StatusWriterObserver;
   readonly #concurrency: number;
   readonly #timeoutMs: number;
-  readonly #backoff: BackoffOptions;
 
   #desired = new Map<string, RouteDiagnostic>();
   readonly #queue = new Set<string>();
   readonly #active = new Set<string>();
   readonly #again = new Set<string>();
-  readonly #retries = new Map<string, Retry>();
+  readonly #retries: KeyedRetry;
   /** Per route, the resourceVersion our last successful write was based on. */
   readonly #writtenOver = new Map<string, string | undefined>();
   #unsubscribe: (() => void) | undefined;
@@ -104,7 +91,7 @@ export class StatusWriter {
     this.#observer = options.observer ?? {};
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
-    this.#backoff = options.backoff ?? {};
+    this.#retries = new KeyedRetry(options.backoff ?? {}, (key) => this.#enqueue(key));
     this.#elector = new LeaderElector({
       kubeConfig: options.kubeConfig,
       namespace: options.namespace,
@@ -121,7 +108,7 @@ export class StatusWriter {
       onStoppedLeading: () => {
         this.#observer.leaderChanged?.(false);
         this.#queue.clear();
-        this.#clearRetries();
+        this.#retries.clearAll();
       },
     });
     if (options.events ?? true) {
@@ -176,7 +163,7 @@ export class StatusWriter {
     this.#stopped = true;
     this.#unsubscribe?.();
     this.#queue.clear();
-    this.#clearRetries();
+    this.#retries.clearAll();
     if (this.#active.size) await new Promise<void>((resolve) => (this.#idle = resolve));
     await this.#elector.stop();
   }
@@ -215,24 +202,7 @@ export class StatusWriter {
 
   #forget(key: string): void {
     this.#writtenOver.delete(key);
-    const retry = this.#retries.get(key);
-    if (retry) clearTimeout(retry.timer);
-    this.#retries.delete(key);
-  }
-
-  #clearRetries(): void {
-    for (const retry of this.#retries.values()) clearTimeout(retry.timer);
-    this.#retries.clear();
-  }
-
-  #retryLater(key: string): void {
-    const retry = this.#retries.get(key) ?? { backoff: new Backoff(this.#backoff) };
-    this.#retries.set(key, retry);
-    clearTimeout(retry.timer);
-    retry.timer = setTimeout(() => {
-      retry.timer = undefined;
-      this.#enqueue(key);
-    }, retry.backoff.next());
+    this.#retries.clear(key);
   }
 
   async #reconcile(key: string): Promise<void> {
@@ -246,7 +216,7 @@ export class StatusWriter {
     if (this.#writtenOver.has(key) && this.#writtenOver.get(key) === observed.resourceVersion) return;
     const status = desiredStatus(diagnostic, observed.status, new Date());
     if (sameStatus(observed.status, status)) {
-      this.#retries.delete(key);
+      this.#retries.clear(key);
       return;
     }
     const route = `${observed.namespace}/${observed.name}`;
@@ -281,7 +251,7 @@ export class StatusWriter {
         const level = isTransient(error) ? 'info' : 'warn';
         this.#log[level]({ route, error: describeError(error) }, 'status write failed; will retry');
       }
-      if (this.#elector.isLeader) this.#retryLater(key);
+      if (this.#elector.isLeader) this.#retries.schedule(key);
       return;
     }
     this.#writes++;
@@ -292,19 +262,17 @@ export class StatusWriter {
     } else {
       this.#writtenOver.delete(key);
     }
-    const retry = this.#retries.get(key);
-    if (retry) clearTimeout(retry.timer);
-    this.#retries.delete(key);
+    this.#retries.clear(key);
     this.#observer.written?.(key);
     const ready = status.conditions.find((c) => c.type === 'Ready');
     this.#log.debug({ route, ready: ready?.status, reason: ready?.reason }, 'status written');
     const failure = newFailure(observed.status, status);
-    if (failure && this.#recorder) await this.#event(key, observed, failure.reason, failure.message);
-  }
-
-  async #event(key: string, route: ObservedRoute, reason: string, message: string): Promise<void> {
-    if (await this.#recorder!.record(route, { type: 'Warning', reason, message })) {
-      this.#observer.event?.(key, reason);
+    if (failure && this.#recorder) {
+      await this.#recorder.record(observed, {
+        type: 'Warning',
+        reason: failure.reason,
+        message: failure.message,
+      });
     }
   }
 }

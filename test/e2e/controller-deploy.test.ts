@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { type ClusterInfo, serviceAccountKubeconfig } from '../../hack/cluster.ts';
 import { compile } from '../../src/compile/compile.ts';
+import { KubeReader } from '../../src/kube/reader.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
 import { StatusWriter } from '../../src/status/writer.ts';
 import {
@@ -243,7 +244,7 @@ describe('deploy/ (kustomize base)', () => {
     const log = new CaptureLog();
     let version = 0;
     const source: KubernetesSource = new KubernetesSource({
-      kubeConfig: kc,
+      reader: new KubeReader(kc),
       log,
       debounceMs: 50,
       onSnapshot: (snapshot) => writer.update(compile(snapshot, ++version).diagnostics),

@@ -4,7 +4,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterInfo, startApiserver, stopApiserver } from '../../hack/cluster.ts';
 import type { Snapshot } from '../../src/compile/snapshot.ts';
-import { KubernetesSource, type KubernetesSourceOptions, secretRefs } from '../../src/sources/kubernetes.ts';
+import { KubeReader } from '../../src/kube/reader.ts';
+import { KubernetesSource, type KubernetesSourceOptions } from '../../src/sources/kubernetes.ts';
+import { secretRefs } from '../../src/sources/kubernetes-convert.ts';
 import {
   Admin,
   adminKubeConfig,
@@ -45,7 +47,7 @@ function startSource(kc: KubeConfig, options: Partial<KubernetesSourceOptions> =
   const restarts: Harness['restarts'] = [];
   const lists: Harness['lists'] = [];
   const source = new KubernetesSource({
-    kubeConfig: kc,
+    reader: new KubeReader(kc),
     log,
     debounceMs: 50,
     maxWaitMs: 500,

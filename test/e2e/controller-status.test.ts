@@ -7,8 +7,9 @@ import { CoordinationV1Api, CoreV1Api, EventsV1Api, type KubeConfig } from '@kub
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterInfo } from '../../hack/cluster.ts';
 import { compile, type RouteDiagnostic } from '../../src/compile/compile.ts';
+import { KubeReader } from '../../src/kube/reader.ts';
+import type { MetaCondition, ObservedRoute, RouteStatusView } from '../../src/kube/route-status.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
-import type { MetaCondition, ObservedRoute, RouteStatusView } from '../../src/status/types.ts';
 import { StatusWriter, type StatusWriterOptions } from '../../src/status/writer.ts';
 import {
   Admin,
@@ -34,7 +35,6 @@ interface Controller {
   source: KubernetesSource;
   writer: StatusWriter;
   failures: number[];
-  events: string[];
   log: CaptureLog;
   stop(): Promise<void>;
 }
@@ -46,11 +46,10 @@ function startController(
 ): Controller {
   const log = new CaptureLog();
   const failures: number[] = [];
-  const events: string[] = [];
   let version = 0;
   const { namespaces, ...writerOptions } = options;
   const source: KubernetesSource = new KubernetesSource({
-    kubeConfig: kc,
+    reader: new KubeReader(kc),
     namespaces,
     log,
     debounceMs: 50,
@@ -70,7 +69,6 @@ function startController(
     log,
     observer: {
       failed: (_, code) => failures.push(code),
-      event: (key, reason) => events.push(`${key}:${reason}`),
     },
     ...writerOptions,
   });
@@ -84,7 +82,7 @@ function startController(
     await source.stop();
   };
   stoppers.push(stop);
-  return { source, writer, failures, events, log, stop };
+  return { source, writer, failures, log, stop };
 }
 
 const conditionOf = (route: { status?: { conditions?: MetaCondition[] } }, type: string) =>
@@ -250,12 +248,12 @@ describe('StatusWriter (real kube-apiserver)', () => {
     await eventually(async () => expect(await routeEvents(ns, 'dup')).toHaveLength(1));
     expect((await routeEvents(ns, 'dup'))[0]).toMatchObject({ type: 'Warning', reason: 'Conflicted' });
     await sleep(500);
-    expect(c.events.filter((e) => e.startsWith(`${ns}/dup:`))).toEqual([`${ns}/dup:Conflicted`]);
+    expect(await routeEvents(ns, 'dup')).toHaveLength(1);
     expect(await routeEvents(ns, 'other')).toHaveLength(0);
     await c.stop();
   });
 
-  it('talks HTTP/1.1 to the apiserver, which offers HTTP/2 (see src/sources/kube-connections.ts)', async () => {
+  it('talks HTTP/1.1 to the apiserver, which offers HTTP/2 (see src/kube/connections.ts)', async () => {
     const ns = 'alpn';
     await admin.namespace(ns);
     await admin.createRoute(ns, 'r', routeSpec('/r'));

@@ -6,11 +6,11 @@ import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { type ClusterInfo, clusterDown, clusterUp } from '../../hack/cluster.ts';
 import { GROUP, PLURAL, VERSION } from '../../src/api/types.ts';
-import type { Log } from '../../src/sources/kubernetes-client.ts';
 
 export const execFileP = promisify(execFile);
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 export const quiet = () => {};
+export { CaptureLog } from '../support/capture-log.ts';
 
 /** `<repo>/.cluster/<name>`: each test file gets its own control plane. */
 export const clusterDir = (name: string) => path.join(REPO_ROOT, '.cluster', name);
@@ -155,30 +155,6 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** A Log that keeps every entry (to look for leaked secrets) and prints warnings/errors when DEBUG_E2E is set. */
-export class CaptureLog implements Log {
-  readonly entries: { level: string; msg: string | undefined; obj: object }[] = [];
-  debug(obj: object, msg?: string) {
-    this.#add('debug', obj, msg);
-  }
-  info(obj: object, msg?: string) {
-    this.#add('info', obj, msg);
-  }
-  warn(obj: object, msg?: string) {
-    this.#add('warn', obj, msg);
-  }
-  error(obj: object, msg?: string) {
-    this.#add('error', obj, msg);
-  }
-  text(): string {
-    return this.entries.map((e) => `${e.level} ${e.msg} ${JSON.stringify(e.obj)}`).join('\n');
-  }
-  #add(level: string, obj: object, msg?: string) {
-    this.entries.push({ level, msg, obj });
-    if (process.env['DEBUG_E2E']) process.stderr.write(`${level} ${msg} ${JSON.stringify(obj)}\n`);
-  }
-}
 
 /** Compacts etcd's history up to its current revision (etcd's JSON gateway), so old resourceVersions expire. */
 export async function compactEtcd(etcdEndpoint: string): Promise<number> {

@@ -1,8 +1,8 @@
 // Pure status logic: desired status, change detection, new failures.
 import { describe, expect, it } from 'vitest';
 import type { RouteDiagnostic } from '../../src/compile/compile.ts';
+import type { MetaCondition, RouteStatus } from '../../src/kube/route-status.ts';
 import { desiredStatus, metaTime, newFailure, sameStatus } from '../../src/status/conditions.ts';
-import type { MetaCondition, RouteStatus } from '../../src/status/types.ts';
 
 const T0 = '2025-01-01T00:00:00Z';
 const NOW = new Date('2025-06-01T12:34:56.789Z');

@@ -8,16 +8,10 @@
 //   watch again at once (backing off only when that keeps happening instantly);
 // - no event and no bookmark for `silentWatchMs`: drop the connection and watch again.
 // It keeps no cache: the handlers decide what to keep.
-import {
-  Backoff,
-  type BackoffOptions,
-  describeError,
-  KubeApiError,
-  type KubeReader,
-  type Log,
-  sleep,
-  statusOf,
-} from './kubernetes-client.ts';
+import { Backoff, type BackoffOptions, sleep } from './backoff.ts';
+import { describeError, KubeApiError, statusOf } from './errors.ts';
+import type { Log } from './log.ts';
+import type { ApiReader } from './reader.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: raw JSON from the apiserver
 export type RawObject = any;
@@ -32,7 +26,7 @@ export interface ReflectorHandlers {
 }
 
 export interface ReflectorOptions {
-  reader: KubeReader;
+  reader: ApiReader;
   /** Plural resource name, for logs and metrics ("lambdaroutes", "secrets"). */
   resource: string;
   /** The scope; undefined = all namespaces. */

@@ -1,4 +1,5 @@
-// What the status writer reads and writes, in the shapes the apiserver uses.
+// The observed status of LambdaRoutes, in the shapes the apiserver uses: what the
+// cluster source keeps and the status writer reads and writes.
 
 /** metav1.Condition as stored in LambdaRoute status. */
 export interface MetaCondition {

@@ -10,8 +10,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
-import { describeError, type Log, silentLog, sleep, statusOf } from '../sources/kubernetes-client.ts';
-import { callOptions } from './request.ts';
+import { sleep } from './backoff.ts';
+import { callOptions } from './call-options.ts';
+import { describeError, statusOf } from './errors.ts';
+import { type Log, silentLog } from './log.ts';
 
 export interface LeaderElectorOptions {
   kubeConfig: KubeConfig;
@@ -30,8 +32,6 @@ export interface LeaderElectorOptions {
   log?: Log;
   onStartedLeading?: () => void;
   onStoppedLeading?: () => void;
-  /** The observed holder changed (undefined: nobody holds it). */
-  onNewLeader?: (identity: string | undefined) => void;
 }
 
 /** POD_NAME (downward API) or the host name, plus a random suffix: unique even across restarts. */
@@ -145,11 +145,7 @@ export class LeaderElector {
       this.#observedRecord = record;
       this.#observedAt = Date.now();
     }
-    const holder = spec.holderIdentity || undefined;
-    if (holder !== this.#holder) {
-      this.#holder = holder;
-      this.#options.onNewLeader?.(holder);
-    }
+    this.#holder = spec.holderIdentity || undefined;
   }
 
   async #tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {

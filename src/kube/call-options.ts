@@ -12,7 +12,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 
-import { shareConnections } from '../sources/kube-connections.ts';
+import { shareConnections } from './connections.ts';
 
 export const MERGE_PATCH = 'application/merge-patch+json';
 

@@ -1,16 +1,6 @@
-// The cluster source's pure helpers: conversion, Secret references, backoff, error descriptions.
-import type { FastifyBaseLogger } from 'fastify';
-import { pino } from 'pino';
+// The cluster source's conversion of apiserver JSON: metadata, Secret bytes, Secret references.
 import { describe, expect, it } from 'vitest';
-import { secretRefs, toRoute, toSecret } from '../../src/sources/kubernetes.ts';
-import {
-  Backoff,
-  describeError,
-  isTransient,
-  KubeApiError,
-  type Log,
-  statusOf,
-} from '../../src/sources/kubernetes-client.ts';
+import { secretRefs, toRoute, toSecret } from '../../src/sources/kubernetes-convert.ts';
 
 const meta = {
   name: 'r',
@@ -86,48 +76,5 @@ describe('secretRefs', () => {
     expect(secretRefs(route({ iam: { region: 'us-east-1' } }))).toEqual([]);
     expect(secretRefs(route(undefined))).toEqual([]);
     expect(secretRefs(toRoute({ metadata: { name: 'r', namespace: 'ns' }, spec: null }))).toEqual([]);
-  });
-});
-
-describe('Backoff', () => {
-  it('doubles up to the cap, with jitter in [d/2, d], and resets', () => {
-    const b = new Backoff({ initialMs: 100, maxMs: 1000 });
-    const ceilings = [100, 200, 400, 800, 1000, 1000];
-    for (const ceiling of ceilings) {
-      const d = b.next();
-      expect(d).toBeGreaterThanOrEqual(ceiling / 2);
-      expect(d).toBeLessThanOrEqual(ceiling);
-    }
-    b.reset();
-    expect(b.next()).toBeLessThanOrEqual(100);
-  });
-});
-
-describe('errors', () => {
-  it('classifies statuses', () => {
-    expect(statusOf(new KubeApiError(410, 'gone'))).toBe(410);
-    expect(statusOf({ code: 404, body: '{}' })).toBe(404);
-    expect(statusOf(new TypeError('fetch failed'))).toBe(0);
-    expect(isTransient(new TypeError('fetch failed'))).toBe(true);
-    expect(isTransient({ code: 503 })).toBe(true);
-    expect(isTransient({ code: 429 })).toBe(true);
-    expect(isTransient({ code: 403 })).toBe(false);
-  });
-
-  it('never echoes a response body, only the Status message', () => {
-    const body = JSON.stringify({ kind: 'Secret', data: { apiKey: 'c2VjcmV0' }, message: 'boom' });
-    const text = describeError({ code: 500, body, message: `HTTP-Code: 500 Body: ${body}` });
-    expect(text).toBe('HTTP 500: boom');
-    const cause = Object.assign(new Error('connect'), { code: 'ECONNREFUSED' });
-    expect(describeError(new TypeError('fetch failed', { cause }))).toBe('fetch failed (ECONNREFUSED)');
-  });
-});
-
-describe('Log', () => {
-  it('is satisfied by pino and Fastify loggers', () => {
-    const fromPino: Log = pino({ level: 'silent' });
-    const fromFastify = (logger: FastifyBaseLogger): Log => logger;
-    expect(typeof fromPino.warn).toBe('function');
-    expect(fromFastify(pino({ level: 'silent' }))).toBeDefined();
   });
 });

@@ -1,6 +1,5 @@
-// Small pieces shared by the Kubernetes source and the status writer: a logger
-// shape, API error classification, capped exponential backoff with jitter, and a
-// raw JSON reader for list/get/watch.
+// A raw JSON reader for list/get/watch, used by the reflectors and the Secret
+// fetcher.
 //
 // Reads go through this reader instead of client-node's typed clients and
 // ListWatch because (client-node 2.0.1):
@@ -13,109 +12,10 @@
 // - typed clients turn timestamps into Date objects and have no request timeout.
 // Authentication still comes from the KubeConfig (client certs, tokens, exec and
 // in-cluster token files), through its own applySecurityAuthentication().
-import { setTimeout as delay } from 'node:timers/promises';
 import { HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { type Dispatcher, fetch } from 'undici';
-import { authenticate } from './kube-connections.ts';
-
-/** The logging calls used here; a pino or Fastify logger fits. */
-export interface Log {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
-
-/** A failed API request. `status` is the HTTP status, or 0 when no response came (network, timeout). */
-export class KubeApiError extends Error {
-  readonly status: number;
-  /** metav1.Status reason when the server gave one: NotFound, Conflict, Expired, Gone, ... */
-  readonly reason: string | undefined;
-
-  constructor(status: number, message: string, reason?: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'KubeApiError';
-    this.status = status;
-    this.reason = reason;
-  }
-}
-
-/**
- * The HTTP status of an error from this module or from client-node's typed
- * clients (ApiException has `code`), or 0 when the request never got an answer.
- */
-export function statusOf(error: unknown): number {
-  if (error instanceof KubeApiError) return error.status;
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' && code >= 100 && code < 600 ? code : 0;
-}
-
-/** Worth retrying: no answer at all, throttling, timeouts and server errors. */
-export function isTransient(error: unknown): boolean {
-  const status = statusOf(error);
-  return status === 0 || status === 408 || status === 429 || status >= 500;
-}
-
-/** A short, secret-free description of an error for logs (never the request or response body). */
-export function describeError(error: unknown): string {
-  if (error instanceof KubeApiError) return error.message;
-  const status = statusOf(error);
-  if (status) {
-    // ApiException's message embeds the whole response body; keep the Status message only.
-    const body = (error as { body?: unknown }).body;
-    let message: string | undefined;
-    try {
-      message = (typeof body === 'string' ? JSON.parse(body) : body)?.message;
-    } catch {}
-    return `HTTP ${status}${message ? `: ${message}` : ''}`;
-  }
-  if (error instanceof Error) {
-    const cause = (error.cause as { code?: string; message?: string } | undefined) ?? undefined;
-    const detail = cause?.code ?? cause?.message;
-    return detail ? `${error.message} (${detail})` : error.message;
-  }
-  return String(error);
-}
-
-export interface BackoffOptions {
-  /** First delay (default 500 ms). */
-  initialMs?: number;
-  /** Cap (default 30 s). */
-  maxMs?: number;
-}
-
-/** Capped exponential backoff with "equal jitter": each delay is in [d/2, d], d doubling up to the cap. */
-export class Backoff {
-  readonly #initialMs: number;
-  readonly #maxMs: number;
-  #attempt = 0;
-
-  constructor(options: BackoffOptions = {}) {
-    this.#initialMs = options.initialMs ?? 500;
-    this.#maxMs = options.maxMs ?? 30_000;
-  }
-
-  get attempt(): number {
-    return this.#attempt;
-  }
-
-  next(): number {
-    const ceiling = Math.min(this.#maxMs, this.#initialMs * 2 ** Math.min(this.#attempt, 30));
-    this.#attempt++;
-    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-  }
-
-  reset(): void {
-    this.#attempt = 0;
-  }
-}
-
-/** Resolves after `ms`, or early (without throwing) when `signal` aborts. */
-export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  await delay(ms, undefined, signal ? { signal } : undefined).catch(() => {});
-}
+import { authenticate } from './connections.ts';
+import { describeError, KubeApiError } from './errors.ts';
 
 /** A watch event as the apiserver sends it. */
 export interface WatchEvent {
@@ -147,6 +47,9 @@ export interface WatchOptions {
   /** Called once the server accepted the watch (200). */
   onOpen?: () => void;
 }
+
+/** What the reflectors and the Secret fetcher read the cluster with: a KubeReader. */
+export type ApiReader = Pick<KubeReader, 'get' | 'watch'>;
 
 /** Raw JSON reads (GET, list pages, watch streams) with the KubeConfig's credentials. */
 export class KubeReader {

@@ -1,0 +1,115 @@
+// The cluster source's conversion of apiserver JSON into what compile() and the
+// status writer read, and the comparisons that tell a real change from a
+// resync or a status-only update.
+import { API_VERSION, KIND, type LambdaRouteObject, type SecretObject } from '../api/types.ts';
+import { objectKey } from '../compile/snapshot.ts';
+import type { RawObject } from '../kube/reflector.ts';
+import type { MetaCondition, ObservedRoute, RouteStatus } from '../kube/route-status.ts';
+
+/** "namespace/name" of a raw object. */
+export const keyOf = (raw: RawObject): string => `${raw.metadata.namespace ?? ''}/${raw.metadata.name}`;
+
+export const namespaceOf = (key: string): string => key.slice(0, key.indexOf('/'));
+
+/** An object of `objectNamespace` belongs to the scope (undefined: all namespaces). */
+export const inScope = (objectNamespace: string, scope: string | undefined) =>
+  scope === undefined || objectNamespace === scope;
+
+function toMeta(raw: RawObject): LambdaRouteObject['metadata'] {
+  const m = raw.metadata;
+  const created = m.creationTimestamp;
+  return {
+    name: m.name,
+    namespace: m.namespace ?? '',
+    ...(m.uid && { uid: m.uid }),
+    ...(typeof m.generation === 'number' && { generation: m.generation }),
+    ...(m.resourceVersion && { resourceVersion: m.resourceVersion }),
+    ...(created && { creationTimestamp: created instanceof Date ? created.toISOString() : String(created) }),
+  };
+}
+
+export function toRoute(raw: RawObject): LambdaRouteObject {
+  const metadata = toMeta(raw);
+  return {
+    apiVersion: raw.apiVersion ?? API_VERSION,
+    kind: raw.kind ?? KIND,
+    metadata,
+    spec: raw.spec,
+    origin: `LambdaRoute ${objectKey(metadata)}`,
+  };
+}
+
+export function toSecret(raw: RawObject): SecretObject {
+  const metadata = toMeta(raw);
+  const data: Record<string, Buffer> = {};
+  for (const [key, value] of Object.entries((raw.data ?? {}) as Record<string, unknown>)) {
+    if (typeof value === 'string') data[key] = Buffer.from(value, 'base64');
+  }
+  return { metadata, data, origin: `Secret ${objectKey(metadata)}` };
+}
+
+/** Secret keys referenced by a route in its own namespace (references elsewhere are refused by compile). */
+export function secretRefs(route: LambdaRouteObject): string[] {
+  const auth = (route.spec as { auth?: Record<string, { secretRef?: unknown } | undefined> } | null)?.auth;
+  const namespace = route.metadata.namespace;
+  const keys = new Set<string>();
+  for (const kind of ['apiKey', 'iam']) {
+    const ref = auth?.[kind]?.secretRef as { name?: unknown; namespace?: unknown } | undefined;
+    if (typeof ref?.name !== 'string' || !ref.name) continue;
+    if (ref.namespace !== undefined && ref.namespace !== namespace) continue;
+    keys.add(`${namespace}/${ref.name}`);
+  }
+  return [...keys];
+}
+
+/** What the status writer needs to know of a route as the apiserver has it. */
+export function toObserved(raw: RawObject, route: LambdaRouteObject): ObservedRoute {
+  const { metadata } = route;
+  return {
+    namespace: metadata.namespace,
+    name: metadata.name,
+    ...(metadata.uid && { uid: metadata.uid }),
+    ...(metadata.generation !== undefined && { generation: metadata.generation }),
+    ...(metadata.resourceVersion && { resourceVersion: metadata.resourceVersion }),
+    ...(raw.status !== undefined && { status: toStatus(raw.status) }),
+  };
+}
+
+function toStatus(raw: unknown): RouteStatus {
+  const status: RouteStatus = {};
+  if (!raw || typeof raw !== 'object') return status;
+  const { observedGeneration, conditions } = raw as { observedGeneration?: unknown; conditions?: unknown };
+  if (typeof observedGeneration === 'number') status.observedGeneration = observedGeneration;
+  if (Array.isArray(conditions)) {
+    status.conditions = conditions
+      .filter((c): c is Record<string, unknown> => !!c && typeof c === 'object' && typeof c.type === 'string')
+      .map((c) => ({
+        type: c.type as string,
+        status: c.status === 'True' || c.status === 'False' ? c.status : 'Unknown',
+        reason: typeof c.reason === 'string' ? c.reason : '',
+        message: typeof c.message === 'string' ? c.message : '',
+        ...(typeof c.observedGeneration === 'number' && { observedGeneration: c.observedGeneration }),
+        lastTransitionTime: typeof c.lastTransitionTime === 'string' ? c.lastTransitionTime : '',
+      })) satisfies MetaCondition[];
+  }
+  return status;
+}
+
+/** Same object and the same spec: what compile() reads did not change. */
+export function sameRoute(a: LambdaRouteObject, b: LambdaRouteObject): boolean {
+  return (
+    a.metadata.uid === b.metadata.uid &&
+    a.metadata.generation === b.metadata.generation &&
+    a.metadata.creationTimestamp === b.metadata.creationTimestamp &&
+    JSON.stringify(a.spec) === JSON.stringify(b.spec)
+  );
+}
+
+export function sameData(a: SecretObject, b: SecretObject): boolean {
+  const keys = Object.keys(a.data);
+  if (keys.length !== Object.keys(b.data).length) return false;
+  return keys.every((key) => {
+    const other = b.data[key];
+    return other !== undefined && a.data[key]!.equals(other);
+  });
+}

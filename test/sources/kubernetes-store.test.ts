@@ -1,0 +1,215 @@
+// The cluster source's store, pure: routes, referenced Secrets with reference
+// counts, observed status, and what it asks of the source (fetches, snapshots).
+import { beforeEach, describe, expect, it } from 'vitest';
+import { KubernetesStore } from '../../src/sources/kubernetes-store.ts';
+
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+function route(
+  name: string,
+  options: {
+    ns?: string;
+    path?: string;
+    secret?: string;
+    rv?: string;
+    generation?: number;
+    status?: object;
+  } = {},
+) {
+  const namespace = options.ns ?? 'ns';
+  return {
+    apiVersion: 'lambda-ingress.io/v1alpha1',
+    kind: 'LambdaRoute',
+    metadata: {
+      name,
+      namespace,
+      uid: `uid-${name}`,
+      generation: options.generation ?? 1,
+      resourceVersion: options.rv ?? '1',
+      creationTimestamp: '2025-01-01T00:00:00Z',
+    },
+    spec: {
+      match: { path: options.path ?? `/${name}` },
+      target: { url: 'https://upstream.example' },
+      ...(options.secret && { auth: { apiKey: { secretRef: { name: options.secret, key: 'apiKey' } } } }),
+    },
+    ...(options.status && { status: options.status }),
+  };
+}
+
+const secret = (name: string, value: string, ns = 'ns') => ({
+  metadata: { name, namespace: ns, resourceVersion: '1' },
+  data: { apiKey: b64(value) },
+});
+
+let store: KubernetesStore;
+let calls: string[];
+
+beforeEach(() => {
+  calls = [];
+  store = new KubernetesStore({
+    changed: () => calls.push('changed'),
+    routeObserved: (key) => calls.push(`observed ${key}`),
+    fetchSecret: (key) => calls.push(`fetch ${key}`),
+    cancelFetch: (key) => calls.push(`cancel ${key}`),
+  });
+});
+
+/** The calls since the last look. */
+const take = () => calls.splice(0);
+const secretValue = (key: string) => store.snapshot().secrets.get(key)?.data['apiKey']?.toString();
+
+describe('KubernetesStore', () => {
+  it('asks for a Secret once, when the first route starts referencing it and it is not held', () => {
+    store.upsertRoute(route('a', { secret: 'key' }));
+    expect(take()).toEqual(['fetch ns/key', 'changed', 'observed ns/a']);
+    store.upsertRoute(route('b', { secret: 'key' }));
+    expect(take()).toEqual(['changed', 'observed ns/b']); // already asked for
+    expect(store.lacks('ns/key')).toBe(true);
+
+    store.secretFetched('ns/key', secret('key', 'v1'));
+    expect(take()).toEqual(['changed']);
+    expect(secretValue('ns/key')).toBe('v1');
+    expect(store.lacks('ns/key')).toBe(false);
+
+    // Held already: a new reference asks for nothing.
+    store.upsertRoute(route('c', { secret: 'key' }));
+    expect(take()).toEqual(['changed', 'observed ns/c']);
+    // References to other namespaces are compile()'s to refuse: never fetched.
+    const foreign = route('d');
+    Object.assign(foreign.spec, {
+      auth: { apiKey: { secretRef: { name: 'k', namespace: 'other', key: 'a' } } },
+    });
+    store.upsertRoute(foreign);
+    expect(take()).toEqual(['changed', 'observed ns/d']);
+  });
+
+  it('keeps a Secret while any route references it and drops it with the last reference', () => {
+    store.upsertRoute(route('a', { secret: 'key' }));
+    store.upsertRoute(route('b', { secret: 'key' }));
+    store.secretFetched('ns/key', secret('key', 'v1'));
+    take();
+
+    store.deleteRoute(route('a'));
+    expect(take()).toEqual(['changed', 'observed ns/a']);
+    expect(store.isReferenced('ns/key')).toBe(true);
+    expect(secretValue('ns/key')).toBe('v1');
+
+    // The other route stops referencing it (an edit): gone, and any fetch of it is moot.
+    store.upsertRoute(route('b', { rv: '2', generation: 2 }));
+    expect(take()).toEqual(['cancel ns/key', 'changed', 'changed', 'observed ns/b']);
+    expect(store.isReferenced('ns/key')).toBe(false);
+    expect(store.snapshot().secrets.size).toBe(0);
+    expect(store.secretCount).toBe(0);
+  });
+
+  it('keeps only referenced Secrets from lists and events, and reports real changes only', () => {
+    store.upsertRoute(route('a', { secret: 'key' }));
+    take();
+    const missing = store.replaceSecrets(undefined, [secret('key', 'v1'), secret('unrelated', 'x')]);
+    expect(missing).toEqual([]);
+    expect(take()).toEqual(['cancel ns/key', 'changed']);
+    expect([...store.snapshot().secrets.keys()]).toEqual(['ns/key']);
+
+    // Unreferenced Secrets come and go without a change.
+    store.secretEvent('ADDED', secret('other', 'y'));
+    store.secretEvent('DELETED', secret('other', 'y'));
+    expect(take()).toEqual(['cancel ns/other', 'cancel ns/other']);
+    expect(store.snapshot().secrets.has('ns/other')).toBe(false);
+
+    // The same bytes (a resync, a label edit): no change; new bytes: a change.
+    store.secretEvent('MODIFIED', {
+      ...secret('key', 'v1'),
+      metadata: { name: 'key', namespace: 'ns', resourceVersion: '9' },
+    });
+    expect(take()).toEqual(['cancel ns/key']);
+    store.secretEvent('MODIFIED', secret('key', 'v2'));
+    expect(take()).toEqual(['cancel ns/key', 'changed']);
+    expect(secretValue('ns/key')).toBe('v2');
+
+    store.secretEvent('DELETED', secret('key', 'v2'));
+    expect(take()).toEqual(['cancel ns/key', 'changed']);
+    expect(store.lacks('ns/key')).toBe(true);
+  });
+
+  it('returns the referenced Secrets a list lacked, for a targeted fetch', () => {
+    store.upsertRoute(route('a', { secret: 'listed' }));
+    store.upsertRoute(route('b', { secret: 'late' }));
+    store.upsertRoute(route('c', { ns: 'elsewhere', secret: 'late' }));
+    take();
+    // A namespaced list answers for its own namespace only.
+    expect(store.replaceSecrets('ns', [secret('listed', 'v')])).toEqual(['ns/late']);
+    expect(take()).toEqual(['cancel ns/listed', 'changed', 'cancel ns/late']);
+    // A Secret that vanished from the list is dropped.
+    expect(store.replaceSecrets('ns', [])).toEqual(['ns/listed', 'ns/late']);
+    expect(take()).toEqual(['changed', 'cancel ns/listed', 'cancel ns/late']);
+  });
+
+  it('ignores the answer of a fetch for a Secret nobody references any more', () => {
+    store.upsertRoute(route('a', { secret: 'key' }));
+    store.deleteRoute(route('a'));
+    take();
+    store.secretFetched('ns/key', secret('key', 'v1'));
+    expect(take()).toEqual([]);
+    expect(store.snapshot().secrets.size).toBe(0);
+  });
+
+  it('tells status-only changes (our own writes) from changes that compile() reads', () => {
+    store.upsertRoute(route('a'));
+    take();
+    const status = {
+      observedGeneration: 1,
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Ready',
+          message: 'ok',
+          lastTransitionTime: '2025-01-01T00:00:01Z',
+        },
+        { type: 'Odd', status: 'maybe' },
+      ],
+    };
+    store.upsertRoute(route('a', { rv: '2', status }));
+    expect(take()).toEqual(['observed ns/a']);
+    expect(store.observedRoute('ns/a')).toEqual({
+      namespace: 'ns',
+      name: 'a',
+      uid: 'uid-a',
+      generation: 1,
+      resourceVersion: '2',
+      status: {
+        observedGeneration: 1,
+        conditions: [
+          status.conditions[0],
+          // Fields the CRD would refuse come out in the shape the writer compares.
+          { type: 'Odd', status: 'Unknown', reason: '', message: '', lastTransitionTime: '' },
+        ],
+      },
+    });
+    // A resync of the same version: nothing at all.
+    store.upsertRoute(route('a', { rv: '2', status }));
+    expect(take()).toEqual([]);
+    // A spec edit: both.
+    store.upsertRoute(route('a', { rv: '3', generation: 2, path: '/moved', status }));
+    expect(take()).toEqual(['changed', 'observed ns/a']);
+    expect(store.snapshot().routes[0]!.spec).toMatchObject({ match: { path: '/moved' } });
+  });
+
+  it('replaces the routes of one scope with a list, leaving other namespaces alone', () => {
+    store.upsertRoute(route('b'));
+    store.upsertRoute(route('a'));
+    store.upsertRoute(route('x', { ns: 'other' }));
+    take();
+    store.replaceRoutes('ns', [route('a'), route('c')]);
+    expect(take()).toEqual(['changed', 'observed ns/c', 'changed', 'observed ns/b']);
+    const keys = store.snapshot().routes.map((r) => `${r.metadata.namespace}/${r.metadata.name}`);
+    expect(keys).toEqual(['ns/a', 'ns/c', 'other/x']); // sorted by key
+    expect(store.routeCount).toBe(3);
+    expect(store.observedRoute('ns/b')).toBeUndefined();
+    // Objects without a name or namespace are skipped.
+    store.upsertRoute({ metadata: { name: 'nameless-namespace' } });
+    store.replaceRoutes(undefined, [route('a'), route('c'), route('x', { ns: 'other' }), { metadata: {} }]);
+    expect(take()).toEqual([]);
+  });
+});
