@@ -12,7 +12,7 @@ import { staticSource } from '../src/aws/credentials.ts';
 import { NodeSha256 } from '../src/aws/sha256.ts';
 import { Signer } from '../src/aws/signer.ts';
 import { payloadHash, RouteSigner, signature, signingKey } from '../src/aws/sigv4.ts';
-import { fmt, measure } from './measure.ts';
+import { fmt, type Measurement, measure } from './measure.ts';
 
 const credentials = {
   accessKeyId: 'AKIDEXAMPLE',
@@ -27,6 +27,8 @@ const bodies = {
 };
 
 const rows: string[] = [];
+const row = (label: string, m: Measurement) =>
+  rows.push(`| ${label} | ${fmt(m.nsPerOp / 1000, 1)} µs | ${fmt(m.cpuNsPerOp / 1000, 1)} µs |`);
 for (const [hashName, sha256] of [
   ['@aws-crypto/sha256-js', JsSha256],
   ['node:crypto (src/aws/sha256.ts)', NodeSha256],
@@ -48,7 +50,7 @@ for (const [hashName, sha256] of [
       1500,
       body && body.length > 100_000 ? 10 : 200,
     );
-    rows.push(`| SignatureV4.sign, ${m.name} | ${fmt(m.nsPerOp / 1000, 1)} µs |`);
+    row(`SignatureV4.sign, ${m.name}`, m);
   }
 }
 const ours = new Signer(staticSource(credentials));
@@ -68,7 +70,7 @@ for (const [bodyName, body] of Object.entries(bodies)) {
     1500,
     body && body.length > 100_000 ? 10 : 200,
   );
-  rows.push(`| data plane Signer.sign (node:crypto), ${m.name} | ${fmt(m.nsPerOp / 1000, 1)} µs |`);
+  row(`data plane Signer.sign (node:crypto), ${m.name}`, m);
 }
 const path = '/default/test-apisix';
 const route = new RouteSigner({ host, region: 'us-east-1', service: 'execute-api', path });
@@ -83,7 +85,7 @@ for (const [bodyName, body] of Object.entries(bodies)) {
     1500,
     body && body.length > 100_000 ? 10 : 1000,
   );
-  rows.push(`| RouteSigner.sign (src/aws/sigv4.ts), ${m.name} | ${fmt(m.nsPerOp / 1000, 1)} µs |`);
+  row(`RouteSigner.sign (src/aws/sigv4.ts), ${m.name}`, m);
 }
 // The same canonical request as the small POST above, signed with its derived key.
 const canonical = `POST\n${path}\nname=APISIX\nhost:${host}\nx-amz-content-sha256:${payloadHash(undefined)}\nx-amz-date:20150830T123600Z\n\nhost;x-amz-content-sha256;x-amz-date\n${payloadHash(undefined)}`;
@@ -94,8 +96,8 @@ const floor = await measure(
   1500,
   1000,
 );
-rows.push(`| floor: ${floor.name} | ${fmt(floor.nsPerOp / 1000, 1)} µs |`);
+row(`floor: ${floor.name}`, floor);
 console.log(`node ${process.version}`);
-console.log('| signing | time per request |');
-console.log('| --- | --- |');
+console.log('| signing | time per request | CPU per request |');
+console.log('| --- | --- | --- |');
 for (const row of rows) console.log(row);
