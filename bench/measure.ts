@@ -1,9 +1,11 @@
 // A tiny harness for micro-benchmarks: runs `fn` in batches until `minMs`
-// has passed (after a warm-up) and reports operations per second.
+// has passed (after a warm-up) and reports operations per second, and the
+// process CPU time per operation (steadier than wall time on a shared machine).
 export interface Measurement {
   name: string;
   opsPerSec: number;
   nsPerOp: number;
+  cpuNsPerOp: number;
 }
 
 export async function measure(
@@ -14,6 +16,7 @@ export async function measure(
 ): Promise<Measurement> {
   const run = async (ms: number) => {
     let ops = 0;
+    const cpu = process.cpuUsage();
     const started = performance.now();
     while (performance.now() - started < ms) {
       for (let i = 0; i < batch; i++) {
@@ -22,11 +25,12 @@ export async function measure(
       }
       ops += batch;
     }
-    return { ops, ms: performance.now() - started };
+    const { user, system } = process.cpuUsage(cpu);
+    return { ops, ms: performance.now() - started, cpuUs: user + system };
   };
   await run(Math.min(300, minMs / 3)); // warm-up: let the JIT settle
-  const { ops, ms } = await run(minMs);
-  return { name, opsPerSec: (ops / ms) * 1000, nsPerOp: (ms * 1e6) / ops };
+  const { ops, ms, cpuUs } = await run(minMs);
+  return { name, opsPerSec: (ops / ms) * 1000, nsPerOp: (ms * 1e6) / ops, cpuNsPerOp: (cpuUs * 1000) / ops };
 }
 
 export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });

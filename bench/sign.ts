@@ -1,7 +1,9 @@
 // npm run bench:sign: the cost of SigV4 signing with @smithy/signature-v4,
 // comparing SHA-256 implementations (@aws-crypto/sha256-js, pure JS, and
-// src/aws/sha256.ts on node:crypto with cached HMAC keys), and the project's
-// Signer as the data plane uses it.
+// src/aws/sha256.ts on node:crypto with cached HMAC keys), the project's
+// Signer as the data plane uses it, the per-route RouteSigner
+// (src/aws/sigv4.ts, payload hash included) and its floor: one SHA-256 and
+// one HMAC with a cached KeyObject.
 
 import { randomBytes } from 'node:crypto';
 import { Sha256 as JsSha256 } from '@aws-crypto/sha256-js';
@@ -9,7 +11,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { staticSource } from '../src/aws/credentials.ts';
 import { NodeSha256 } from '../src/aws/sha256.ts';
 import { Signer } from '../src/aws/signer.ts';
-import { fmt, measure } from './measure.ts';
+import { payloadHash, RouteSigner, signature, signingKey } from '../src/aws/sigv4.ts';
+import { fmt, type Measurement, measure } from './measure.ts';
 
 const credentials = {
   accessKeyId: 'AKIDEXAMPLE',
@@ -24,6 +27,8 @@ const bodies = {
 };
 
 const rows: string[] = [];
+const row = (label: string, m: Measurement) =>
+  rows.push(`| ${label} | ${fmt(m.nsPerOp / 1000, 1)} µs | ${fmt(m.cpuNsPerOp / 1000, 1)} µs |`);
 for (const [hashName, sha256] of [
   ['@aws-crypto/sha256-js', JsSha256],
   ['node:crypto (src/aws/sha256.ts)', NodeSha256],
@@ -45,7 +50,7 @@ for (const [hashName, sha256] of [
       1500,
       body && body.length > 100_000 ? 10 : 200,
     );
-    rows.push(`| SignatureV4.sign, ${m.name} | ${fmt(m.nsPerOp / 1000, 1)} µs |`);
+    row(`SignatureV4.sign, ${m.name}`, m);
   }
 }
 const ours = new Signer(staticSource(credentials));
@@ -65,9 +70,34 @@ for (const [bodyName, body] of Object.entries(bodies)) {
     1500,
     body && body.length > 100_000 ? 10 : 200,
   );
-  rows.push(`| data plane Signer.sign (node:crypto), ${m.name} | ${fmt(m.nsPerOp / 1000, 1)} µs |`);
+  row(`data plane Signer.sign (node:crypto), ${m.name}`, m);
 }
+const path = '/default/test-apisix';
+const route = new RouteSigner({ host, region: 'us-east-1', service: 'execute-api', path });
+const headers: string[] = [];
+for (const [bodyName, body] of Object.entries(bodies)) {
+  const m = await measure(
+    bodyName,
+    () => {
+      headers.length = 0;
+      route.sign(headers, credentials, 'POST', path, 'name=APISIX', payloadHash(body));
+    },
+    1500,
+    body && body.length > 100_000 ? 10 : 1000,
+  );
+  row(`RouteSigner.sign (src/aws/sigv4.ts), ${m.name}`, m);
+}
+// The same canonical request as the small POST above, signed with its derived key.
+const canonical = `POST\n${path}\nname=APISIX\nhost:${host}\nx-amz-content-sha256:${payloadHash(undefined)}\nx-amz-date:20150830T123600Z\n\nhost;x-amz-content-sha256;x-amz-date\n${payloadHash(undefined)}`;
+const key = signingKey(credentials, '20150830', 'us-east-1', 'execute-api');
+const floor = await measure(
+  'one SHA-256 of the canonical request and one HMAC with a cached KeyObject',
+  () => signature(key, '20150830T123600Z', '20150830/us-east-1/execute-api/aws4_request', canonical),
+  1500,
+  1000,
+);
+row(`floor: ${floor.name}`, floor);
 console.log(`node ${process.version}`);
-console.log('| signing | time per request |');
-console.log('| --- | --- |');
+console.log('| signing | time per request | CPU per request |');
+console.log('| --- | --- | --- |');
 for (const row of rows) console.log(row);
