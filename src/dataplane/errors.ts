@@ -58,9 +58,9 @@ export function credentialsUnavailable(source: { problem: string | undefined }) 
 /** What went wrong talking to an upstream, as the status code the client gets. */
 export interface UpstreamFailure {
   status: 502 | 504;
-  code: 'upstream_timeout' | 'upstream_unavailable';
-  /** For metrics and logs: timeout, connect, tls, reset. */
-  kind: 'timeout' | 'connect' | 'tls' | 'reset';
+  code: 'upstream_timeout' | 'upstream_unavailable' | 'bad_upstream_response';
+  /** For metrics and logs. */
+  kind: 'timeout' | 'connect' | 'tls' | 'reset' | 'bad_response';
   message: string;
 }
 
@@ -103,10 +103,20 @@ export function classifyUpstreamError(error: unknown, timeoutMs: number): Upstre
       message: `cannot connect to upstream (${code})`,
     };
   }
+  // undici refuses what is not an HTTP/1.1 response: its parser's errors (a bad status line, a
+  // control character in a header), and "bad response" (a 100 Continue it did not ask for).
+  const { name, message } = error as Error;
+  if (name === 'HTTPParserError' || (code === 'UND_ERR_SOCKET' && message === 'bad response')) {
+    return badUpstreamResponse(`the upstream's response is not valid HTTP/1.1 (${message})`);
+  }
   return {
     status: 502,
     code: 'upstream_unavailable',
     kind: 'reset',
     message: `upstream connection failed (${code || (error as Error).name || 'error'})`,
   };
+}
+
+export function badUpstreamResponse(message: string): UpstreamFailure {
+  return { status: 502, code: 'bad_upstream_response', kind: 'bad_response', message };
 }

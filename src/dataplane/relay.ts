@@ -42,6 +42,10 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
       controller.abort(new Error('client closed the connection'));
       return;
     }
+    if (statusCode < 200) {
+      this.#interim(statusCode, headers);
+      return;
+    }
     this.#res.writeHead(statusCode, downstreamResponseHeaders(headers, this.#exchange.requestId));
   }
 
@@ -73,5 +77,21 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
       });
     }
     this.#done();
+  }
+
+  /**
+   * An interim (1xx) response before the final one. 103 Early Hints goes on
+   * to HTTP/1.1 clients (HTTP/1.0 ones must not get a 1xx), its Link headers
+   * only; 102 and the rest concern the upstream and us alone. (undici refuses
+   * a 100 Continue it did not ask for: classifyUpstreamError makes it a 502.)
+   */
+  #interim(statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    const link = headers['link'];
+    if (statusCode !== 103 || link === undefined || this.#exchange.req.httpVersion !== '1.1') return;
+    try {
+      this.#res.writeEarlyHints({ link });
+    } catch {
+      // A Link value Node will not send as a hint: the hint is dropped, the response is not.
+    }
   }
 }
