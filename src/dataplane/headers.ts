@@ -2,7 +2,7 @@
 // 9110 §7.6.1), the upstream sees its own Host and the X-Forwarded-* headers,
 // and a route with its own credentials never passes the client's on.
 
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'te',

@@ -7,16 +7,23 @@ import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { FunctionTarget, ReadyRoute } from '../compile/route.ts';
 import { BodyTooLargeError, hasBody, readBody } from './body.ts';
-import { classifyUpstreamError, credentialsUnavailable, type ErrorCode, sendError } from './errors.ts';
-import type { PayloadFormat } from './events/types.ts';
+import {
+  badUpstreamResponse,
+  classifyUpstreamError,
+  credentialsUnavailable,
+  type ErrorCode,
+  sendError,
+} from './errors.ts';
+import type { EventResponse, PayloadFormat } from './events/types.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
+import { HOP_BY_HOP } from './headers.ts';
 import type { RouteHealth } from './health.ts';
 
 /** Invoke API payload limits: 6 MB synchronous, 1 MB asynchronous (Event). */
 export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
 export const ASYNC_PAYLOAD_LIMIT = 1024 * 1024;
-/** Lambda answers at most 6 MB synchronously; anything larger is not a valid answer. */
-const RESPONSE_LIMIT = 7 * 1024 * 1024;
+/** Lambda answers at most 6 MB synchronously (in AWS's own figure, this many bytes); more is not a valid answer. */
+const RESPONSE_LIMIT = 6_291_556;
 const EMPTY = Buffer.alloc(0);
 
 export interface InvokerOptions {
@@ -143,7 +150,10 @@ export class FunctionInvoker implements RouteHandler {
       responseHeaders = response.headers;
       result = await readLimited(response.body, RESPONSE_LIMIT);
     } catch (error) {
-      const failure = classifyUpstreamError(error, timeoutMs);
+      const failure =
+        error instanceof ResponseTooLargeError
+          ? badUpstreamResponse(`the Invoke API answered more than ${RESPONSE_LIMIT} bytes, Lambda's limit`)
+          : classifyUpstreamError(error, timeoutMs);
       exchange.upstreamError = failure.kind;
       return fail(failure.status, { error: failure.code, message: failure.message });
     } finally {
@@ -237,17 +247,44 @@ export class FunctionInvoker implements RouteHandler {
         idHeader,
       );
     }
-    const { statusCode, statusMessage, headers: outHeaders, body: outBody } = mapped.response;
+    this.#send(exchange, mapped.response, awsRequestId);
+  }
+
+  /** Sends the function's response: never a header that would make Node refuse it or the framing lie. */
+  #send(exchange: Exchange, response: EventResponse, awsRequestId: string | undefined): void {
+    const { res } = exchange;
+    const { statusCode, statusMessage, headers, body } = response;
     const flat: string[] = [];
-    for (const [name, value] of outHeaders) {
+    for (const [name, value] of headers) {
       if (!CONTROLLED.has(name.toLowerCase())) flat.push(name, value);
     }
     if (awsRequestId) flat.push('x-amzn-RequestId', awsRequestId);
     flat.push('x-request-id', exchange.requestId);
-    flat.push('content-length', String(outBody.length));
-    if (statusMessage) exchange.res.writeHead(statusCode, statusMessage, flat);
-    else exchange.res.writeHead(statusCode, flat);
-    exchange.res.end(outBody);
+    // 204 and 304 have no content (RFC 9110 §15.3.5, §15.4.5); a HEAD response tells the length of a GET's.
+    const empty = statusCode === 204 || statusCode === 304;
+    if (!empty) flat.push('content-length', String(body.length));
+    try {
+      if (statusMessage) res.writeHead(statusCode, statusMessage, flat);
+      else res.writeHead(statusCode, flat);
+    } catch (error) {
+      // What events/response.ts lets through and Node still refuses (a reason phrase, a rule of its own).
+      const reason = (error as { code?: string }).code ?? 'invalid header';
+      exchange.upstreamError = 'bad_response';
+      sendError(
+        res,
+        502,
+        {
+          error: 'bad_upstream_response',
+          message: `the function's response cannot be sent (${reason})`,
+          route: this.#route.key,
+          requestId: exchange.requestId,
+          awsRequestId,
+        },
+        awsRequestId ? { 'x-amzn-RequestId': awsRequestId } : {},
+      );
+      return;
+    }
+    res.end(empty || exchange.method === 'HEAD' ? undefined : body);
   }
 
   #limitText(): string {
@@ -262,14 +299,12 @@ interface Failure {
   awsRequestId?: string | undefined;
 }
 
-/** Headers the proxy sets itself: a function cannot make the response framing lie. */
-const CONTROLLED = new Set([
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'x-amzn-requestid',
-]);
+/**
+ * Headers a function's result cannot set: the framing (Content-Length, and
+ * the hop-by-hop ones such as Transfer-Encoding and Trailer, which Node
+ * refuses next to a Content-Length), and the ids the proxy sets itself.
+ */
+const CONTROLLED = new Set([...HOP_BY_HOP, 'content-length', 'x-amzn-requestid', 'x-request-id']);
 
 function pairs(raw: readonly string[]): [string, string][] {
   const out: [string, string][] = [];
@@ -292,13 +327,14 @@ function isTimeout(payload: Buffer): boolean {
   }
 }
 
+class ResponseTooLargeError extends Error {}
+
 async function readLimited(body: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
-    if (size > limit)
-      throw Object.assign(new Error('Lambda response too large'), { code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' });
+    if (size > limit) throw new ResponseTooLargeError();
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);

@@ -2,7 +2,7 @@
 // dispatch handler API: no intermediate streams, backpressure both ways.
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { classifyUpstreamError, sendError } from './errors.ts';
+import { badUpstreamResponse, classifyUpstreamError, sendError, type UpstreamFailure } from './errors.ts';
 import type { Exchange } from './exchange.ts';
 import { downstreamResponseHeaders } from './headers.ts';
 
@@ -14,6 +14,8 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
   readonly #started = performance.now();
   readonly #done: () => void;
   #controller: Dispatcher.DispatchController | undefined;
+  /** Why the relay itself stopped the upstream request, when it did. */
+  #failure: UpstreamFailure | undefined;
 
   constructor(exchange: Exchange, routeKey: string, timeoutMs: number, done: () => void) {
     this.#exchange = exchange;
@@ -42,6 +44,11 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
       controller.abort(new Error('client closed the connection'));
       return;
     }
+    if (statusCode < 100 || statusCode > 599) {
+      // HTTP's status codes are 100 to 599 (RFC 9110 §15); undici passes on any three digits.
+      this.#stop(controller, badUpstreamResponse(`the upstream answered with status ${statusCode}`));
+      return;
+    }
     if (statusCode < 200) {
       this.#interim(statusCode, headers);
       return;
@@ -67,7 +74,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     if (this.#res.destroyed) {
       this.#exchange.upstreamError = 'client_closed';
     } else {
-      const failure = classifyUpstreamError(error, this.#timeoutMs);
+      const failure = this.#failure ?? classifyUpstreamError(error, this.#timeoutMs);
       this.#exchange.upstreamError = failure.kind;
       sendError(this.#res, failure.status, {
         error: failure.code,
@@ -77,6 +84,12 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
       });
     }
     this.#done();
+  }
+
+  /** Stops the upstream request, answering the client with `failure`. */
+  #stop(controller: Dispatcher.DispatchController, failure: UpstreamFailure): void {
+    this.#failure = failure;
+    controller.abort(new Error(failure.message));
   }
 
   /**
