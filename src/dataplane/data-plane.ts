@@ -134,6 +134,7 @@ export class DataPlane implements ServingBackend {
         durationMs: round(durationMs),
         upstreamMs: exchange.upstreamMs === undefined ? undefined : round(exchange.upstreamMs),
         upstreamError: exchange.upstreamError,
+        upstream: exchange.upstream,
         upstreamRequestId: exchange.upstreamRequestId,
         clientIp: exchange.clientIp,
       },

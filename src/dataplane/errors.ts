@@ -1,6 +1,7 @@
 // The responses the data plane gives itself (contract: "Responses the data
 // plane gives itself"), and how upstream failures map onto them.
 import type { ServerResponse } from 'node:http';
+import type { Exchange } from './exchange.ts';
 
 export type ErrorCode =
   | 'no_route'
@@ -115,6 +116,23 @@ export function classifyUpstreamError(error: unknown, timeoutMs: number): Upstre
     kind: 'reset',
     message: `upstream connection failed (${code || (error as Error).name || 'error'})`,
   };
+}
+
+/** Answers with `failure`, recording it (and the upstream's host:port) for the access log and metrics. */
+export function sendUpstreamFailure(
+  exchange: Exchange,
+  route: string,
+  upstream: string,
+  failure: UpstreamFailure,
+): void {
+  exchange.upstreamError = failure.kind;
+  exchange.upstream = upstream;
+  sendError(exchange.res, failure.status, {
+    error: failure.code,
+    message: failure.message,
+    route,
+    requestId: exchange.requestId,
+  });
 }
 
 export function badUpstreamResponse(message: string): UpstreamFailure {

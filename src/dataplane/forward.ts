@@ -1,6 +1,5 @@
 // url targets: forward the request to an API Gateway stage, a function URL or
 // any HTTP upstream, signing it with SigV4 when the route says so.
-import type { Pool } from 'undici';
 import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { IamAuth, ReadyRoute, UrlTarget } from '../compile/route.ts';
@@ -8,6 +7,7 @@ import { BodyTooLargeError, hasBody, readBody } from './body.ts';
 import { credentialsUnavailable, sendError } from './errors.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
 import { type RequestHeaderPolicy, upstreamRequestHeaders } from './headers.ts';
+import type { Upstream } from './pools.ts';
 import { ResponseRelay } from './relay.ts';
 import { upstreamPath } from './upstream-path.ts';
 
@@ -17,7 +17,7 @@ export interface Signing {
 }
 
 export interface ForwarderOptions {
-  pool: Pool;
+  upstream: Upstream;
   /** Present when the route signs requests (auth.iam). */
   signing?: Signing;
   /** Largest body buffered for signing; larger ones get 413. */
@@ -86,8 +86,9 @@ export class UrlForwarder implements RouteHandler {
     }
 
     const { timeoutMs } = this.#route.connection;
+    const { pool, address } = this.#options.upstream;
     await new Promise<void>((resolve) => {
-      this.#options.pool.dispatch(
+      pool.dispatch(
         {
           method: exchange.method as 'GET',
           path: exchange.query === '' ? path : `${path}?${exchange.query}`,
@@ -96,7 +97,7 @@ export class UrlForwarder implements RouteHandler {
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
         },
-        new ResponseRelay(exchange, this.#route.key, timeoutMs, resolve),
+        new ResponseRelay(exchange, { routeKey: this.#route.key, timeoutMs, upstream: address }, resolve),
       );
     });
   }

@@ -2,7 +2,6 @@
 // function expects, call the Lambda Invoke API with SigV4, and turn the
 // function's result (or Lambda's error) back into HTTP. The mapping of every
 // Lambda outcome to a status code is documented in the README.
-import type { Pool } from 'undici';
 import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { FunctionTarget, ReadyRoute } from '../compile/route.ts';
@@ -13,11 +12,13 @@ import {
   credentialsUnavailable,
   type ErrorCode,
   sendError,
+  sendUpstreamFailure,
 } from './errors.ts';
 import type { EventResponse, PayloadFormat } from './events/types.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
 import { HOP_BY_HOP } from './headers.ts';
 import type { RouteHealth } from './health.ts';
+import type { Upstream } from './pools.ts';
 
 /** Invoke API payload limits: 6 MB synchronous, 1 MB asynchronous (Event). */
 export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
@@ -27,7 +28,7 @@ const RESPONSE_LIMIT = 6_291_556;
 const EMPTY = Buffer.alloc(0);
 
 export interface InvokerOptions {
-  pool: Pool;
+  upstream: Upstream;
   signer: Signer;
   credentials: CredentialSource;
   format: PayloadFormat;
@@ -107,7 +108,7 @@ export class FunctionInvoker implements RouteHandler {
       });
     }
 
-    const { credentials, signer, pool, format, health } = this.#options;
+    const { credentials, signer, upstream, format, health } = this.#options;
     if (!(await hasCredentials(credentials))) return fail(503, credentialsUnavailable(credentials));
     const target = this.#target;
     const signed = await signer.sign({
@@ -138,7 +139,7 @@ export class FunctionInvoker implements RouteHandler {
     let responseHeaders: Record<string, string | string[] | undefined>;
     let result: Buffer;
     try {
-      const response = await pool.request({
+      const response = await upstream.pool.request({
         method: 'POST',
         path: target.invokePath,
         headers,
@@ -154,8 +155,7 @@ export class FunctionInvoker implements RouteHandler {
         error instanceof ResponseTooLargeError
           ? badUpstreamResponse(`the Invoke API answered more than ${RESPONSE_LIMIT} bytes, Lambda's limit`)
           : classifyUpstreamError(error, timeoutMs);
-      exchange.upstreamError = failure.kind;
-      return fail(failure.status, { error: failure.code, message: failure.message });
+      return sendUpstreamFailure(exchange, this.#route.key, upstream.address, failure);
     } finally {
       exchange.upstreamMs = performance.now() - started;
     }

@@ -7,10 +7,15 @@ import type { ConnectionSettings } from '../compile/route.ts';
 export const poolKey = (origin: string, settings: ConnectionSettings): string =>
   `${origin} ${JSON.stringify(settings)}`;
 
-export const closePool = (pool: Pool): void => void pool.close();
+/** A pool, and the upstream it connects to as the access log names it. */
+export interface Upstream {
+  readonly pool: Pool;
+  /** host:port, as the access log names the upstream of a failed call. */
+  readonly address: string;
+}
 
-export function createPool(origin: string, settings: ConnectionSettings): Pool {
-  return new Pool(origin, {
+export function createUpstream(origin: string, settings: ConnectionSettings): Upstream {
+  const pool = new Pool(origin, {
     connections: settings.maxConnections ?? null,
     // pipelining 0 disables keep-alive in undici; 1 is keep-alive without
     // pipelining, which would let one aborted request abort the others.
@@ -23,4 +28,6 @@ export function createPool(origin: string, settings: ConnectionSettings): Pool {
     allowH2: false,
     connect: { rejectUnauthorized: !settings.insecureSkipVerify, timeout: settings.timeoutMs },
   });
+  const url = new URL(origin);
+  return { pool, address: url.port ? url.host : `${url.host}:${url.protocol === 'https:' ? 443 : 80}` };
 }

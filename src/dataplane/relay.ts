@@ -2,26 +2,37 @@
 // dispatch handler API: no intermediate streams, backpressure both ways.
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { badUpstreamResponse, classifyUpstreamError, sendError, type UpstreamFailure } from './errors.ts';
+import {
+  badUpstreamResponse,
+  classifyUpstreamError,
+  sendUpstreamFailure,
+  type UpstreamFailure,
+} from './errors.ts';
 import type { Exchange } from './exchange.ts';
 import { downstreamResponseHeaders } from './headers.ts';
+
+/** The call being relayed, as far as the relay needs it. */
+export interface RelayedCall {
+  routeKey: string;
+  timeoutMs: number;
+  /** The upstream's host:port, named in the access log when the call fails. */
+  upstream: string;
+}
 
 export class ResponseRelay implements Dispatcher.DispatchHandler {
   readonly #exchange: Exchange;
   readonly #res: ServerResponse;
-  readonly #routeKey: string;
-  readonly #timeoutMs: number;
+  readonly #call: RelayedCall;
   readonly #started = performance.now();
   readonly #done: () => void;
   #controller: Dispatcher.DispatchController | undefined;
   /** Why the relay itself stopped the upstream request, when it did. */
   #failure: UpstreamFailure | undefined;
 
-  constructor(exchange: Exchange, routeKey: string, timeoutMs: number, done: () => void) {
+  constructor(exchange: Exchange, call: RelayedCall, done: () => void) {
     this.#exchange = exchange;
     this.#res = exchange.res;
-    this.#routeKey = routeKey;
-    this.#timeoutMs = timeoutMs;
+    this.#call = call;
     this.#done = done;
     // The client went away: stop the upstream request too.
     this.#res.once('close', () => {
@@ -74,14 +85,8 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     if (this.#res.destroyed) {
       this.#exchange.upstreamError = 'client_closed';
     } else {
-      const failure = this.#failure ?? classifyUpstreamError(error, this.#timeoutMs);
-      this.#exchange.upstreamError = failure.kind;
-      sendError(this.#res, failure.status, {
-        error: failure.code,
-        message: failure.message,
-        route: this.#routeKey,
-        requestId: this.#exchange.requestId,
-      });
+      const failure = this.#failure ?? classifyUpstreamError(error, this.#call.timeoutMs);
+      sendUpstreamFailure(this.#exchange, this.#call.routeKey, this.#call.upstream, failure);
     }
     this.#done();
   }
