@@ -11,39 +11,50 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-/** Reads the whole body; rejects with BodyTooLargeError as soon as it is known to exceed `limit`. */
+/** The client went away before its body was complete. */
+export class ClientClosedError extends Error {
+  constructor() {
+    super('the client closed the connection');
+  }
+}
+
+/**
+ * Reads the whole body. Rejects with BodyTooLargeError as soon as it is known
+ * to exceed `limit`, ClientClosedError when the client leaves.
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.reject(new BodyTooLargeError(limit));
+  if (req.destroyed) return Promise.reject(new ClientClosedError());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const fail = (error: Error) => {
+      cleanup();
+      req.pause();
+      reject(error);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        req.pause();
-        reject(new BodyTooLargeError(limit));
-        return;
-      }
+      if (size > limit) return fail(new BodyTooLargeError(limit));
       chunks.push(chunk);
     };
     const onEnd = () => {
       cleanup();
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(error);
-    };
+    // An IncomingMessage errors ("aborted") or closes before its end only when the connection is gone.
+    const onGone = () => fail(new ClientClosedError());
     const cleanup = () => {
       req.off('data', onData);
       req.off('end', onEnd);
-      req.off('error', onError);
+      req.off('error', onGone);
+      req.off('close', onGone);
     };
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', onError);
+    req.on('error', onGone);
+    req.on('close', onGone);
   });
 }
 

@@ -1,6 +1,7 @@
 // The responses the data plane gives itself (contract: "Responses the data
 // plane gives itself"), and how upstream failures map onto them.
 import type { ServerResponse } from 'node:http';
+import { BodyTooLargeError } from './body.ts';
 import type { Exchange } from './exchange.ts';
 
 export type ErrorCode =
@@ -45,6 +46,25 @@ export function sendError(
     'content-length': Buffer.byteLength(payload),
   });
   res.end(payload);
+}
+
+/**
+ * Answers a request whose body could not be read (body.ts readBody): 413
+ * saying `tooLarge`, or nothing when the client is gone.
+ */
+export function rejectBody(exchange: Exchange, route: string, error: unknown, tooLarge: string): void {
+  if (error instanceof BodyTooLargeError) {
+    // The rest of the body is never read: close the connection rather than drain it.
+    sendError(
+      exchange.res,
+      413,
+      { error: 'payload_too_large', message: tooLarge, route, requestId: exchange.requestId },
+      { connection: 'close' },
+    );
+  } else {
+    exchange.upstreamError = 'client_closed';
+    exchange.res.destroy();
+  }
 }
 
 /** The 503 of a route whose credentials cannot be obtained (STS, IRSA, Pod Identity failing). */

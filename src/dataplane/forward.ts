@@ -3,8 +3,8 @@
 import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { IamAuth, ReadyRoute, UrlTarget } from '../compile/route.ts';
-import { BodyTooLargeError, hasBody, readBody } from './body.ts';
-import { credentialsUnavailable, sendError } from './errors.ts';
+import { hasBody, readBody } from './body.ts';
+import { credentialsUnavailable, rejectBody, sendError } from './errors.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
 import { type RequestHeaderPolicy, upstreamRequestHeaders } from './headers.ts';
 import type { Upstream } from './pools.ts';
@@ -64,7 +64,13 @@ export class UrlForwarder implements RouteHandler {
       try {
         body = body && (await readBody(req, this.#options.bodyLimit));
       } catch (error) {
-        return this.#rejectBody(exchange, error);
+        const limit = this.#options.bodyLimit;
+        return rejectBody(
+          exchange,
+          this.#route.key,
+          error,
+          `request body is larger than ${limit} bytes, the most that can be signed`,
+        );
       }
       if (!(await hasCredentials(signing.credentials))) {
         return sendError(exchange.res, 503, {
@@ -85,6 +91,10 @@ export class UrlForwarder implements RouteHandler {
       for (const name in added) headers.push(name, added[name]!);
     }
 
+    if (exchange.res.destroyed) {
+      exchange.upstreamError = 'client_closed';
+      return;
+    }
     const { timeoutMs } = this.#route.connection;
     const { pool, address } = this.#options.upstream;
     await new Promise<void>((resolve) => {
@@ -100,24 +110,5 @@ export class UrlForwarder implements RouteHandler {
         new ResponseRelay(exchange, { routeKey: this.#route.key, timeoutMs, upstream: address }, resolve),
       );
     });
-  }
-
-  #rejectBody(exchange: Exchange, error: unknown): void {
-    if (!(error instanceof BodyTooLargeError)) {
-      exchange.res.destroy();
-      return;
-    }
-    // The rest of the body is never read: close the connection rather than drain it.
-    sendError(
-      exchange.res,
-      413,
-      {
-        error: 'payload_too_large',
-        message: `request body is larger than ${error.limit} bytes, the most that can be signed`,
-        route: this.#route.key,
-        requestId: exchange.requestId,
-      },
-      { connection: 'close' },
-    );
   }
 }

@@ -2,15 +2,17 @@
 // function expects, call the Lambda Invoke API with SigV4, and turn the
 // function's result (or Lambda's error) back into HTTP. The mapping of every
 // Lambda outcome to a status code is documented in the README.
+import type { Dispatcher } from 'undici';
 import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { FunctionTarget, ReadyRoute } from '../compile/route.ts';
-import { BodyTooLargeError, hasBody, readBody } from './body.ts';
+import { hasBody, readBody } from './body.ts';
 import {
   badUpstreamResponse,
   classifyUpstreamError,
   credentialsUnavailable,
   type ErrorCode,
+  rejectBody,
   sendError,
   sendUpstreamFailure,
 } from './errors.ts';
@@ -75,11 +77,11 @@ export class FunctionInvoker implements RouteHandler {
     try {
       if (hasBody(req)) body = await readBody(req, this.#limit);
     } catch (error) {
-      if (!(error instanceof BodyTooLargeError)) return void exchange.res.destroy();
-      return fail(
-        413,
-        { error: 'payload_too_large', message: `request body is over the ${this.#limitText()} Lambda limit` },
-        { connection: 'close' },
+      return rejectBody(
+        exchange,
+        this.#route.key,
+        error,
+        `request body is over the ${this.#limitText()} Lambda limit`,
       );
     }
     const event = this.#options.format.toEvent({
@@ -108,7 +110,7 @@ export class FunctionInvoker implements RouteHandler {
       });
     }
 
-    const { credentials, signer, upstream, format, health } = this.#options;
+    const { credentials, signer, format, health } = this.#options;
     if (!(await hasCredentials(credentials))) return fail(503, credentialsUnavailable(credentials));
     const target = this.#target;
     const signed = await signer.sign({
@@ -134,31 +136,16 @@ export class FunctionInvoker implements RouteHandler {
     if (typeof traceId === 'string') headers.push('x-amzn-trace-id', traceId);
 
     const { timeoutMs } = this.#route.connection;
-    const started = performance.now();
-    let status: number;
-    let responseHeaders: Record<string, string | string[] | undefined>;
-    let result: Buffer;
-    try {
-      const response = await upstream.pool.request({
-        method: 'POST',
-        path: target.invokePath,
-        headers,
-        body: payload,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      status = response.statusCode;
-      responseHeaders = response.headers;
-      result = await readLimited(response.body, RESPONSE_LIMIT);
-    } catch (error) {
-      const failure =
-        error instanceof ResponseTooLargeError
-          ? badUpstreamResponse(`the Invoke API answered more than ${RESPONSE_LIMIT} bytes, Lambda's limit`)
-          : classifyUpstreamError(error, timeoutMs);
-      return sendUpstreamFailure(exchange, this.#route.key, upstream.address, failure);
-    } finally {
-      exchange.upstreamMs = performance.now() - started;
-    }
+    const answer = await this.#invoke(exchange, {
+      method: 'POST',
+      path: target.invokePath,
+      headers,
+      body: payload,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    if (!answer) return;
+    const { status, headers: responseHeaders, result } = answer;
     const awsRequestId = header(responseHeaders, 'x-amzn-requestid');
     if (awsRequestId) exchange.upstreamRequestId = awsRequestId;
     const idHeader: Record<string, string> = awsRequestId ? { 'x-amzn-RequestId': awsRequestId } : {};
@@ -250,9 +237,50 @@ export class FunctionInvoker implements RouteHandler {
     this.#send(exchange, mapped.response, awsRequestId);
   }
 
+  /**
+   * Calls the Invoke API, stopping the call if the client goes away, and
+   * reads Lambda's answer. Answers the client itself, and gives undefined,
+   * when the call fails.
+   */
+  async #invoke(exchange: Exchange, options: Dispatcher.RequestOptions): Promise<InvokeAnswer | undefined> {
+    const { pool, address } = this.#options.upstream;
+    const { timeoutMs } = this.#route.connection;
+    const { res } = exchange;
+    // The client going away stops the call (a function once invoked still runs, but its answer
+    // would have nowhere to go): its connection is free the sooner. It may have gone already.
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    res.once('close', onClose);
+    if (res.destroyed) abort.abort();
+    const started = performance.now();
+    try {
+      const response = await pool.request({ ...options, signal: abort.signal });
+      const result = await readLimited(response.body, RESPONSE_LIMIT);
+      return { status: response.statusCode, headers: response.headers, result };
+    } catch (error) {
+      if (res.destroyed) {
+        exchange.upstreamError = 'client_closed';
+      } else {
+        const failure =
+          error instanceof ResponseTooLargeError
+            ? badUpstreamResponse(`the Invoke API answered more than ${RESPONSE_LIMIT} bytes, Lambda's limit`)
+            : classifyUpstreamError(error, timeoutMs);
+        sendUpstreamFailure(exchange, this.#route.key, address, failure);
+      }
+      return undefined;
+    } finally {
+      exchange.upstreamMs = performance.now() - started;
+      res.off('close', onClose);
+    }
+  }
+
   /** Sends the function's response: never a header that would make Node refuse it or the framing lie. */
   #send(exchange: Exchange, response: EventResponse, awsRequestId: string | undefined): void {
     const { res } = exchange;
+    if (res.destroyed) {
+      exchange.upstreamError = 'client_closed';
+      return;
+    }
     const { statusCode, statusMessage, headers, body } = response;
     const flat: string[] = [];
     for (const [name, value] of headers) {
@@ -297,6 +325,12 @@ interface Failure {
   message: string;
   reason?: string;
   awsRequestId?: string | undefined;
+}
+
+interface InvokeAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  result: Buffer;
 }
 
 /**

@@ -19,6 +19,8 @@ export interface RelayedCall {
   upstream: string;
 }
 
+const CLIENT_CLOSED = 'client closed the connection';
+
 export class ResponseRelay implements Dispatcher.DispatchHandler {
   readonly #exchange: Exchange;
   readonly #res: ServerResponse;
@@ -36,12 +38,14 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     this.#done = done;
     // The client went away: stop the upstream request too.
     this.#res.once('close', () => {
-      if (!this.#res.writableFinished) this.#controller?.abort(new Error('client closed the connection'));
+      if (!this.#res.writableFinished) this.#controller?.abort(new Error(CLIENT_CLOSED));
     });
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
+    // The client left while the request waited for a connection.
+    if (this.#res.destroyed) controller.abort(new Error(CLIENT_CLOSED));
   }
 
   onResponseStart(
@@ -52,7 +56,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     const requestId = headers['x-amzn-requestid'];
     if (typeof requestId === 'string') this.#exchange.upstreamRequestId = requestId;
     if (this.#res.destroyed) {
-      controller.abort(new Error('client closed the connection'));
+      controller.abort(new Error(CLIENT_CLOSED));
       return;
     }
     if (statusCode < 100 || statusCode > 599) {
