@@ -86,6 +86,8 @@ export interface UpstreamFailure {
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** The connection was lost under the request: what a keep-alive connection closed by the upstream gives. */
+const CONNECTION_LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
 export function classifyUpstreamError(error: unknown, timeoutMs: number): UpstreamFailure {
   const code = (error as { code?: string }).code ?? '';
@@ -157,4 +159,26 @@ export function sendUpstreamFailure(
 
 export function badUpstreamResponse(message: string): UpstreamFailure {
   return { status: 502, code: 'bad_upstream_response', kind: 'bad_response', message };
+}
+
+/**
+ * True when the request may be sent again on a fresh connection: the
+ * connection it went out on had carried an earlier response (it was reused)
+ * and was lost before this response began, which is how an upstream closing
+ * an idle keep-alive connection races the next request. undici's socket
+ * errors carry the connection's byte counts; pools.ts gives system errors
+ * (ECONNRESET, EPIPE) the same field.
+ */
+export function lostReusedConnection(error: unknown): boolean {
+  const { code, message, socket } = error as {
+    code?: string;
+    message?: string;
+    socket?: { bytesRead?: number };
+  };
+  return (
+    code !== undefined &&
+    CONNECTION_LOST_CODES.has(code) &&
+    message !== 'bad response' &&
+    (socket?.bytesRead ?? 0) > 0
+  );
 }

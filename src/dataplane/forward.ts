@@ -1,5 +1,6 @@
 // url targets: forward the request to an API Gateway stage, a function URL or
 // any HTTP upstream, signing it with SigV4 when the route says so.
+import type { Dispatcher } from 'undici';
 import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { IamAuth, ReadyRoute, UrlTarget } from '../compile/route.ts';
@@ -23,6 +24,9 @@ export interface ForwarderOptions {
   /** Largest body buffered for signing; larger ones get 413. */
   bodyLimit: number;
 }
+
+/** Methods a request of which may be sent twice with the effect of once (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 export class UrlForwarder implements RouteHandler {
   readonly #route: ReadyRoute;
@@ -97,18 +101,22 @@ export class UrlForwarder implements RouteHandler {
     }
     const { timeoutMs } = this.#route.connection;
     const { pool, address } = this.#options.upstream;
-    await new Promise<void>((resolve) => {
-      pool.dispatch(
-        {
-          method: exchange.method as 'GET',
-          path: exchange.query === '' ? path : `${path}?${exchange.query}`,
-          headers,
-          body,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        },
-        new ResponseRelay(exchange, { routeKey: this.#route.key, timeoutMs, upstream: address }, resolve),
-      );
-    });
+    const options: Dispatcher.DispatchOptions = {
+      method: exchange.method as 'GET',
+      path: exchange.query === '' ? path : `${path}?${exchange.query}`,
+      headers,
+      body,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    };
+    const call = {
+      routeKey: this.#route.key,
+      timeoutMs,
+      upstream: address,
+      pool,
+      options,
+      retryable: body !== req && IDEMPOTENT.has(exchange.method),
+    };
+    await new Promise<void>((resolve) => pool.dispatch(options, new ResponseRelay(exchange, call, resolve)));
   }
 }

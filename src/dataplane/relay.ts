@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import {
   badUpstreamResponse,
   classifyUpstreamError,
+  lostReusedConnection,
   sendUpstreamFailure,
   type UpstreamFailure,
 } from './errors.ts';
@@ -17,6 +18,14 @@ export interface RelayedCall {
   timeoutMs: number;
   /** The upstream's host:port, named in the access log when the call fails. */
   upstream: string;
+  pool: Dispatcher;
+  options: Dispatcher.DispatchOptions;
+  /**
+   * The request may be sent again once, on another connection, if the one it
+   * went out on was lost under it: the method is idempotent and the body, if
+   * any, is buffered.
+   */
+  retryable: boolean;
 }
 
 const CLIENT_CLOSED = 'client closed the connection';
@@ -28,6 +37,9 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
   readonly #started = performance.now();
   readonly #done: () => void;
   #controller: Dispatcher.DispatchController | undefined;
+  /** The upstream began a response (interim or final): too late to send the request again. */
+  #begun = false;
+  #retried = false;
   /** Why the relay itself stopped the upstream request, when it did. */
   #failure: UpstreamFailure | undefined;
 
@@ -53,6 +65,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
   ): void {
+    this.#begun = true;
     const requestId = headers['x-amzn-requestid'];
     if (typeof requestId === 'string') this.#exchange.upstreamRequestId = requestId;
     if (this.#res.destroyed) {
@@ -88,6 +101,11 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     this.#exchange.upstreamMs = performance.now() - this.#started;
     if (this.#res.destroyed) {
       this.#exchange.upstreamError = 'client_closed';
+    } else if (this.#call.retryable && !this.#begun && !this.#retried && lostReusedConnection(error)) {
+      // The upstream closed a kept-alive connection as this request went out on it: once more, on another.
+      this.#retried = true;
+      this.#call.pool.dispatch(this.#call.options, this);
+      return;
     } else {
       const failure = this.#failure ?? classifyUpstreamError(error, this.#call.timeoutMs);
       sendUpstreamFailure(this.#exchange, this.#call.routeKey, this.#call.upstream, failure);
