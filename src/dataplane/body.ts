@@ -1,5 +1,6 @@
-// Buffers a request body that must be hashed for SigV4 (or encoded into a
-// Lambda event), refusing early what is over the limit.
+// The client's request body: buffered when it must be hashed for SigV4 (or
+// encoded into a Lambda event), refusing early what is over the limit or
+// slower than the route's timeout.
 import type { IncomingMessage } from 'node:http';
 
 export class BodyTooLargeError extends Error {
@@ -8,6 +9,16 @@ export class BodyTooLargeError extends Error {
   constructor(limit: number) {
     super(`request body is larger than ${limit} bytes`);
     this.limit = limit;
+  }
+}
+
+/** The client did not send its whole body within the route's timeout (408). */
+export class BodyTimeoutError extends Error {
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    super(`the request body did not arrive within ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
   }
 }
 
@@ -20,9 +31,10 @@ export class ClientClosedError extends Error {
 
 /**
  * Reads the whole body. Rejects with BodyTooLargeError as soon as it is known
- * to exceed `limit`, ClientClosedError when the client leaves.
+ * to exceed `limit`, BodyTimeoutError when it has not all arrived within
+ * `timeoutMs` (0: no limit), ClientClosedError when the client leaves.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.reject(new BodyTooLargeError(limit));
   if (req.destroyed) return Promise.reject(new ClientClosedError());
@@ -45,7 +57,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     // An IncomingMessage errors ("aborted") or closes before its end only when the connection is gone.
     const onGone = () => fail(new ClientClosedError());
+    const timer =
+      timeoutMs > 0 ? setTimeout(() => fail(new BodyTimeoutError(timeoutMs)), timeoutMs) : undefined;
     const cleanup = () => {
+      clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onGone);

@@ -1,13 +1,14 @@
 // The responses the data plane gives itself (contract: "Responses the data
 // plane gives itself"), and how upstream failures map onto them.
 import type { ServerResponse } from 'node:http';
-import { BodyTooLargeError } from './body.ts';
+import { BodyTimeoutError, BodyTooLargeError, hasBody } from './body.ts';
 import type { Exchange } from './exchange.ts';
 
 export type ErrorCode =
   | 'no_route'
   | 'route_not_ready'
   | 'payload_too_large'
+  | 'request_timeout'
   | 'upstream_timeout'
   | 'upstream_unavailable'
   | 'bad_upstream_response'
@@ -41,6 +42,9 @@ export function sendError(
   const payload = JSON.stringify(body);
   res.writeHead(status, {
     ...headers,
+    // An answer given before the request body was read (413, 404, 503, 408) closes the connection:
+    // keeping it would mean reading, for as long as the client cares to send it, a body nobody wants.
+    ...(!res.req.complete && hasBody(res.req) && { connection: 'close' }),
     ...(body.requestId && { 'x-request-id': body.requestId }),
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(payload),
@@ -48,19 +52,30 @@ export function sendError(
   res.end(payload);
 }
 
+/** The 408 of a request whose body did not arrive within the route's timeout. */
+export function requestTimeout(exchange: Exchange, route: string, error: BodyTimeoutError): void {
+  sendError(exchange.res, 408, {
+    error: 'request_timeout',
+    message: error.message,
+    route,
+    requestId: exchange.requestId,
+  });
+}
+
 /**
  * Answers a request whose body could not be read (body.ts readBody): 413
- * saying `tooLarge`, or nothing when the client is gone.
+ * saying `tooLarge`, 408, or nothing when the client is gone.
  */
 export function rejectBody(exchange: Exchange, route: string, error: unknown, tooLarge: string): void {
   if (error instanceof BodyTooLargeError) {
-    // The rest of the body is never read: close the connection rather than drain it.
-    sendError(
-      exchange.res,
-      413,
-      { error: 'payload_too_large', message: tooLarge, route, requestId: exchange.requestId },
-      { connection: 'close' },
-    );
+    sendError(exchange.res, 413, {
+      error: 'payload_too_large',
+      message: tooLarge,
+      route,
+      requestId: exchange.requestId,
+    });
+  } else if (error instanceof BodyTimeoutError) {
+    requestTimeout(exchange, route, error);
   } else {
     exchange.upstreamError = 'client_closed';
     exchange.res.destroy();
@@ -81,7 +96,7 @@ export interface UpstreamFailure {
   status: 502 | 504;
   code: 'upstream_timeout' | 'upstream_unavailable' | 'bad_upstream_response';
   /** For metrics and logs. */
-  kind: 'timeout' | 'connect' | 'tls' | 'reset' | 'bad_response';
+  kind: 'timeout' | 'queue_timeout' | 'connect' | 'tls' | 'reset' | 'bad_response';
   message: string;
 }
 
@@ -159,6 +174,16 @@ export function sendUpstreamFailure(
 
 export function badUpstreamResponse(message: string): UpstreamFailure {
   return { status: 502, code: 'bad_upstream_response', kind: 'bad_response', message };
+}
+
+/** A request that waited longer than the route's timeout for a free connection (keepalive.maxConnections). */
+export function queueTimeout(timeoutMs: number): UpstreamFailure {
+  return {
+    status: 504,
+    code: 'upstream_timeout',
+    kind: 'queue_timeout',
+    message: `no connection to the upstream became free within ${timeoutMs} ms`,
+  };
 }
 
 /**

@@ -4,8 +4,14 @@ import type { Dispatcher } from 'undici';
 import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { IamAuth, ReadyRoute, UrlTarget } from '../compile/route.ts';
-import { hasBody, readBody } from './body.ts';
-import { credentialsUnavailable, rejectBody, sendError } from './errors.ts';
+import { BodyTimeoutError, hasBody, readBody } from './body.ts';
+import {
+  credentialsUnavailable,
+  queueTimeout,
+  rejectBody,
+  sendError,
+  sendUpstreamFailure,
+} from './errors.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
 import { type RequestHeaderPolicy, upstreamRequestHeaders } from './headers.ts';
 import type { Upstream } from './pools.ts';
@@ -49,7 +55,7 @@ export class UrlForwarder implements RouteHandler {
   }
 
   async handle(exchange: Exchange): Promise<void> {
-    const { req } = exchange;
+    const { req, res } = exchange;
     const target = this.#target;
     const path = upstreamPath(
       target.basePath,
@@ -62,11 +68,12 @@ export class UrlForwarder implements RouteHandler {
     });
     if (this.#apiKey !== undefined) headers.push('x-api-key', this.#apiKey);
 
+    const { timeoutMs } = this.#route.connection;
     let body: Buffer | typeof req | null = hasBody(req) ? req : null;
     const signing = this.#options.signing;
     if (this.#iam && signing) {
       try {
-        body = body && (await readBody(req, this.#options.bodyLimit));
+        body = body && (await readBody(req, this.#options.bodyLimit, timeoutMs));
       } catch (error) {
         const limit = this.#options.bodyLimit;
         return rejectBody(
@@ -77,7 +84,7 @@ export class UrlForwarder implements RouteHandler {
         );
       }
       if (!(await hasCredentials(signing.credentials))) {
-        return sendError(exchange.res, 503, {
+        return sendError(res, 503, {
           ...credentialsUnavailable(signing.credentials),
           route: this.#route.key,
           requestId: exchange.requestId,
@@ -95,28 +102,54 @@ export class UrlForwarder implements RouteHandler {
       for (const name in added) headers.push(name, added[name]!);
     }
 
-    if (exchange.res.destroyed) {
-      exchange.upstreamError = 'client_closed';
-      return;
+    const { slots, address } = this.#options.upstream;
+    if (slots && !slots.tryAcquire() && !(await slots.wait(timeoutMs))) {
+      return sendUpstreamFailure(exchange, this.#route.key, address, queueTimeout(timeoutMs));
     }
-    const { timeoutMs } = this.#route.connection;
+    try {
+      if (res.destroyed) {
+        exchange.upstreamError = 'client_closed';
+        return;
+      }
+      await this.#relay(exchange, {
+        method: exchange.method as 'GET',
+        path: exchange.query === '' ? path : `${path}?${exchange.query}`,
+        headers,
+        body,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+    } finally {
+      slots?.release();
+    }
+  }
+
+  /** Sends the request and streams the response back; a streamed body must arrive within the route's timeout. */
+  #relay(exchange: Exchange, options: Dispatcher.DispatchOptions): Promise<void> {
     const { pool, address } = this.#options.upstream;
-    const options: Dispatcher.DispatchOptions = {
-      method: exchange.method as 'GET',
-      path: exchange.query === '' ? path : `${path}?${exchange.query}`,
-      headers,
-      body,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    };
-    const call = {
-      routeKey: this.#route.key,
-      timeoutMs,
-      upstream: address,
-      pool,
-      options,
-      retryable: body !== req && IDEMPOTENT.has(exchange.method),
-    };
-    await new Promise<void>((resolve) => pool.dispatch(options, new ResponseRelay(exchange, call, resolve)));
+    const { timeoutMs } = this.#route.connection;
+    const streamed = options.body === exchange.req;
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const relay = new ResponseRelay(
+        exchange,
+        {
+          routeKey: this.#route.key,
+          timeoutMs,
+          upstream: address,
+          pool,
+          options,
+          retryable: !streamed && IDEMPOTENT.has(exchange.method),
+        },
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      );
+      if (streamed && timeoutMs > 0) {
+        timer = setTimeout(() => relay.bodyTimedOut(new BodyTimeoutError(timeoutMs)), timeoutMs);
+      }
+      pool.dispatch(options, relay);
+    });
   }
 }

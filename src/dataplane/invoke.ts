@@ -12,6 +12,7 @@ import {
   classifyUpstreamError,
   credentialsUnavailable,
   type ErrorCode,
+  queueTimeout,
   rejectBody,
   sendError,
   sendUpstreamFailure,
@@ -73,9 +74,10 @@ export class FunctionInvoker implements RouteHandler {
         headers,
       );
 
+    const { timeoutMs } = this.#route.connection;
     let body: Buffer = EMPTY;
     try {
-      if (hasBody(req)) body = await readBody(req, this.#limit);
+      if (hasBody(req)) body = await readBody(req, this.#limit, timeoutMs);
     } catch (error) {
       return rejectBody(
         exchange,
@@ -135,7 +137,6 @@ export class FunctionInvoker implements RouteHandler {
     const traceId = req.headers['x-amzn-trace-id'];
     if (typeof traceId === 'string') headers.push('x-amzn-trace-id', traceId);
 
-    const { timeoutMs } = this.#route.connection;
     const answer = await this.#invoke(exchange, {
       method: 'POST',
       path: target.invokePath,
@@ -238,13 +239,17 @@ export class FunctionInvoker implements RouteHandler {
   }
 
   /**
-   * Calls the Invoke API, stopping the call if the client goes away, and
-   * reads Lambda's answer. Answers the client itself, and gives undefined,
-   * when the call fails.
+   * Calls the Invoke API: waits for a free connection (when they are capped),
+   * stops the call if the client goes away, and reads Lambda's answer. Answers
+   * the client itself, and gives undefined, when the call fails.
    */
   async #invoke(exchange: Exchange, options: Dispatcher.RequestOptions): Promise<InvokeAnswer | undefined> {
-    const { pool, address } = this.#options.upstream;
+    const { pool, slots, address } = this.#options.upstream;
     const { timeoutMs } = this.#route.connection;
+    if (slots && !slots.tryAcquire() && !(await slots.wait(timeoutMs))) {
+      sendUpstreamFailure(exchange, this.#route.key, address, queueTimeout(timeoutMs));
+      return undefined;
+    }
     const { res } = exchange;
     // The client going away stops the call (a function once invoked still runs, but its answer
     // would have nowhere to go): its connection is free the sooner. It may have gone already.
@@ -271,6 +276,7 @@ export class FunctionInvoker implements RouteHandler {
     } finally {
       exchange.upstreamMs = performance.now() - started;
       res.off('close', onClose);
+      slots?.release();
     }
   }
 

@@ -8,11 +8,13 @@ import type { ConnectionSettings } from '../compile/route.ts';
 export const poolKey = (origin: string, settings: ConnectionSettings): string =>
   `${origin} ${JSON.stringify(settings)}`;
 
-/** A pool, and the upstream it connects to as the access log names it. */
+/** A pool, and what the handlers sending requests through it need to know of it. */
 export interface Upstream {
   readonly pool: Pool;
   /** host:port, as the access log names the upstream of a failed call. */
   readonly address: string;
+  /** When its connections are capped (keepalive.maxConnections): the slots that bound the wait for one. */
+  readonly slots: ConnectionSlots | undefined;
 }
 
 export function createUpstream(origin: string, settings: ConnectionSettings): Upstream {
@@ -39,7 +41,11 @@ export function createUpstream(origin: string, settings: ConnectionSettings): Up
       }),
   });
   const url = new URL(origin);
-  return { pool, address: url.port ? url.host : `${url.host}:${url.protocol === 'https:' ? 443 : 80}` };
+  return {
+    pool,
+    address: url.port ? url.host : `${url.host}:${url.protocol === 'https:' ? 443 : 80}`,
+    slots: settings.maxConnections === undefined ? undefined : new ConnectionSlots(settings.maxConnections),
+  };
 }
 
 /**
@@ -49,4 +55,57 @@ export function createUpstream(origin: string, settings: ConnectionSettings): Up
  */
 function noteBytesRead(this: Socket, error: Error & { socket?: { bytesRead: number } }): void {
   error.socket ??= { bytesRead: this.bytesRead };
+}
+
+/**
+ * The requests in flight on a pool whose connections are capped, and those
+ * waiting for one. undici's own queue has no deadline: requests wait here
+ * instead, each at most its route's timeout, and reach the pool when one of
+ * its connections is free.
+ */
+export class ConnectionSlots {
+  readonly #limit: number;
+  #busy = 0;
+  /** Waiters in arrival order (a Set keeps insertion order and forgets a timed-out one in O(1)). */
+  readonly #waiting = new Set<() => void>();
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Takes a slot if one is free now. */
+  tryAcquire(): boolean {
+    if (this.#busy >= this.#limit) return false;
+    this.#busy++;
+    return true;
+  }
+
+  /** Resolves true when a slot has been handed over, false when `timeoutMs` passed first (0: no limit). */
+  wait(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const grant = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      if (timeoutMs > 0) {
+        timer = setTimeout(() => {
+          this.#waiting.delete(grant);
+          resolve(false);
+        }, timeoutMs);
+      }
+      this.#waiting.add(grant);
+    });
+  }
+
+  /** Gives the slot to the longest waiter, or frees it. */
+  release(): void {
+    const next = this.#waiting.values().next();
+    if (next.done) {
+      this.#busy--;
+      return;
+    }
+    this.#waiting.delete(next.value);
+    next.value();
+  }
 }

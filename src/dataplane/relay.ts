@@ -2,10 +2,12 @@
 // dispatch handler API: no intermediate streams, backpressure both ways.
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { BodyTimeoutError } from './body.ts';
 import {
   badUpstreamResponse,
   classifyUpstreamError,
   lostReusedConnection,
+  requestTimeout,
   sendUpstreamFailure,
   type UpstreamFailure,
 } from './errors.ts';
@@ -40,6 +42,8 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
   /** The upstream began a response (interim or final): too late to send the request again. */
   #begun = false;
   #retried = false;
+  /** The client already has our answer (408) although undici had not started the request. */
+  #answered = false;
   /** Why the relay itself stopped the upstream request, when it did. */
   #failure: UpstreamFailure | undefined;
 
@@ -56,8 +60,8 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    // The client left while the request waited for a connection.
-    if (this.#res.destroyed) controller.abort(new Error(CLIENT_CLOSED));
+    // The client left, or has its answer, while the request waited for a connection.
+    if (this.#answered || this.#res.destroyed) controller.abort(new Error(CLIENT_CLOSED));
   }
 
   onResponseStart(
@@ -99,18 +103,38 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.#exchange.upstreamMs = performance.now() - this.#started;
-    if (this.#res.destroyed) {
-      this.#exchange.upstreamError = 'client_closed';
+    const exchange = this.#exchange;
+    if (this.#answered) {
+      // The 408 is sent; this is the request undici was still holding, now stopped.
+    } else if (this.#res.destroyed) {
+      exchange.upstreamError = 'client_closed';
     } else if (this.#call.retryable && !this.#begun && !this.#retried && lostReusedConnection(error)) {
       // The upstream closed a kept-alive connection as this request went out on it: once more, on another.
       this.#retried = true;
       this.#call.pool.dispatch(this.#call.options, this);
       return;
+    } else if (error instanceof BodyTimeoutError) {
+      requestTimeout(exchange, this.#call.routeKey, error);
     } else {
       const failure = this.#failure ?? classifyUpstreamError(error, this.#call.timeoutMs);
-      sendUpstreamFailure(this.#exchange, this.#call.routeKey, this.#call.upstream, failure);
+      sendUpstreamFailure(exchange, this.#call.routeKey, this.#call.upstream, failure);
     }
     this.#done();
+  }
+
+  /**
+   * The client's streamed body did not all arrive within the route's
+   * timeout: answer 408 and stop the upstream request, unless the upstream
+   * has already begun its answer.
+   */
+  bodyTimedOut(error: BodyTimeoutError): void {
+    if (this.#begun || this.#res.destroyed || this.#exchange.req.complete) return;
+    if (this.#controller) {
+      this.#controller.abort(error);
+      return;
+    }
+    this.#answered = true;
+    requestTimeout(this.#exchange, this.#call.routeKey, error);
   }
 
   /** Stops the upstream request, answering the client with `failure`. */

@@ -22,6 +22,8 @@ export interface DataPlaneServerOptions {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Server-wide: the route, and its timeout, are known only once the headers are in. */
+const HEADERS_TIMEOUT_MS = 10_000;
 
 export function createDataPlaneServer({ router, logger, onExchange, onUncaught }: DataPlaneServerOptions) {
   const app = Fastify({
@@ -36,8 +38,12 @@ export function createDataPlaneServer({ router, logger, onExchange, onUncaught }
     // the access log line carries the request id instead.
     childLoggerFactory: (parent) => parent,
     return503OnClosing: true,
-    // Lambda and API Gateway allow long requests; the per-route timeout is what bounds them.
+    // The request line and headers must arrive within HEADERS_TIMEOUT_MS (checked every second;
+    // Node answers 408 and closes). The body is bounded by the route's timeout (body.ts), which
+    // Node's requestTimeout cannot know: that one stays off. Fastify sets requestTimeout on the
+    // server it made; headersTimeout and the check interval can only be given as it is made (http).
     requestTimeout: 0,
+    http: { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
