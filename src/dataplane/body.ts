@@ -1,7 +1,8 @@
 // The client's request body: buffered when it must be hashed for SigV4 (or
 // encoded into a Lambda event), refusing early what is over the limit or
-// slower than the route's timeout.
-import type { IncomingMessage } from 'node:http';
+// slower than the route's timeout, and the 100 Continue a client may be
+// waiting for before it sends the body.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export class BodyTooLargeError extends Error {
   readonly limit: number;
@@ -31,13 +32,20 @@ export class ClientClosedError extends Error {
 
 /**
  * Reads the whole body. Rejects with BodyTooLargeError as soon as it is known
- * to exceed `limit`, BodyTimeoutError when it has not all arrived within
- * `timeoutMs` (0: no limit), ClientClosedError when the client leaves.
+ * to exceed `limit` (a declared Content-Length over it is refused before the
+ * client is told to continue), BodyTimeoutError when it has not all arrived
+ * within `timeoutMs` (0: no limit), ClientClosedError when the client leaves.
  */
-export function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+export function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+  timeoutMs: number,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.reject(new BodyTooLargeError(limit));
   if (req.destroyed) return Promise.reject(new ClientClosedError());
+  sendContinue(req, res);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -71,6 +79,20 @@ export function readBody(req: IncomingMessage, limit: number, timeoutMs: number)
     req.on('error', onGone);
     req.on('close', onGone);
   });
+}
+
+/** Node's own test for the 100-continue expectation (lib/_http_server.js). */
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+
+/**
+ * Tells a client that waits before sending its body (Expect: 100-continue)
+ * to send it. The server leaves this to the handler about to read the body
+ * (server.ts), so that an answer decided from the headers alone (404, 413,
+ * 503) is given instead, and the body is never sent.
+ */
+export function sendContinue(req: IncomingMessage, res: ServerResponse): void {
+  const expect = req.headers.expect;
+  if (expect !== undefined && req.httpVersion === '1.1' && CONTINUE.test(expect)) res.writeContinue();
 }
 
 /** True when the request carries a body (RFC 9112 §6.3). */

@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { IamAuth, ReadyRoute, UrlTarget } from '../compile/route.ts';
-import { BodyTimeoutError, hasBody, readBody } from './body.ts';
+import { BodyTimeoutError, hasBody, readBody, sendContinue } from './body.ts';
 import {
   credentialsUnavailable,
   queueTimeout,
@@ -73,7 +73,7 @@ export class UrlForwarder implements RouteHandler {
     const signing = this.#options.signing;
     if (this.#iam && signing) {
       try {
-        body = body && (await readBody(req, this.#options.bodyLimit, timeoutMs));
+        body = body && (await readBody(req, res, this.#options.bodyLimit, timeoutMs));
       } catch (error) {
         const limit = this.#options.bodyLimit;
         return rejectBody(
@@ -146,8 +146,10 @@ export class UrlForwarder implements RouteHandler {
           resolve();
         },
       );
-      if (streamed && timeoutMs > 0) {
-        timer = setTimeout(() => relay.bodyTimedOut(new BodyTimeoutError(timeoutMs)), timeoutMs);
+      if (streamed) {
+        sendContinue(exchange.req, exchange.res);
+        if (timeoutMs > 0)
+          timer = setTimeout(() => relay.bodyTimedOut(new BodyTimeoutError(timeoutMs)), timeoutMs);
       }
       pool.dispatch(options, relay);
     });

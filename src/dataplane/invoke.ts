@@ -77,7 +77,7 @@ export class FunctionInvoker implements RouteHandler {
     const { timeoutMs } = this.#route.connection;
     let body: Buffer = EMPTY;
     try {
-      if (hasBody(req)) body = await readBody(req, this.#limit, timeoutMs);
+      if (hasBody(req)) body = await readBody(req, exchange.res, this.#limit, timeoutMs);
     } catch (error) {
       return rejectBody(
         exchange,

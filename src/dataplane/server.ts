@@ -45,6 +45,10 @@ export function createDataPlaneServer({ router, logger, onExchange, onUncaught }
     requestTimeout: 0,
     http: { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
   });
+  // A client that sent Expect: 100-continue waits for 100 Continue before sending its body: the
+  // handler about to read it sends that (body.ts), so a 413, 404 or 503 decided from the headers
+  // alone is sent instead, and the body never is.
+  app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
