@@ -61,7 +61,7 @@ export class Metrics {
   });
   readonly #upstreamErrors = new Counter({
     name: 'lambda_ingress_upstream_errors_total',
-    help: 'Upstream failures by kind: timeout, connect, tls, reset, function_error, function_timeout, throttled, function_not_found, invoke_failed, bad_response, client_closed.',
+    help: 'Upstream failures by kind: timeout, queue_timeout, connect, tls, reset, function_error, function_timeout, throttled, function_not_found, invoke_failed, bad_response, client_closed.',
     labelNames: ['route', 'namespace', 'kind'] as const,
     registers: [this.registry],
   });

@@ -1,6 +1,8 @@
-// Buffers a request body that must be hashed for SigV4 (or encoded into a
-// Lambda event), refusing early what is over the limit.
-import type { IncomingMessage } from 'node:http';
+// The client's request body: buffered when it must be hashed for SigV4 (or
+// encoded into a Lambda event), refusing early what is over the limit or
+// slower than the route's timeout, and the 100 Continue a client may be
+// waiting for before it sends the body.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export class BodyTooLargeError extends Error {
   readonly limit: number;
@@ -11,40 +13,86 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-/** Reads the whole body; rejects with BodyTooLargeError as soon as it is known to exceed `limit`. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** The client did not send its whole body within the route's timeout (408). */
+export class BodyTimeoutError extends Error {
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    super(`the request body did not arrive within ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The client went away before its body was complete. */
+export class ClientClosedError extends Error {
+  constructor() {
+    super('the client closed the connection');
+  }
+}
+
+/**
+ * Reads the whole body. Rejects with BodyTooLargeError as soon as it is known
+ * to exceed `limit` (a declared Content-Length over it is refused before the
+ * client is told to continue), BodyTimeoutError when it has not all arrived
+ * within `timeoutMs` (0: no limit), ClientClosedError when the client leaves.
+ */
+export function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+  timeoutMs: number,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.reject(new BodyTooLargeError(limit));
+  if (req.destroyed) return Promise.reject(new ClientClosedError());
+  sendContinue(req, res);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const fail = (error: Error) => {
+      cleanup();
+      req.pause();
+      reject(error);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        req.pause();
-        reject(new BodyTooLargeError(limit));
-        return;
-      }
+      if (size > limit) return fail(new BodyTooLargeError(limit));
       chunks.push(chunk);
     };
     const onEnd = () => {
       cleanup();
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(error);
-    };
+    // An IncomingMessage errors ("aborted") or closes before its end only when the connection is gone.
+    const onGone = () => fail(new ClientClosedError());
+    const timer =
+      timeoutMs > 0 ? setTimeout(() => fail(new BodyTimeoutError(timeoutMs)), timeoutMs) : undefined;
     const cleanup = () => {
+      clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
-      req.off('error', onError);
+      req.off('error', onGone);
+      req.off('close', onGone);
     };
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', onError);
+    req.on('error', onGone);
+    req.on('close', onGone);
   });
+}
+
+/** Node's own test for the 100-continue expectation (lib/_http_server.js). */
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+
+/**
+ * Tells a client that waits before sending its body (Expect: 100-continue)
+ * to send it. The server leaves this to the handler about to read the body
+ * (server.ts), so that an answer decided from the headers alone (404, 413,
+ * 503) is given instead, and the body is never sent.
+ */
+export function sendContinue(req: IncomingMessage, res: ServerResponse): void {
+  const expect = req.headers.expect;
+  if (expect !== undefined && req.httpVersion === '1.1' && CONTINUE.test(expect)) res.writeContinue();
 }
 
 /** True when the request carries a body (RFC 9112 §6.3). */

@@ -111,7 +111,14 @@ export class DataPlane implements ServingBackend {
   }
 
   #observe(exchange: RoutedExchange, durationMs: number): void {
-    const status = exchange.res.statusCode;
+    // The client went away before its response was complete (nginx's 499): whatever status had
+    // been chosen, it never got it whole. A handler records that; a response left unfinished on a
+    // connection that is gone, with no upstream failure to explain it, is the same.
+    const { res } = exchange;
+    if (exchange.upstreamError === undefined && res.destroyed && !res.writableEnded) {
+      exchange.upstreamError = 'client_closed';
+    }
+    const status = exchange.upstreamError === 'client_closed' ? CLIENT_CLOSED : res.statusCode;
     this.#options.metrics.observeRequest({
       route: exchange.routeName,
       namespace: exchange.namespace,
@@ -134,6 +141,7 @@ export class DataPlane implements ServingBackend {
         durationMs: round(durationMs),
         upstreamMs: exchange.upstreamMs === undefined ? undefined : round(exchange.upstreamMs),
         upstreamError: exchange.upstreamError,
+        upstream: exchange.upstream,
         upstreamRequestId: exchange.upstreamRequestId,
         clientIp: exchange.clientIp,
       },
@@ -141,5 +149,8 @@ export class DataPlane implements ServingBackend {
     );
   }
 }
+
+/** The status logged and counted for a request whose client closed the connection first. */
+const CLIENT_CLOSED = 499;
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;

@@ -1,12 +1,15 @@
 // The responses the data plane gives itself (contract: "Responses the data
 // plane gives itself"), and how upstream failures map onto them.
 import type { ServerResponse } from 'node:http';
+import { BodyTimeoutError, BodyTooLargeError, hasBody } from './body.ts';
+import type { Exchange } from './exchange.ts';
 
 export type ErrorCode =
   | 'bad_request'
   | 'no_route'
   | 'route_not_ready'
   | 'payload_too_large'
+  | 'request_timeout'
   | 'upstream_timeout'
   | 'upstream_unavailable'
   | 'bad_upstream_response'
@@ -50,11 +53,44 @@ export function sendError(
   const payload = JSON.stringify(body);
   res.writeHead(status, {
     ...headers,
+    // An answer given before the request body was read (413, 404, 503, 408) closes the connection:
+    // keeping it would mean reading, for as long as the client cares to send it, a body nobody wants.
+    ...(!res.req.complete && hasBody(res.req) && { connection: 'close' }),
     ...(body.requestId && { 'x-request-id': body.requestId }),
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(payload),
   });
   res.end(payload);
+}
+
+/** The 408 of a request whose body did not arrive within the route's timeout. */
+export function requestTimeout(exchange: Exchange, route: string, error: BodyTimeoutError): void {
+  sendError(exchange.res, 408, {
+    error: 'request_timeout',
+    message: error.message,
+    route,
+    requestId: exchange.requestId,
+  });
+}
+
+/**
+ * Answers a request whose body could not be read (body.ts readBody): 413
+ * saying `tooLarge`, 408, or nothing when the client is gone.
+ */
+export function rejectBody(exchange: Exchange, route: string, error: unknown, tooLarge: string): void {
+  if (error instanceof BodyTooLargeError) {
+    sendError(exchange.res, 413, {
+      error: 'payload_too_large',
+      message: tooLarge,
+      route,
+      requestId: exchange.requestId,
+    });
+  } else if (error instanceof BodyTimeoutError) {
+    requestTimeout(exchange, route, error);
+  } else {
+    exchange.upstreamError = 'client_closed';
+    exchange.res.destroy();
+  }
 }
 
 /** The 503 of a route whose credentials cannot be obtained (STS, IRSA, Pod Identity failing). */
@@ -69,13 +105,15 @@ export function credentialsUnavailable(source: { problem: string | undefined }) 
 /** What went wrong talking to an upstream, as the status code the client gets. */
 export interface UpstreamFailure {
   status: 502 | 504;
-  code: 'upstream_timeout' | 'upstream_unavailable';
-  /** For metrics and logs: timeout, connect, tls, reset. */
-  kind: 'timeout' | 'connect' | 'tls' | 'reset';
+  code: 'upstream_timeout' | 'upstream_unavailable' | 'bad_upstream_response';
+  /** For metrics and logs. */
+  kind: 'timeout' | 'queue_timeout' | 'connect' | 'tls' | 'reset' | 'bad_response';
   message: string;
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** The connection was lost under the request: what a keep-alive connection closed by the upstream gives. */
+const CONNECTION_LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
 export function classifyUpstreamError(error: unknown, timeoutMs: number): UpstreamFailure {
   const code = (error as { code?: string }).code ?? '';
@@ -114,10 +152,69 @@ export function classifyUpstreamError(error: unknown, timeoutMs: number): Upstre
       message: `cannot connect to upstream (${code})`,
     };
   }
+  // undici refuses what is not an HTTP/1.1 response: its parser's errors (a bad status line, a
+  // control character in a header), and "bad response" (a 100 Continue it did not ask for).
+  const { name, message } = error as Error;
+  if (name === 'HTTPParserError' || (code === 'UND_ERR_SOCKET' && message === 'bad response')) {
+    return badUpstreamResponse(`the upstream's response is not valid HTTP/1.1 (${message})`);
+  }
   return {
     status: 502,
     code: 'upstream_unavailable',
     kind: 'reset',
     message: `upstream connection failed (${code || (error as Error).name || 'error'})`,
   };
+}
+
+/** Answers with `failure`, recording it (and the upstream's host:port) for the access log and metrics. */
+export function sendUpstreamFailure(
+  exchange: Exchange,
+  route: string,
+  upstream: string,
+  failure: UpstreamFailure,
+): void {
+  exchange.upstreamError = failure.kind;
+  exchange.upstream = upstream;
+  sendError(exchange.res, failure.status, {
+    error: failure.code,
+    message: failure.message,
+    route,
+    requestId: exchange.requestId,
+  });
+}
+
+export function badUpstreamResponse(message: string): UpstreamFailure {
+  return { status: 502, code: 'bad_upstream_response', kind: 'bad_response', message };
+}
+
+/** A request that waited longer than the route's timeout for a free connection (keepalive.maxConnections). */
+export function queueTimeout(timeoutMs: number): UpstreamFailure {
+  return {
+    status: 504,
+    code: 'upstream_timeout',
+    kind: 'queue_timeout',
+    message: `no connection to the upstream became free within ${timeoutMs} ms`,
+  };
+}
+
+/**
+ * True when the request may be sent again on a fresh connection: the
+ * connection it went out on had carried an earlier response (it was reused)
+ * and was lost before this response began, which is how an upstream closing
+ * an idle keep-alive connection races the next request. undici's socket
+ * errors carry the connection's byte counts; pools.ts gives system errors
+ * (ECONNRESET, EPIPE) the same field.
+ */
+export function lostReusedConnection(error: unknown): boolean {
+  const { code, message, socket } = error as {
+    code?: string;
+    message?: string;
+    socket?: { bytesRead?: number };
+  };
+  return (
+    code !== undefined &&
+    CONNECTION_LOST_CODES.has(code) &&
+    message !== 'bad response' &&
+    (socket?.bytesRead ?? 0) > 0
+  );
 }

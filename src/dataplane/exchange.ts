@@ -20,6 +20,8 @@ export interface Exchange {
   upstreamMs?: number;
   /** Why the upstream call failed, for metrics: timeout, connect, tls, reset, function_error, throttled, … */
   upstreamError?: string;
+  /** The upstream's host:port, recorded when the call to it failed (never a path or query). */
+  upstream?: string;
   /** The upstream's request id (x-amzn-RequestId), when it gave one. */
   upstreamRequestId?: string;
 }

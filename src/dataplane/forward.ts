@@ -1,13 +1,20 @@
 // url targets: forward the request to an API Gateway stage, a function URL or
 // any HTTP upstream, signing it with SigV4 when the route says so.
-import type { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { IamAuth, ReadyRoute, UrlTarget } from '../compile/route.ts';
-import { BodyTooLargeError, hasBody, readBody } from './body.ts';
-import { credentialsUnavailable, sendError } from './errors.ts';
+import { BodyTimeoutError, hasBody, readBody, sendContinue } from './body.ts';
+import {
+  credentialsUnavailable,
+  queueTimeout,
+  rejectBody,
+  sendError,
+  sendUpstreamFailure,
+} from './errors.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
 import { type RequestHeaderPolicy, upstreamRequestHeaders } from './headers.ts';
+import type { Upstream } from './pools.ts';
 import { ResponseRelay } from './relay.ts';
 import { upstreamPath } from './upstream-path.ts';
 
@@ -17,12 +24,15 @@ export interface Signing {
 }
 
 export interface ForwarderOptions {
-  pool: Pool;
+  upstream: Upstream;
   /** Present when the route signs requests (auth.iam). */
   signing?: Signing;
   /** Largest body buffered for signing; larger ones get 413. */
   bodyLimit: number;
 }
+
+/** Methods a request of which may be sent twice with the effect of once (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 export class UrlForwarder implements RouteHandler {
   readonly #route: ReadyRoute;
@@ -45,7 +55,7 @@ export class UrlForwarder implements RouteHandler {
   }
 
   async handle(exchange: Exchange): Promise<void> {
-    const { req } = exchange;
+    const { req, res } = exchange;
     const target = this.#target;
     const path = upstreamPath(
       target.basePath,
@@ -72,16 +82,23 @@ export class UrlForwarder implements RouteHandler {
     );
     if (this.#apiKey !== undefined) headers.push('x-api-key', this.#apiKey);
 
+    const { timeoutMs } = this.#route.connection;
     let body: Buffer | typeof req | null = hasBody(req) ? req : null;
     const signing = this.#options.signing;
     if (this.#iam && signing) {
       try {
-        body = body && (await readBody(req, this.#options.bodyLimit));
+        body = body && (await readBody(req, res, this.#options.bodyLimit, timeoutMs));
       } catch (error) {
-        return this.#rejectBody(exchange, error);
+        const limit = this.#options.bodyLimit;
+        return rejectBody(
+          exchange,
+          this.#route.key,
+          error,
+          `request body is larger than ${limit} bytes, the most that can be signed`,
+        );
       }
       if (!(await hasCredentials(signing.credentials))) {
-        return sendError(exchange.res, 503, {
+        return sendError(res, 503, {
           ...credentialsUnavailable(signing.credentials),
           route: this.#route.key,
           requestId: exchange.requestId,
@@ -99,38 +116,56 @@ export class UrlForwarder implements RouteHandler {
       for (const name in added) headers.push(name, added[name]!);
     }
 
-    const { timeoutMs } = this.#route.connection;
-    await new Promise<void>((resolve) => {
-      this.#options.pool.dispatch(
-        {
-          method: exchange.method as 'GET',
-          path: exchange.query === '' ? path : `${path}?${exchange.query}`,
-          headers,
-          body,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        },
-        new ResponseRelay(exchange, this.#route.key, timeoutMs, resolve),
-      );
-    });
+    const { slots, address } = this.#options.upstream;
+    if (slots && !slots.tryAcquire() && !(await slots.wait(timeoutMs))) {
+      return sendUpstreamFailure(exchange, this.#route.key, address, queueTimeout(timeoutMs));
+    }
+    try {
+      if (res.destroyed) {
+        exchange.upstreamError = 'client_closed';
+        return;
+      }
+      await this.#relay(exchange, {
+        method: exchange.method as 'GET',
+        path: exchange.query === '' ? path : `${path}?${exchange.query}`,
+        headers,
+        body,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+    } finally {
+      slots?.release();
+    }
   }
 
-  #rejectBody(exchange: Exchange, error: unknown): void {
-    if (!(error instanceof BodyTooLargeError)) {
-      exchange.res.destroy();
-      return;
-    }
-    // The rest of the body is never read: close the connection rather than drain it.
-    sendError(
-      exchange.res,
-      413,
-      {
-        error: 'payload_too_large',
-        message: `request body is larger than ${error.limit} bytes, the most that can be signed`,
-        route: this.#route.key,
-        requestId: exchange.requestId,
-      },
-      { connection: 'close' },
-    );
+  /** Sends the request and streams the response back; a streamed body must arrive within the route's timeout. */
+  #relay(exchange: Exchange, options: Dispatcher.DispatchOptions): Promise<void> {
+    const { pool, address } = this.#options.upstream;
+    const { timeoutMs } = this.#route.connection;
+    const streamed = options.body === exchange.req;
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const relay = new ResponseRelay(
+        exchange,
+        {
+          routeKey: this.#route.key,
+          timeoutMs,
+          upstream: address,
+          pool,
+          options,
+          retryable: !streamed && IDEMPOTENT.has(exchange.method),
+        },
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      );
+      if (streamed) {
+        sendContinue(exchange.req, exchange.res);
+        if (timeoutMs > 0)
+          timer = setTimeout(() => relay.bodyTimedOut(new BodyTimeoutError(timeoutMs)), timeoutMs);
+      }
+      pool.dispatch(options, relay);
+    });
   }
 }

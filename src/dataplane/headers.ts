@@ -5,7 +5,7 @@
 // original request only when a trusted proxy (--trusted-proxy) wrote them;
 // from anyone else they are dropped and lambda-ingress sets its own.
 
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'te',

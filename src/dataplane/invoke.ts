@@ -2,26 +2,36 @@
 // function expects, call the Lambda Invoke API with SigV4, and turn the
 // function's result (or Lambda's error) back into HTTP. The mapping of every
 // Lambda outcome to a status code is documented in the README.
-import type { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
 import type { Signer } from '../aws/signer.ts';
 import type { FunctionTarget, ReadyRoute } from '../compile/route.ts';
-import { BodyTooLargeError, hasBody, readBody } from './body.ts';
-import { classifyUpstreamError, credentialsUnavailable, type ErrorCode, sendError } from './errors.ts';
-import type { PayloadFormat } from './events/types.ts';
+import { hasBody, readBody } from './body.ts';
+import {
+  badUpstreamResponse,
+  classifyUpstreamError,
+  credentialsUnavailable,
+  type ErrorCode,
+  queueTimeout,
+  rejectBody,
+  sendError,
+  sendUpstreamFailure,
+} from './errors.ts';
+import type { EventResponse, PayloadFormat } from './events/types.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
-import { eventHeaders } from './headers.ts';
+import { eventHeaders, HOP_BY_HOP } from './headers.ts';
 import type { RouteHealth } from './health.ts';
+import type { Upstream } from './pools.ts';
 
 /** Invoke API payload limits: 6 MB synchronous, 1 MB asynchronous (Event). */
 export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
 export const ASYNC_PAYLOAD_LIMIT = 1024 * 1024;
-/** Lambda answers at most 6 MB synchronously; anything larger is not a valid answer. */
-const RESPONSE_LIMIT = 7 * 1024 * 1024;
+/** Lambda answers at most 6 MB synchronously (in AWS's own figure, this many bytes); more is not a valid answer. */
+const RESPONSE_LIMIT = 6_291_556;
 const EMPTY = Buffer.alloc(0);
 
 export interface InvokerOptions {
-  pool: Pool;
+  upstream: Upstream;
   signer: Signer;
   credentials: CredentialSource;
   format: PayloadFormat;
@@ -64,15 +74,16 @@ export class FunctionInvoker implements RouteHandler {
         headers,
       );
 
+    const { timeoutMs } = this.#route.connection;
     let body: Buffer = EMPTY;
     try {
-      if (hasBody(req)) body = await readBody(req, this.#limit);
+      if (hasBody(req)) body = await readBody(req, exchange.res, this.#limit, timeoutMs);
     } catch (error) {
-      if (!(error instanceof BodyTooLargeError)) return void exchange.res.destroy();
-      return fail(
-        413,
-        { error: 'payload_too_large', message: `request body is over the ${this.#limitText()} Lambda limit` },
-        { connection: 'close' },
+      return rejectBody(
+        exchange,
+        this.#route.key,
+        error,
+        `request body is over the ${this.#limitText()} Lambda limit`,
       );
     }
     const event = this.#options.format.toEvent({
@@ -101,7 +112,7 @@ export class FunctionInvoker implements RouteHandler {
       });
     }
 
-    const { credentials, signer, pool, format, health } = this.#options;
+    const { credentials, signer, format, health } = this.#options;
     if (!(await hasCredentials(credentials))) return fail(503, credentialsUnavailable(credentials));
     const target = this.#target;
     const signed = await signer.sign({
@@ -126,30 +137,16 @@ export class FunctionInvoker implements RouteHandler {
     const traceId = req.headers['x-amzn-trace-id'];
     if (typeof traceId === 'string') headers.push('x-amzn-trace-id', traceId);
 
-    const { timeoutMs } = this.#route.connection;
-    const started = performance.now();
-    let status: number;
-    let responseHeaders: Record<string, string | string[] | undefined>;
-    let result: Buffer;
-    try {
-      const response = await pool.request({
-        method: 'POST',
-        path: target.invokePath,
-        headers,
-        body: payload,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      status = response.statusCode;
-      responseHeaders = response.headers;
-      result = await readLimited(response.body, RESPONSE_LIMIT);
-    } catch (error) {
-      const failure = classifyUpstreamError(error, timeoutMs);
-      exchange.upstreamError = failure.kind;
-      return fail(failure.status, { error: failure.code, message: failure.message });
-    } finally {
-      exchange.upstreamMs = performance.now() - started;
-    }
+    const answer = await this.#invoke(exchange, {
+      method: 'POST',
+      path: target.invokePath,
+      headers,
+      body: payload,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    if (!answer) return;
+    const { status, headers: responseHeaders, result } = answer;
     const awsRequestId = header(responseHeaders, 'x-amzn-requestid');
     if (awsRequestId) exchange.upstreamRequestId = awsRequestId;
     const idHeader: Record<string, string> = awsRequestId ? { 'x-amzn-RequestId': awsRequestId } : {};
@@ -238,17 +235,90 @@ export class FunctionInvoker implements RouteHandler {
         idHeader,
       );
     }
-    const { statusCode, statusMessage, headers: outHeaders, body: outBody } = mapped.response;
+    this.#send(exchange, mapped.response, awsRequestId);
+  }
+
+  /**
+   * Calls the Invoke API: waits for a free connection (when they are capped),
+   * stops the call if the client goes away, and reads Lambda's answer. Answers
+   * the client itself, and gives undefined, when the call fails.
+   */
+  async #invoke(exchange: Exchange, options: Dispatcher.RequestOptions): Promise<InvokeAnswer | undefined> {
+    const { pool, slots, address } = this.#options.upstream;
+    const { timeoutMs } = this.#route.connection;
+    if (slots && !slots.tryAcquire() && !(await slots.wait(timeoutMs))) {
+      sendUpstreamFailure(exchange, this.#route.key, address, queueTimeout(timeoutMs));
+      return undefined;
+    }
+    const { res } = exchange;
+    // The client going away stops the call (a function once invoked still runs, but its answer
+    // would have nowhere to go): its connection is free the sooner. It may have gone already.
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    res.once('close', onClose);
+    if (res.destroyed) abort.abort();
+    const started = performance.now();
+    try {
+      const response = await pool.request({ ...options, signal: abort.signal });
+      const result = await readLimited(response.body, RESPONSE_LIMIT);
+      return { status: response.statusCode, headers: response.headers, result };
+    } catch (error) {
+      if (res.destroyed) {
+        exchange.upstreamError = 'client_closed';
+      } else {
+        const failure =
+          error instanceof ResponseTooLargeError
+            ? badUpstreamResponse(`the Invoke API answered more than ${RESPONSE_LIMIT} bytes, Lambda's limit`)
+            : classifyUpstreamError(error, timeoutMs);
+        sendUpstreamFailure(exchange, this.#route.key, address, failure);
+      }
+      return undefined;
+    } finally {
+      exchange.upstreamMs = performance.now() - started;
+      res.off('close', onClose);
+      slots?.release();
+    }
+  }
+
+  /** Sends the function's response: never a header that would make Node refuse it or the framing lie. */
+  #send(exchange: Exchange, response: EventResponse, awsRequestId: string | undefined): void {
+    const { res } = exchange;
+    if (res.destroyed) {
+      exchange.upstreamError = 'client_closed';
+      return;
+    }
+    const { statusCode, statusMessage, headers, body } = response;
     const flat: string[] = [];
-    for (const [name, value] of outHeaders) {
+    for (const [name, value] of headers) {
       if (!CONTROLLED.has(name.toLowerCase())) flat.push(name, value);
     }
     if (awsRequestId) flat.push('x-amzn-RequestId', awsRequestId);
     flat.push('x-request-id', exchange.requestId);
-    flat.push('content-length', String(outBody.length));
-    if (statusMessage) exchange.res.writeHead(statusCode, statusMessage, flat);
-    else exchange.res.writeHead(statusCode, flat);
-    exchange.res.end(outBody);
+    // 204 and 304 have no content (RFC 9110 §15.3.5, §15.4.5); a HEAD response tells the length of a GET's.
+    const empty = statusCode === 204 || statusCode === 304;
+    if (!empty) flat.push('content-length', String(body.length));
+    try {
+      if (statusMessage) res.writeHead(statusCode, statusMessage, flat);
+      else res.writeHead(statusCode, flat);
+    } catch (error) {
+      // What events/response.ts lets through and Node still refuses (a reason phrase, a rule of its own).
+      const reason = (error as { code?: string }).code ?? 'invalid header';
+      exchange.upstreamError = 'bad_response';
+      sendError(
+        res,
+        502,
+        {
+          error: 'bad_upstream_response',
+          message: `the function's response cannot be sent (${reason})`,
+          route: this.#route.key,
+          requestId: exchange.requestId,
+          awsRequestId,
+        },
+        awsRequestId ? { 'x-amzn-RequestId': awsRequestId } : {},
+      );
+      return;
+    }
+    res.end(empty || exchange.method === 'HEAD' ? undefined : body);
   }
 
   #limitText(): string {
@@ -263,14 +333,18 @@ interface Failure {
   awsRequestId?: string | undefined;
 }
 
-/** Headers the proxy sets itself: a function cannot make the response framing lie. */
-const CONTROLLED = new Set([
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'x-amzn-requestid',
-]);
+interface InvokeAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  result: Buffer;
+}
+
+/**
+ * Headers a function's result cannot set: the framing (Content-Length, and
+ * the hop-by-hop ones such as Transfer-Encoding and Trailer, which Node
+ * refuses next to a Content-Length), and the ids the proxy sets itself.
+ */
+const CONTROLLED = new Set([...HOP_BY_HOP, 'content-length', 'x-amzn-requestid', 'x-request-id']);
 
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const value = headers[name];
@@ -287,13 +361,14 @@ function isTimeout(payload: Buffer): boolean {
   }
 }
 
+class ResponseTooLargeError extends Error {}
+
 async function readLimited(body: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
-    if (size > limit)
-      throw Object.assign(new Error('Lambda response too large'), { code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' });
+    if (size > limit) throw new ResponseTooLargeError();
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);

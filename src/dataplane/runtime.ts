@@ -1,7 +1,6 @@
 // Binds a compiled table to the resources that serve it: a handler per ready
 // route, with connection pools, credential sources and signers reused across
 // tables by key, and the problems found while serving (RouteHealth).
-import type { Pool } from 'undici';
 import type { RefreshOptions } from '../aws/credentials.ts';
 import { Signer } from '../aws/signer.ts';
 import { credentialSourceSpec } from '../aws/sources.ts';
@@ -13,7 +12,7 @@ import type { RouteHandler } from './exchange.ts';
 import { type Signing, UrlForwarder } from './forward.ts';
 import { RouteHealth } from './health.ts';
 import { FunctionInvoker } from './invoke.ts';
-import { createPool, poolKey } from './pools.ts';
+import { createUpstream, poolKey, type Upstream } from './pools.ts';
 
 /** What the data plane serves: one compile result and its handlers, swapped as a unit. */
 export interface Serving {
@@ -43,13 +42,13 @@ interface SigningSource extends Signing {
 export class Runtime {
   readonly health = new RouteHealth();
   readonly #options: RuntimeOptions;
-  readonly #pools: ReuseCache<Pool>;
+  readonly #pools: ReuseCache<Upstream>;
   readonly #signing = new ReuseCache<SigningSource>((s) => s.credentials.close());
 
   constructor(options: RuntimeOptions = {}) {
     this.#options = options;
     const delay = options.poolCloseDelayMs ?? 30_000;
-    this.#pools = new ReuseCache((pool) => setTimeout(() => void pool.close(), delay).unref());
+    this.#pools = new ReuseCache(({ pool }) => setTimeout(() => void pool.close(), delay).unref());
   }
 
   build(result: CompileResult): Serving {
@@ -81,26 +80,26 @@ export class Runtime {
   /** Closes every pool (letting in-flight requests finish) and stops credential refreshes. */
   async close(): Promise<void> {
     for (const source of this.#signing.drain()) source.credentials.close();
-    await Promise.all(this.#pools.drain().map((pool) => pool.close()));
+    await Promise.all(this.#pools.drain().map(({ pool }) => pool.close()));
   }
 
   #handler(route: ReadyRoute, usage: Map<SigningSource, Set<string>>): RouteHandler {
     const { target, connection } = route;
-    const pool = this.#pools.get(poolKey(target.origin, connection), () =>
-      createPool(target.origin, connection),
+    const upstream = this.#pools.get(poolKey(target.origin, connection), () =>
+      createUpstream(target.origin, connection),
     );
     const signing = route.auth.iam && this.#signingFor(route.auth.iam);
     if (signing) usage.set(signing, (usage.get(signing) ?? new Set()).add(route.key));
     if (target.kind === 'url') {
       return new UrlForwarder(
         { ...route, target },
-        { pool, bodyLimit: this.#options.bodyLimit ?? DEFAULT_BODY_LIMIT, ...(signing && { signing }) },
+        { upstream, bodyLimit: this.#options.bodyLimit ?? DEFAULT_BODY_LIMIT, ...(signing && { signing }) },
       );
     }
     return new FunctionInvoker(
       { ...route, target },
       {
-        pool,
+        upstream,
         signer: signing!.signer,
         credentials: signing!.credentials,
         format: payloadFormats[target.payloadFormat],

@@ -24,6 +24,8 @@ export interface DataPlaneServerOptions {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Server-wide: the route, and its timeout, are known only once the headers are in. */
+const HEADERS_TIMEOUT_MS = 10_000;
 
 export function createDataPlaneServer({ router, logger, onExchange, onUncaught }: DataPlaneServerOptions) {
   const serve = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
@@ -50,14 +52,21 @@ export function createDataPlaneServer({ router, logger, onExchange, onUncaught }
     // the access log line carries the request id instead.
     childLoggerFactory: (parent) => parent,
     return503OnClosing: true,
-    // Lambda and API Gateway allow long requests; the per-route timeout is what bounds them.
+    // The request line and headers must arrive within HEADERS_TIMEOUT_MS (checked every second;
+    // Node answers 408 and closes). The body is bounded by the route's timeout (body.ts), which
+    // Node's requestTimeout cannot know: that one stays off. Fastify sets requestTimeout on the
+    // server it made; headersTimeout and the check interval can only be given as it is made (http).
     requestTimeout: 0,
     // An HTTP/1.1 request without Host gets our JSON 400 from the Router, not Node's bare one.
-    http: { requireHostHeader: false },
+    http: { requireHostHeader: false, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
     // Fastify's router answers a URL it cannot decode itself (FST_ERR_BAD_URL, quoting the URL and
     // its query). The Router decides what is malformed, and answers it like any other request.
     frameworkErrors: (_error, request, reply) => handle(request, reply),
   });
+  // A client that sent Expect: 100-continue waits for 100 Continue before sending its body: the
+  // handler about to read it sends that (body.ts), so a 413, 404 or 503 decided from the headers
+  // alone is sent instead, and the body never is.
+  app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 

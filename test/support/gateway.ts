@@ -14,6 +14,8 @@ export interface TestGateway {
   adminUrl: string;
   /** Every log line written so far. */
   logs: string[];
+  /** The access log lines so far, parsed. */
+  accessLog(): Record<string, unknown>[];
   /** Writes (or replaces) a manifest file; the file source picks it up. */
   write(name: string, yaml: string): void;
   /** Resolves once the table version has moved past `version`. */
@@ -54,6 +56,10 @@ export async function startTestGateway(
     url: gateway.url,
     adminUrl: gateway.adminUrl,
     logs,
+    accessLog: () =>
+      logs
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line['log'] === 'access'),
     write,
     async nextVersion(after = version()) {
       const deadline = Date.now() + 5000;
