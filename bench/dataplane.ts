@@ -406,10 +406,12 @@ async function runSignMicro(): Promise<SignMicro> {
     return m ? Number(m[1]!.replace(/,/g, '')) : undefined;
   };
   return {
-    emptyUs: us(/data plane Signer\.sign \(node:crypto\), empty body \| ([\d.,]+) µs/),
-    oneKbUs: us(/data plane Signer\.sign \(node:crypto\), 1 KB body \| ([\d.,]+) µs/),
-    oneMbUs: us(/data plane Signer\.sign \(node:crypto\), 1 MB body \| ([\d.,]+) µs/),
-    smithyEmptyUs: us(/SignatureV4\.sign, node:crypto \(src\/aws\/sha256\.ts\), empty body \| ([\d.,]+) µs/),
+    emptyUs: us(/RouteSigner\.sign \(src\/aws\/sigv4\.ts\), empty body \| ([\d.,]+) µs/),
+    oneKbUs: us(/RouteSigner\.sign \(src\/aws\/sigv4\.ts\), 1 KB body \| ([\d.,]+) µs/),
+    oneMbUs: us(/RouteSigner\.sign \(src\/aws\/sigv4\.ts\), 1 MB body \| ([\d.,]+) µs/),
+    smithyEmptyUs: us(
+      /SignatureV4\.sign, node:crypto \(bench\/node-sha256\.ts\), empty body \| ([\d.,]+) µs/,
+    ),
     output: stdout,
   };
 }
@@ -522,7 +524,7 @@ function evaluateTargets(result: BenchResult): Target[] {
 
   const micro = result.signMicro?.emptyUs;
   targets.push({
-    name: 'signing cost per request, small body: npm run bench:sign (data plane Signer, empty body)',
+    name: 'signing cost per request, small body: npm run bench:sign (RouteSigner, empty body)',
     goal: '≤ 10 µs',
     measured: micro === undefined ? 'not run (--only sign, or a full run)' : `${fmt(micro, 1)} µs`,
     status: micro === undefined ? 'n/a' : micro <= 10 ? 'pass' : 'fail',

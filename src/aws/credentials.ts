@@ -18,10 +18,16 @@ export interface CredentialSource {
   close(): void;
 }
 
-/** True once the source has credentials, waiting for its first fetch if need be. */
-export async function hasCredentials(source: CredentialSource): Promise<boolean> {
-  if (!source.current()) await source.firstAttempt;
-  return source.current() !== undefined;
+/**
+ * The source's credentials, waiting for its first fetch if it has none yet.
+ * Call as `source.current() ?? (await waitForCredentials(source))`: a request
+ * awaits only while a new source is still on its first fetch.
+ */
+export async function waitForCredentials(
+  source: CredentialSource,
+): Promise<AwsCredentialIdentity | undefined> {
+  await source.firstAttempt;
+  return source.current();
 }
 
 /** Credentials from a Secret: always current. */

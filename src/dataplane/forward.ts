@@ -1,9 +1,9 @@
 // url targets: forward the request to an API Gateway stage, a function URL or
 // any HTTP upstream, signing it with SigV4 when the route says so.
 import type { Dispatcher } from 'undici';
-import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
-import type { Signer } from '../aws/signer.ts';
-import type { IamAuth, ReadyRoute, UrlTarget } from '../compile/route.ts';
+import { type CredentialSource, waitForCredentials } from '../aws/credentials.ts';
+import { payloadHash, RouteSigner } from '../aws/sigv4.ts';
+import type { ReadyRoute, UrlTarget } from '../compile/route.ts';
 import { BodyTimeoutError, hasBody, readBody, sendContinue } from './body.ts';
 import {
   credentialsUnavailable,
@@ -18,15 +18,10 @@ import type { Upstream } from './pools.ts';
 import { ResponseRelay } from './relay.ts';
 import { upstreamPath } from './upstream-path.ts';
 
-export interface Signing {
-  signer: Signer;
-  credentials: CredentialSource;
-}
-
 export interface ForwarderOptions {
   upstream: Upstream;
-  /** Present when the route signs requests (auth.iam). */
-  signing?: Signing;
+  /** The credentials to sign with, when the route signs requests (auth.iam). */
+  credentials?: CredentialSource;
   /** Largest body buffered for signing; larger ones get 413. */
   bodyLimit: number;
 }
@@ -37,7 +32,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 export class UrlForwarder implements RouteHandler {
   readonly #route: ReadyRoute;
   readonly #target: UrlTarget;
-  readonly #iam: IamAuth | undefined;
+  readonly #signer: RouteSigner | undefined;
   readonly #apiKey: string | undefined;
   readonly #options: ForwarderOptions;
   readonly #headerPolicy: RequestHeaderPolicy;
@@ -45,7 +40,15 @@ export class UrlForwarder implements RouteHandler {
   constructor(route: ReadyRoute & { target: UrlTarget }, options: ForwarderOptions) {
     this.#route = route;
     this.#target = route.target;
-    this.#iam = route.auth.iam;
+    const { iam } = route.auth;
+    this.#signer =
+      iam &&
+      new RouteSigner({
+        host: route.target.host,
+        region: iam.region,
+        service: iam.service,
+        path: route.target.basePath,
+      });
     this.#apiKey = route.auth.apiKey?.reveal();
     this.#options = options;
     this.#headerPolicy = {
@@ -84,8 +87,8 @@ export class UrlForwarder implements RouteHandler {
 
     const { timeoutMs } = this.#route.connection;
     let body: Buffer | typeof req | null = hasBody(req) ? req : null;
-    const signing = this.#options.signing;
-    if (this.#iam && signing) {
+    const source = this.#options.credentials;
+    if (this.#signer && source) {
       try {
         body = body && (await readBody(req, res, this.#options.bodyLimit, timeoutMs));
       } catch (error) {
@@ -97,23 +100,22 @@ export class UrlForwarder implements RouteHandler {
           `request body is larger than ${limit} bytes, the most that can be signed`,
         );
       }
-      if (!(await hasCredentials(signing.credentials))) {
+      const credentials = source.current() ?? (await waitForCredentials(source));
+      if (!credentials) {
         return sendError(res, 503, {
-          ...credentialsUnavailable(signing.credentials),
+          ...credentialsUnavailable(source),
           route: this.#route.key,
           requestId: exchange.requestId,
         });
       }
-      const added = await signing.signer.sign({
-        method: exchange.method,
-        host: target.host,
+      this.#signer.sign(
+        headers,
+        credentials,
+        exchange.method,
         path,
-        query: exchange.query,
-        body: body ?? undefined,
-        region: this.#iam.region,
-        service: this.#iam.service,
-      });
-      for (const name in added) headers.push(name, added[name]!);
+        exchange.query,
+        payloadHash(body ?? undefined),
+      );
     }
 
     const { slots, address } = this.#options.upstream;

@@ -3,8 +3,8 @@
 // function's result (or Lambda's error) back into HTTP. The mapping of every
 // Lambda outcome to a status code is documented in the README.
 import type { Dispatcher } from 'undici';
-import { type CredentialSource, hasCredentials } from '../aws/credentials.ts';
-import type { Signer } from '../aws/signer.ts';
+import { type CredentialSource, waitForCredentials } from '../aws/credentials.ts';
+import { payloadHash, RouteSigner } from '../aws/sigv4.ts';
 import type { FunctionTarget, ReadyRoute } from '../compile/route.ts';
 import { hasBody, readBody } from './body.ts';
 import {
@@ -32,7 +32,6 @@ const EMPTY = Buffer.alloc(0);
 
 export interface InvokerOptions {
   upstream: Upstream;
-  signer: Signer;
   credentials: CredentialSource;
   format: PayloadFormat;
   health: RouteHealth;
@@ -45,6 +44,7 @@ export class FunctionInvoker implements RouteHandler {
   readonly #limit: number;
   readonly #path: string;
   readonly #query: string;
+  readonly #signer: RouteSigner;
   readonly #context: { accountId: string; apiId: string; stage: string; region: string };
 
   constructor(route: ReadyRoute & { target: FunctionTarget }, options: InvokerOptions) {
@@ -55,6 +55,13 @@ export class FunctionInvoker implements RouteHandler {
     const q = route.target.invokePath.indexOf('?');
     this.#path = q === -1 ? route.target.invokePath : route.target.invokePath.slice(0, q);
     this.#query = q === -1 ? '' : route.target.invokePath.slice(q + 1);
+    this.#signer = new RouteSigner({
+      host: route.target.host,
+      region: route.target.region,
+      service: 'lambda',
+      path: this.#path,
+      query: this.#query,
+    });
     this.#context = {
       // Function URLs without IAM report "anonymous"; a full or partial ARN names the real account.
       accountId: /(?:^|:)(\d{12}):function:/.exec(route.target.functionName)?.[1] ?? 'anonymous',
@@ -112,18 +119,10 @@ export class FunctionInvoker implements RouteHandler {
       });
     }
 
-    const { credentials, signer, format, health } = this.#options;
-    if (!(await hasCredentials(credentials))) return fail(503, credentialsUnavailable(credentials));
+    const { credentials: source, format, health } = this.#options;
+    const credentials = source.current() ?? (await waitForCredentials(source));
+    if (!credentials) return fail(503, credentialsUnavailable(source));
     const target = this.#target;
-    const signed = await signer.sign({
-      method: 'POST',
-      host: target.host,
-      path: this.#path,
-      query: this.#query,
-      body: payload,
-      region: target.region,
-      service: 'lambda',
-    });
     const headers = [
       'host',
       target.host,
@@ -132,7 +131,7 @@ export class FunctionInvoker implements RouteHandler {
       'x-amz-invocation-type',
       target.invocationType,
     ];
-    for (const name in signed) headers.push(name, signed[name]!);
+    this.#signer.sign(headers, credentials, 'POST', this.#path, this.#query, payloadHash(payload));
     // X-Ray: Lambda continues the caller's trace when it is given its header.
     const traceId = req.headers['x-amzn-trace-id'];
     if (typeof traceId === 'string') headers.push('x-amzn-trace-id', traceId);

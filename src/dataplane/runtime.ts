@@ -1,15 +1,14 @@
 // Binds a compiled table to the resources that serve it: a handler per ready
-// route, with connection pools, credential sources and signers reused across
+// route, with connection pools and credential sources reused across
 // tables by key, and the problems found while serving (RouteHealth).
-import type { RefreshOptions } from '../aws/credentials.ts';
-import { Signer } from '../aws/signer.ts';
+import type { CredentialSource, RefreshOptions } from '../aws/credentials.ts';
 import { credentialSourceSpec } from '../aws/sources.ts';
 import type { CompileResult } from '../compile/compile.ts';
 import type { CompiledRoute, IamAuth, ReadyRoute } from '../compile/route.ts';
 import { ReuseCache } from '../util/reuse-cache.ts';
 import { payloadFormats } from './events/index.ts';
 import type { RouteHandler } from './exchange.ts';
-import { type Signing, UrlForwarder } from './forward.ts';
+import { UrlForwarder } from './forward.ts';
 import { RouteHealth } from './health.ts';
 import { FunctionInvoker } from './invoke.ts';
 import { createUpstream, poolKey, type Upstream } from './pools.ts';
@@ -34,7 +33,8 @@ export interface RuntimeOptions {
 
 export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
 
-interface SigningSource extends Signing {
+interface SigningSource {
+  credentials: CredentialSource;
   /** Routes signing with this source in the current table. */
   routes: ReadonlySet<string>;
 }
@@ -93,14 +93,17 @@ export class Runtime {
     if (target.kind === 'url') {
       return new UrlForwarder(
         { ...route, target },
-        { upstream, bodyLimit: this.#options.bodyLimit ?? DEFAULT_BODY_LIMIT, ...(signing && { signing }) },
+        {
+          upstream,
+          bodyLimit: this.#options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+          ...(signing && { credentials: signing.credentials }),
+        },
       );
     }
     return new FunctionInvoker(
       { ...route, target },
       {
         upstream,
-        signer: signing!.signer,
         credentials: signing!.credentials,
         format: payloadFormats[target.payloadFormat],
         health: this.health,
@@ -112,7 +115,7 @@ export class Runtime {
     const spec = credentialSourceSpec(iam, this.#options.credentialRefresh);
     return this.#signing.get(spec.key, () => {
       const credentials = spec.create();
-      const created: SigningSource = { credentials, signer: new Signer(credentials), routes: new Set() };
+      const created: SigningSource = { credentials, routes: new Set() };
       credentials.onChange(() => this.#reportCredentials(created));
       return created;
     });

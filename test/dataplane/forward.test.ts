@@ -204,6 +204,9 @@ tls: {insecureSkipVerify: true}`,
       { path: '/signed/q?b=2&a=1&a=0&empty=&bare&k%20ey=v%2Fal%20ue&plus=a+b&u=%E2%9C%93' },
     ],
     ['unsorted and empty query pairs', { path: '/signed/q?z=1&&y=&=x' }],
+    // Signed as the bytes sent (AWS decodes each escape to its byte), not as a re-escaped %25E9.
+    ['query escapes that are not UTF-8', { path: '/signed/q?q=caf%E9&r=%FF&s=%E2%82&t=%e9' }],
+    ['malformed query escapes', { path: '/signed/q?a=100%&b=%zz%41' }],
     [
       'duplicate request headers',
       {

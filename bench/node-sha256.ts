@@ -1,11 +1,11 @@
-// SHA-256 and HMAC-SHA256 on node:crypto for @smithy/signature-v4, chosen
-// over @aws-crypto/sha256-js by measurement (BENCHMARKS.md, `npm run
-// bench:sign`). HMAC keys are turned into KeyObjects once and reused: an HMAC
-// with a cached KeyObject costs a fifth of one with a raw key.
+// SHA-256 and HMAC-SHA256 on node:crypto for @smithy/signature-v4, for
+// bench:sign's smithy rows (the data plane signs with src/aws/sigv4.ts).
+// HMAC keys are turned into KeyObjects once and reused: an HMAC with a cached
+// KeyObject costs a fifth of one with a raw key.
 
 import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
 import type { Checksum, SourceData } from '@smithy/types';
-import { perObject } from '../util/per-object.ts';
+import { perObject } from '../src/util/per-object.ts';
 
 /** Derived signing keys are Uint8Arrays that the Signer caches, so their identity is stable. */
 const binaryKey = perObject((secret: ArrayBuffer | ArrayBufferView) => createSecretKey(toBuffer(secret)));
