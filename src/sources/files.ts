@@ -176,7 +176,7 @@ export class FileSource {
       return undefined; // deleted between listing and reading
     }
     const name = this.#root === path ? path : relative(this.#root, path);
-    return keepLastGood(stamp, parseManifests(text, name), previous);
+    return keepLastGood(stamp, parseManifests(text, name), previous, name);
   }
 }
 
@@ -184,14 +184,14 @@ function keepLastGood(
   stamp: string,
   parsed: ReturnType<typeof parseManifests>,
   previous: FileState | undefined,
+  name: string,
 ): FileState {
-  if (parsed.syntaxError && previous) {
-    const kept = previous.routes.length + previous.secrets.length;
-    const errors = parsed.errors.map((e) => ({
-      ...e,
-      message: `${e.message}; keeping the ${kept} object(s) last read from this file`,
-    }));
-    return { ...previous, stamp, errors };
+  // A file that breaks or empties (a generator truncating it, a slow writer) keeps its last objects.
+  if (hasObjects(previous)) {
+    if (parsed.unreadable) return keepPrevious(stamp, previous, parsed.errors);
+    if (parsed.routes.length + parsed.secrets.length + parsed.errors.length === 0) {
+      return keepPrevious(stamp, previous, [{ origin: name, message: 'the file is empty' }]);
+    }
   }
   const errors: SourceError[] = [];
   const validRoutes = new Set<string>();
@@ -218,8 +218,31 @@ function keepLastGood(
       error.object && previous?.secrets.find((s) => `Secret ${objectKey(s.metadata)}` === error.object);
     if (last) secrets.push(last);
     errors.push(
-      last ? { origin: error.origin, message: `${error.message}; still using the previous version` } : error,
+      last
+        ? { origin: error.origin, message: `${error.message}; still using the previous version` }
+        : { origin: error.origin, message: error.message },
     );
   }
   return { stamp, routes, secrets, errors, validRoutes };
+}
+
+const hasObjects = (state: FileState | undefined): state is FileState =>
+  state !== undefined && state.routes.length + state.secrets.length > 0;
+
+/** The previous objects of a file that cannot be read now, with why; no objects when there were none. */
+function keepPrevious(
+  stamp: string,
+  previous: FileState | undefined,
+  problems: readonly SourceError[],
+): FileState {
+  if (!hasObjects(previous)) {
+    const errors = problems.map(({ origin, message }) => ({ origin, message }));
+    return { stamp, routes: [], secrets: [], errors, validRoutes: new Set() };
+  }
+  const kept = previous.routes.length + previous.secrets.length;
+  const errors = problems.map((e) => ({
+    origin: e.origin,
+    message: `${e.message}; keeping the ${kept} object(s) last read from this file until it is fixed or deleted`,
+  }));
+  return { ...previous, stamp, errors };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -16,6 +16,18 @@ const secret = (name: string, value: string) => `apiVersion: v1
 kind: Secret
 metadata: {name: ${name}}
 data: {apiKey: ${Buffer.from(value).toString('base64')}}
+`;
+
+/** Ten lines that expand to 9^4 nodes: the "billion laughs" of YAML. */
+const aliasBomb = `apiVersion: v1
+kind: Secret
+metadata: {name: bomb}
+stringData:
+  a: &a ["x","x","x","x","x","x","x","x","x"]
+  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+  e: [*d,*d,*d,*d,*d,*d,*d,*d,*d]
 `;
 
 const routePaths = (s: Snapshot) =>
@@ -104,7 +116,7 @@ describe('FileSource', () => {
       {
         origin: 'a.yaml#1',
         message: expect.stringMatching(
-          /^invalid YAML: .*; keeping the 2 object\(s\) last read from this file$/,
+          /^invalid YAML: .*; keeping the 2 object\(s\) last read from this file until it is fixed or deleted$/,
         ),
       },
     ]);
@@ -175,5 +187,85 @@ describe('FileSource', () => {
     const s = await nextSnapshot((x) => x.errors.length > 0);
     expect(routePaths(s)).toEqual({ a: '/a' });
     expect(s.errors[0]?.message).toMatch(/cannot read .*keeping the last good configuration/);
+  });
+
+  describe('a YAML alias bomb', () => {
+    const bombError = {
+      origin: 'bomb.yaml#0',
+      message: expect.stringMatching(/^invalid YAML: Excessive alias count/),
+    };
+
+    it('at start-up is reported with file and document, and the other files still load', async () => {
+      writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
+      writeFileSync(join(dir, 'bomb.yaml'), `${route('in-bomb-file', '/x')}---\n${aliasBomb}`);
+      writeFileSync(join(dir, 'c.yaml'), route('c', '/c'));
+      const first = await start();
+      expect(routePaths(first)).toEqual({ a: '/a', c: '/c', 'in-bomb-file': '/x' });
+      expect(first.errors).toEqual([{ ...bombError, origin: 'bomb.yaml#1' }]);
+    });
+
+    it('added while serving does not stop reloads: new files load, deleted ones go', async () => {
+      writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
+      writeFileSync(join(dir, 'old.yaml'), route('old', '/old'));
+      await start();
+      writeFileSync(join(dir, 'bomb.yaml'), aliasBomb);
+      await nextSnapshot((s) => s.errors.length > 0);
+      writeFileSync(join(dir, 'new.yaml'), route('new', '/new'));
+      rmSync(join(dir, 'old.yaml'));
+      const s = await nextSnapshot((x) => 'new' in routePaths(x) && !('old' in routePaths(x)));
+      expect(routePaths(s)).toEqual({ a: '/a', new: '/new' });
+      expect(s.errors).toEqual([bombError]);
+    });
+
+    it("written over a good file keeps that file's objects", async () => {
+      writeFileSync(join(dir, 'bomb.yaml'), route('a', '/a'));
+      await start();
+      writeFileSync(join(dir, 'bomb.yaml'), aliasBomb);
+      const s = await nextSnapshot((x) => x.errors.length > 0);
+      expect(routePaths(s)).toEqual({ a: '/a' });
+      expect(s.errors[0]?.message).toMatch(/Excessive alias count.*keeping the 1 object\(s\) last read/);
+    });
+  });
+
+  it('keeps the objects of a file rewritten in place (truncated, then written slowly) until it reads again', async () => {
+    const file = join(dir, 'routes.yaml');
+    writeFileSync(file, `${route('a', '/a')}---\n${secret('k', 'v')}`);
+    await start();
+    const kept = /keeping the 2 object\(s\) last read from this file until it is fixed or deleted$/;
+    const expectKept = (s: Snapshot, problem: RegExp) => {
+      expect(routePaths(s)).toEqual({ a: '/a' });
+      expect(s.secrets.has('default/k')).toBe(true);
+      expect(s.errors).toEqual([
+        { origin: expect.stringMatching(/^routes\.yaml/), message: expect.stringMatching(kept) },
+      ]);
+      expect(s.errors[0]!.message).toMatch(problem);
+    };
+    writeFileSync(file, ''); // `generator > routes.yaml` truncates first
+    expectKept(await nextSnapshot((s) => s.errors.length > 0), /^the file is empty;/);
+    const next = route('a', '/a-next');
+    const cuts = [next.indexOf('kind:') + 3, next.indexOf('metadata:'), next.length];
+    appendFileSync(file, next.slice(0, cuts[0])); // "...\nkin": broken YAML
+    expectKept(await nextSnapshot((s) => /invalid YAML/.test(s.errors[0]?.message ?? '')), /^invalid YAML/);
+    appendFileSync(file, next.slice(cuts[0], cuts[1])); // no metadata yet: not an object
+    expectKept(
+      await nextSnapshot((s) => /metadata/.test(s.errors[0]?.message ?? '')),
+      /^metadata is required/,
+    );
+    appendFileSync(file, next.slice(cuts[1]));
+    const done = await nextSnapshot((s) => s.errors.length === 0);
+    expect(routePaths(done)).toEqual({ a: '/a-next' });
+    expect(done.secrets.has('default/k')).toBe(false);
+  });
+
+  it('forgets the objects of a file that is deleted, even while it was unreadable', async () => {
+    writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
+    writeFileSync(join(dir, 'b.yaml'), route('b', '/b'));
+    await start();
+    writeFileSync(join(dir, 'a.yaml'), '');
+    await nextSnapshot((s) => s.errors.length > 0);
+    rmSync(join(dir, 'a.yaml'));
+    const s = await nextSnapshot((x) => !('a' in routePaths(x)));
+    expect(routePaths(s)).toEqual({ b: '/b' });
+    expect(s.errors).toEqual([]);
   });
 });
