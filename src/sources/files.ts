@@ -4,14 +4,15 @@
 // good objects, and a broken document keeps the last good version of the
 // object it describes, while the error names the file and document index.
 import { type FSWatcher, watch } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, relative } from 'node:path';
 import type { LambdaRouteObject, SecretObject } from '../api/types.ts';
 import { validateSpec } from '../api/validate.ts';
 import { objectKey, type Snapshot, type SourceError } from '../compile/snapshot.ts';
+import { listManifests, type TreeLimits } from './manifest-tree.ts';
 import { parseManifests } from './manifests.ts';
 
-export interface FileSourceOptions {
+export interface FileSourceOptions extends TreeLimits {
   /** Quiet time after a change before rescanning (default 100 ms). */
   debounceMs?: number;
   /** Rescan period, for file systems whose change events are unreliable (default 10 s). */
@@ -28,15 +29,20 @@ interface FileState {
   validRoutes: Set<string>;
 }
 
-const MANIFEST = /\.(ya?ml|json)$/;
-
 export class FileSource {
   readonly #root: string;
   readonly #debounceMs: number;
   readonly #pollIntervalMs: number;
+  readonly #limits: TreeLimits;
   #files = new Map<string, FileState>();
   #rootError: SourceError | undefined;
-  #watcher: FSWatcher | undefined;
+  /** What the last listing skipped or could not read (symlink loops, bounds). */
+  #treeErrors: SourceError[] = [];
+  /** The directories the last listing read: each is watched on its own. */
+  #directories: string[] = [];
+  /** Watchers by directory; one non-recursive watch each, so a link loop is never followed by fs.watch. */
+  readonly #watchers = new Map<string, FSWatcher>();
+  #onEvent: (() => void) | undefined;
   #poll: NodeJS.Timeout | undefined;
   #debounce: NodeJS.Timeout | undefined;
   #scanning: Promise<boolean> | undefined;
@@ -45,6 +51,7 @@ export class FileSource {
     this.#root = root;
     this.#debounceMs = options.debounceMs ?? 100;
     this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
+    this.#limits = { maxDepth: options.maxDepth, maxEntries: options.maxEntries };
   }
 
   /** Reads everything once. Fails only when the path does not exist at all. */
@@ -71,24 +78,28 @@ export class FileSource {
       () => false,
     );
     if (isDirectory) {
-      this.#watcher = watch(this.#root, { recursive: true }, schedule);
+      this.#onEvent = schedule;
+      this.#syncWatchers();
     } else {
       // A single file is watched through its directory: editors and ConfigMap
       // mounts replace files by rename, which a watch on the file would miss.
       // Only its own name counts, and the "..data" swaps of a ConfigMap mount.
       const name = basename(this.#root);
-      this.#watcher = watch(dirname(this.#root), (_event, changed) => {
-        if (changed === null || changed === name || changed.startsWith('..')) schedule();
-      });
+      this.#watch(
+        dirname(this.#root),
+        (changed) => changed === null || changed === name || changed.startsWith('..'),
+        schedule,
+      );
     }
-    this.#watcher.on('error', schedule);
     this.#poll = setInterval(schedule, this.#pollIntervalMs);
     this.#poll.unref();
     schedule();
   }
 
   close(): void {
-    this.#watcher?.close();
+    this.#onEvent = undefined;
+    for (const watcher of this.#watchers.values()) watcher.close();
+    this.#watchers.clear();
     clearInterval(this.#poll);
     clearTimeout(this.#debounce);
   }
@@ -96,7 +107,7 @@ export class FileSource {
   snapshot(): Snapshot {
     const routes = new Map<string, LambdaRouteObject>();
     const secrets = new Map<string, SecretObject>();
-    const errors: SourceError[] = this.#rootError ? [this.#rootError] : [];
+    const errors: SourceError[] = this.#rootError ? [this.#rootError] : [...this.#treeErrors];
     for (const [, file] of [...this.#files].sort(([a], [b]) => (a < b ? -1 : 1))) {
       errors.push(...file.errors);
       for (const [kind, map, objects] of [
@@ -128,9 +139,9 @@ export class FileSource {
   }
 
   async #scan(): Promise<boolean> {
-    let paths: string[];
+    let tree: Awaited<ReturnType<typeof listManifests>>;
     try {
-      paths = await this.#list();
+      tree = await listManifests(this.#root, this.#limits);
     } catch (error) {
       // The directory vanished or is unreadable: keep serving what was read before.
       const message = `cannot read ${this.#root}: ${(error as Error).message}; keeping the last good configuration`;
@@ -138,28 +149,56 @@ export class FileSource {
       this.#rootError = { origin: this.#root, message };
       return changed;
     }
-    let changed = this.#rootError !== undefined;
+    const errorsText = (errors: SourceError[]) => errors.map((e) => `${e.origin}: ${e.message}`).join('\n');
+    let changed = this.#rootError !== undefined || errorsText(this.#treeErrors) !== errorsText(tree.errors);
     this.#rootError = undefined;
+    this.#treeErrors = tree.errors;
+    this.#directories = tree.directories;
+    this.#syncWatchers();
     const next = new Map<string, FileState>();
-    for (const path of paths) {
+    for (const path of tree.files) {
       const previous = this.#files.get(path);
       const state = await this.#read(path, previous);
       if (state) next.set(path, state);
       if (state !== previous) changed = true;
     }
+    // A listing cut short by a bound or an unreadable directory does not delete the files it did not reach.
+    if (!tree.complete) for (const [path, state] of this.#files) if (!next.has(path)) next.set(path, state);
     if (next.size !== this.#files.size) changed = true;
     this.#files = next;
     return changed;
   }
 
-  async #list(): Promise<string[]> {
-    const info = await stat(this.#root);
-    if (!info.isDirectory()) return [this.#root];
-    const entries = await readdir(this.#root, { recursive: true });
-    // Skip hidden entries, such as the ..data directory of ConfigMap mounts (its files are linked from the top).
-    return entries
-      .filter((entry) => MANIFEST.test(entry) && !entry.split('/').some((part) => part.startsWith('.')))
-      .map((entry) => join(this.#root, entry));
+  /** Watches each directory read (once watching), and stops watching those no longer read. */
+  #syncWatchers(): void {
+    const onEvent = this.#onEvent;
+    if (!onEvent) return;
+    const wanted = new Set(this.#directories);
+    for (const [dir, watcher] of this.#watchers) {
+      if (!wanted.has(dir)) {
+        watcher.close();
+        this.#watchers.delete(dir);
+      }
+    }
+    for (const dir of wanted) if (!this.#watchers.has(dir)) this.#watch(dir, () => true, onEvent);
+  }
+
+  /** A non-recursive watch on `dir`; a watch that fails later (the directory went away) is dropped and a rescan follows. */
+  #watch(dir: string, relevant: (changed: string | null) => boolean, onEvent: () => void): void {
+    let watcher: FSWatcher;
+    try {
+      watcher = watch(dir, (_event, changed) => {
+        if (relevant(changed)) onEvent();
+      });
+    } catch {
+      return; // gone since it was listed, or out of inotify watches: the periodic rescan still sees changes
+    }
+    watcher.on('error', () => {
+      watcher.close();
+      if (this.#watchers.get(dir) === watcher) this.#watchers.delete(dir);
+      onEvent();
+    });
+    this.#watchers.set(dir, watcher);
   }
 
   /** The file's state, `previous` itself when unchanged, or undefined when it is gone. */

@@ -1,9 +1,17 @@
-import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Snapshot } from '../../src/compile/snapshot.ts';
-import { FileSource } from '../../src/sources/files.ts';
+import { FileSource, type FileSourceOptions } from '../../src/sources/files.ts';
 
 const route = (name: string, path: string) => `apiVersion: lambda-ingress.io/v1alpha1
 kind: LambdaRoute
@@ -64,8 +72,8 @@ describe('FileSource', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(path = dir) {
-    source = new FileSource(path, { debounceMs: 30, pollIntervalMs: 60_000 });
+  async function start(path = dir, options: FileSourceOptions = {}) {
+    source = new FileSource(path, { debounceMs: 30, pollIntervalMs: 60_000, ...options });
     const first = await source.load();
     await source.watch((s) => snapshots.push(s));
     return first;
@@ -267,5 +275,89 @@ describe('FileSource', () => {
     const s = await nextSnapshot((x) => !('a' in routePaths(x)));
     expect(routePaths(s)).toEqual({ b: '/b' });
     expect(s.errors).toEqual([]);
+  });
+
+  describe('symbolic links', () => {
+    it('reads each directory once: links back to a read directory are reported, not followed', async () => {
+      writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
+      mkdirSync(join(dir, 'sub'));
+      writeFileSync(join(dir, 'sub', 'b.yaml'), route('b', '/b'));
+      symlinkSync('.', join(dir, 'current'));
+      symlinkSync('.', join(dir, 'latest'));
+      symlinkSync('..', join(dir, 'sub', 'up'));
+      const first = await start();
+      expect(routePaths(first)).toEqual({ a: '/a', b: '/b' });
+      const notFollowed = (origin: string) => ({
+        origin,
+        message: 'the same directory as ., already read: not followed (a symlink loop?)',
+      });
+      expect(first.errors).toEqual([notFollowed('current'), notFollowed('latest'), notFollowed('sub/up')]);
+      // Reloads keep working, through the watch of each directory.
+      writeFileSync(join(dir, 'sub', 'b.yaml'), route('b', '/b2'));
+      await nextSnapshot((s) => routePaths(s)['b'] === '/b2');
+    });
+
+    it('follows a link to a directory elsewhere, as ConfigMap mounts and release layouts have', async () => {
+      const elsewhere = mkdtempSync(join(tmpdir(), 'lambda-ingress-linked-'));
+      try {
+        writeFileSync(join(elsewhere, 'r.yaml'), route('r', '/r'));
+        symlinkSync(elsewhere, join(dir, 'release'));
+        expect(routePaths(await start())).toEqual({ r: '/r' });
+        writeFileSync(join(elsewhere, 'r.yaml'), route('r', '/r2'));
+        await nextSnapshot((s) => routePaths(s)['r'] === '/r2');
+      } finally {
+        rmSync(elsewhere, { recursive: true, force: true });
+      }
+    });
+
+    it('reports a file link loop, at start-up and when it appears while watching', async () => {
+      writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
+      symlinkSync('x.yaml', join(dir, 'y.yaml'));
+      symlinkSync('y.yaml', join(dir, 'x.yaml'));
+      const first = await start();
+      expect(routePaths(first)).toEqual({ a: '/a' });
+      expect(first.errors).toEqual([
+        { origin: 'x.yaml', message: expect.stringMatching(/^cannot read: ELOOP/) },
+        { origin: 'y.yaml', message: expect.stringMatching(/^cannot read: ELOOP/) },
+      ]);
+      mkdirSync(join(dir, 'sub'));
+      symlinkSync('q.yaml', join(dir, 'sub', 'p.yaml'));
+      symlinkSync('p.yaml', join(dir, 'sub', 'q.yaml'));
+      writeFileSync(join(dir, 'sub', 'b.yaml'), route('b', '/b'));
+      const s = await nextSnapshot((x) => 'b' in routePaths(x) && x.errors.length === 4);
+      expect(s.errors.map((e) => e.origin)).toEqual(['sub/p.yaml', 'sub/q.yaml', 'x.yaml', 'y.yaml']);
+      writeFileSync(join(dir, 'a.yaml'), route('a', '/a2'));
+      await nextSnapshot((x) => routePaths(x)['a'] === '/a2');
+    });
+  });
+
+  it('reads at most maxDepth directory levels, and says where it stopped', async () => {
+    let deep = dir;
+    for (const level of ['1', '2', '3']) {
+      deep = join(deep, level);
+      mkdirSync(deep);
+      writeFileSync(join(deep, `r${level}.yaml`), route(`r${level}`, `/${level}`));
+    }
+    const first = await start(dir, { maxDepth: 2 });
+    expect(routePaths(first)).toEqual({ r1: '/1', r2: '/2' });
+    expect(first.errors).toEqual([
+      { origin: '1/2/3', message: `not read: more than 2 directory levels below ${dir}` },
+    ]);
+  });
+
+  it('reads at most maxEntries files and directories; the files it no longer reaches keep their objects', async () => {
+    writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
+    writeFileSync(join(dir, 'b.yaml'), route('b', '/b'));
+    // The root, a.yaml and b.yaml: three entries.
+    expect(routePaths(await start(dir, { maxEntries: 3 }))).toEqual({ a: '/a', b: '/b' });
+    writeFileSync(join(dir, '0.yaml'), route('zero', '/0'));
+    const s = await nextSnapshot((x) => 'zero' in routePaths(x));
+    expect(routePaths(s)).toEqual({ zero: '/0', a: '/a', b: '/b' });
+    expect(s.errors).toEqual([
+      {
+        origin: 'b.yaml',
+        message: `not read, nor what follows: more than 3 files and directories under ${dir}`,
+      },
+    ]);
   });
 });
