@@ -4,20 +4,25 @@
 // good objects, and a broken document keeps the last good version of the
 // object it describes, while the error names the file and document index.
 import { type FSWatcher, watch } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, relative } from 'node:path';
 import type { LambdaRouteObject, SecretObject } from '../api/types.ts';
 import { validateSpec } from '../api/validate.ts';
 import { objectKey, type Snapshot, type SourceError } from '../compile/snapshot.ts';
+import { ManifestReader, type ReadError } from './manifest-reader.ts';
 import { listManifests, type TreeLimits } from './manifest-tree.ts';
-import { parseManifests } from './manifests.ts';
+import type { ParsedManifests } from './manifests.ts';
 
 export interface FileSourceOptions extends TreeLimits {
   /** Quiet time after a change before rescanning (default 100 ms). */
   debounceMs?: number;
   /** Rescan period, for file systems whose change events are unreliable (default 10 s). */
   pollIntervalMs?: number;
+  /** Larger files are reported and not read (default 8 MiB, documented in the README). */
+  maxFileBytes?: number;
 }
+
+export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
 
 interface FileState {
   /** inode, mtime and size: a file is re-read only when this changes. */
@@ -34,6 +39,8 @@ export class FileSource {
   readonly #debounceMs: number;
   readonly #pollIntervalMs: number;
   readonly #limits: TreeLimits;
+  readonly #maxFileBytes: number;
+  readonly #reader = new ManifestReader();
   #files = new Map<string, FileState>();
   #rootError: SourceError | undefined;
   /** What the last listing skipped or could not read (symlink loops, bounds). */
@@ -52,6 +59,7 @@ export class FileSource {
     this.#debounceMs = options.debounceMs ?? 100;
     this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
     this.#limits = { maxDepth: options.maxDepth, maxEntries: options.maxEntries };
+    this.#maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   }
 
   /** Reads everything once. Fails only when the path does not exist at all. */
@@ -102,6 +110,7 @@ export class FileSource {
     this.#watchers.clear();
     clearInterval(this.#poll);
     clearTimeout(this.#debounce);
+    this.#reader.close();
   }
 
   snapshot(): Snapshot {
@@ -203,25 +212,39 @@ export class FileSource {
 
   /** The file's state, `previous` itself when unchanged, or undefined when it is gone. */
   async #read(path: string, previous: FileState | undefined): Promise<FileState | undefined> {
-    let text: string;
+    const name = this.#root === path ? path : relative(this.#root, path);
     let stamp: string;
     try {
       const info = await stat(path);
       if (!info.isFile()) return undefined;
       stamp = `${info.ino}:${info.mtimeMs}:${info.size}`;
       if (previous?.stamp === stamp) return previous;
-      text = await readFile(path, 'utf8');
+      if (info.size > this.#maxFileBytes) {
+        const message = `${sizeOf(info.size)} is over the ${sizeOf(this.#maxFileBytes)} limit for one manifest file: not read`;
+        return keepPrevious(stamp, previous, [{ origin: name, message }]);
+      }
     } catch {
       return undefined; // deleted between listing and reading
     }
-    const name = this.#root === path ? path : relative(this.#root, path);
-    return keepLastGood(stamp, parseManifests(text, name), previous, name);
+    try {
+      return keepLastGood(stamp, await this.#reader.read(path, name), previous, name);
+    } catch (error) {
+      const { code, message } = error as ReadError;
+      if (code === 'ENOENT') return undefined;
+      return keepPrevious(stamp, previous, [
+        { origin: name, message: code ? `cannot read: ${message}` : message },
+      ]);
+    }
   }
 }
 
+/** "52,428,800 bytes (50.0 MiB)", "3,156 bytes". */
+const sizeOf = (bytes: number) =>
+  `${bytes.toLocaleString('en')} bytes${bytes >= 2 ** 20 ? ` (${(bytes / 2 ** 20).toFixed(1)} MiB)` : ''}`;
+
 function keepLastGood(
   stamp: string,
-  parsed: ReturnType<typeof parseManifests>,
+  parsed: ParsedManifests,
   previous: FileState | undefined,
   name: string,
 ): FileState {

@@ -360,4 +360,42 @@ describe('FileSource', () => {
       },
     ]);
   });
+
+  describe('file size', () => {
+    it('does not read a file over maxFileBytes: it is reported with its size and the limit, and keeps its last objects', async () => {
+      writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
+      writeFileSync(join(dir, 'b.yaml'), route('b', '/b'));
+      const first = await start(dir, { maxFileBytes: 2048 });
+      expect(routePaths(first)).toEqual({ a: '/a', b: '/b' });
+      const grown = `${route('a', '/a-grown')}# ${'x'.repeat(3000)}\n`;
+      writeFileSync(join(dir, 'a.yaml'), grown);
+      const added = `${route('new', '/new')}# ${'x'.repeat(3000)}\n`;
+      writeFileSync(join(dir, 'new.yaml'), added);
+      const s = await nextSnapshot((x) => x.errors.length === 2);
+      expect(routePaths(s)).toEqual({ a: '/a', b: '/b' });
+      const over = (bytes: number) =>
+        `${bytes.toLocaleString('en')} bytes is over the 2,048 bytes limit for one manifest file: not read`;
+      expect(s.errors).toEqual([
+        {
+          origin: 'a.yaml',
+          message: `${over(grown.length)}; keeping the 1 object(s) last read from this file until it is fixed or deleted`,
+        },
+        { origin: 'new.yaml', message: over(added.length) },
+      ]);
+    });
+
+    it('reads files up to 8 MiB by default', async () => {
+      writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
+      writeFileSync(join(dir, 'huge.yaml'), `# ${'x'.repeat(9 * 2 ** 20)}\n`);
+      const first = await start(dir);
+      expect(routePaths(first)).toEqual({ a: '/a' });
+      expect(first.errors).toEqual([
+        {
+          origin: 'huge.yaml',
+          message:
+            '9,437,187 bytes (9.0 MiB) is over the 8,388,608 bytes (8.0 MiB) limit for one manifest file: not read',
+        },
+      ]);
+    });
+  });
 });
