@@ -79,6 +79,12 @@ export interface LambdaRouteObject {
   spec: unknown;
   /** Where the object came from, for error messages ("routes.yaml#2", "cluster"). */
   origin?: string;
+  /**
+   * Standalone files, objects without a creationTimestamp: when this process
+   * first read the object, as a rank (objects read together are ranked by file
+   * path and document index). It settles their conflicts: the one read first wins.
+   */
+  readOrder?: number;
 }
 
 /** A Secret's decoded data. Values are bytes as in Kubernetes; they are wrapped when resolved. */

@@ -121,7 +121,10 @@ function build(
     return notReady('Invalid', message, refsUnknown, condition('Accepted', false, 'Invalid', message));
   }
   if (conflict) {
-    const message = `${conflict.path} is served by the older route ${conflict.winner}${conflict.host ? ` for host ${conflict.host}` : ''}`;
+    const winner = conflict.loadedFirst
+      ? `the route ${conflict.winner} (loaded first)`
+      : `the older route ${conflict.winner}`;
+    const message = `${conflict.path} is served by ${winner}${conflict.host ? ` for host ${conflict.host}` : ''}`;
     return notReady('Conflicted', message, refsUnknown, condition('Accepted', false, 'Conflicted', message));
   }
 

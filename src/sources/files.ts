@@ -32,6 +32,8 @@ interface FileState {
   errors: SourceError[];
   /** Keys of the routes in `routes` whose spec is valid: the ones worth keeping when a later edit breaks them. */
   validRoutes: Set<string>;
+  /** When each object ("LambdaRoute default/a") was first read from this file, as a rank: lower was read earlier. */
+  firstRead: Map<string, number>;
 }
 
 export class FileSource {
@@ -41,6 +43,8 @@ export class FileSource {
   readonly #limits: TreeLimits;
   readonly #maxFileBytes: number;
   readonly #reader = new ManifestReader();
+  /** The next first-read rank: files are read in path order, documents in order, so ties go to the first path. */
+  #nextRank = 0;
   #files = new Map<string, FileState>();
   #rootError: SourceError | undefined;
   /** What the last listing skipped or could not read (symlink loops, bounds). */
@@ -114,8 +118,8 @@ export class FileSource {
   }
 
   snapshot(): Snapshot {
-    const routes = new Map<string, LambdaRouteObject>();
-    const secrets = new Map<string, SecretObject>();
+    const routes = new Map<string, { object: LambdaRouteObject; rank: number }>();
+    const secrets = new Map<string, { object: SecretObject; rank: number }>();
     const errors: SourceError[] = this.#rootError ? [this.#rootError] : [...this.#treeErrors];
     for (const [, file] of [...this.#files].sort(([a], [b]) => (a < b ? -1 : 1))) {
       errors.push(...file.errors);
@@ -125,19 +129,26 @@ export class FileSource {
       ] as const) {
         for (const object of objects) {
           const key = objectKey(object.metadata);
-          const first = map.get(key);
-          if (first) {
+          const rank = file.firstRead.get(`${kind} ${key}`) ?? Infinity;
+          const held = map.get(key);
+          // The object read first keeps the name: a file added later cannot take it over.
+          const [kept, ignored] =
+            !held || rank < held.rank ? [{ object, rank }, held?.object] : [held, object];
+          (map as Map<string, typeof kept>).set(key, kept);
+          if (ignored) {
             errors.push({
-              origin: object.origin!,
-              message: `${kind} ${key} is already defined in ${first.origin}; ignoring this one`,
+              origin: ignored.origin!,
+              message: `${kind} ${key} is already defined in ${kept.object.origin} (loaded first); ignoring this one`,
             });
-          } else {
-            (map as Map<string, typeof object>).set(key, object);
           }
         }
       }
     }
-    return { routes: [...routes.values()], secrets, errors };
+    return {
+      routes: [...routes.values()].map((r) => r.object),
+      secrets: new Map([...secrets].map(([key, s]) => [key, s.object])),
+      errors,
+    };
   }
 
   /** Rescans (one scan at a time); resolves true when anything changed. */
@@ -227,7 +238,8 @@ export class FileSource {
       return undefined; // deleted between listing and reading
     }
     try {
-      return keepLastGood(stamp, await this.#reader.read(path, name), previous, name);
+      const parsed = await this.#reader.read(path, name);
+      return keepLastGood(stamp, parsed, previous, name, () => this.#nextRank++);
     } catch (error) {
       const { code, message } = error as ReadError;
       if (code === 'ENOENT') return undefined;
@@ -247,6 +259,7 @@ function keepLastGood(
   parsed: ParsedManifests,
   previous: FileState | undefined,
   name: string,
+  nextRank: () => number,
 ): FileState {
   // A file that breaks or empties (a generator truncating it, a slow writer) keeps its last objects.
   if (hasObjects(previous)) {
@@ -285,7 +298,21 @@ function keepLastGood(
         : { origin: error.origin, message: error.message },
     );
   }
-  return { stamp, routes, secrets, errors, validRoutes };
+  const firstRead = new Map<string, number>();
+  for (const [kind, objects] of [
+    ['LambdaRoute', routes],
+    ['Secret', secrets],
+  ] as const) {
+    for (const object of objects) {
+      const id = `${kind} ${objectKey(object.metadata)}`;
+      firstRead.set(id, previous?.firstRead.get(id) ?? firstRead.get(id) ?? nextRank());
+    }
+  }
+  for (const route of routes) {
+    if (!route.metadata.creationTimestamp)
+      route.readOrder = firstRead.get(`LambdaRoute ${objectKey(route.metadata)}`);
+  }
+  return { stamp, routes, secrets, errors, validRoutes, firstRead };
 }
 
 const hasObjects = (state: FileState | undefined): state is FileState =>
@@ -299,7 +326,7 @@ function keepPrevious(
 ): FileState {
   if (!hasObjects(previous)) {
     const errors = problems.map(({ origin, message }) => ({ origin, message }));
-    return { stamp, routes: [], secrets: [], errors, validRoutes: new Set() };
+    return { stamp, routes: [], secrets: [], errors, validRoutes: new Set(), firstRead: new Map() };
   }
   const kept = previous.routes.length + previous.secrets.length;
   const errors = problems.map((e) => ({

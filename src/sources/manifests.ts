@@ -158,10 +158,12 @@ function readSecretData(secret: Record<string, unknown>): Record<string, Buffer>
   return data;
 }
 
-/** A snapshot of one parsed file (the file source merges many; tests and benchmarks use one). */
+/** A snapshot of one parsed file, read as at start-up (the file source merges many; tests use one). */
 export function snapshotOf(parsed: ParsedManifests): Snapshot {
   return {
-    routes: parsed.routes,
+    routes: parsed.routes.map((route, readOrder) =>
+      route.metadata.creationTimestamp ? route : { ...route, readOrder },
+    ),
     secrets: new Map(parsed.secrets.map((s) => [objectKey(s.metadata), s])),
     errors: parsed.errors.map(({ origin, message }) => ({ origin, message })),
   };

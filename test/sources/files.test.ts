@@ -168,9 +168,47 @@ describe('FileSource', () => {
     expect(first.errors).toEqual([
       {
         origin: 'b.yaml#0',
-        message: 'LambdaRoute default/dup is already defined in a.yaml#0; ignoring this one',
+        message: 'LambdaRoute default/dup is already defined in a.yaml#0 (loaded first); ignoring this one',
       },
     ]);
+  });
+
+  it('keeps an object with the file that defined it first: a file added later cannot take its name', async () => {
+    writeFileSync(join(dir, 'b.yaml'), `${route('dup', '/from-b')}---\n${secret('k', 'from-b')}`);
+    await start();
+    writeFileSync(join(dir, 'a.yaml'), `${route('dup', '/from-a')}---\n${secret('k', 'from-a')}`);
+    const s = await nextSnapshot((x) => x.errors.length > 0);
+    expect(routePaths(s)).toEqual({ dup: '/from-b' });
+    expect(s.secrets.get('default/k')?.data['apiKey']?.toString()).toBe('from-b');
+    expect(s.errors).toEqual([
+      {
+        origin: 'a.yaml#0',
+        message: 'LambdaRoute default/dup is already defined in b.yaml#0 (loaded first); ignoring this one',
+      },
+      {
+        origin: 'a.yaml#1',
+        message: 'Secret default/k is already defined in b.yaml#1 (loaded first); ignoring this one',
+      },
+    ]);
+    // Editing the holder keeps it the holder; deleting it hands the name over.
+    writeFileSync(join(dir, 'b.yaml'), route('dup', '/from-b2'));
+    await nextSnapshot((x) => routePaths(x)['dup'] === '/from-b2');
+    rmSync(join(dir, 'b.yaml'));
+    const after = await nextSnapshot((x) => routePaths(x)['dup'] === '/from-a');
+    expect(after.errors).toEqual([]);
+  });
+
+  it('ranks objects by when they were first read: at start-up by file path and document index, later ones after', async () => {
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'c.yaml'), route('c', '/c'));
+    writeFileSync(join(dir, 'b.yaml'), `${route('b1', '/b1')}---\n${route('b0', '/b0')}`);
+    const order = (s: Snapshot) => Object.fromEntries(s.routes.map((r) => [r.metadata.name, r.readOrder]));
+    const first = await start();
+    expect(order(first)).toEqual({ b1: 0, b0: 1, c: 2 });
+    writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
+    writeFileSync(join(dir, 'b.yaml'), `${route('b1', '/b1-edited')}---\n${route('b0', '/b0')}`);
+    const later = await nextSnapshot((s) => 'a' in routePaths(s) && routePaths(s)['b1'] === '/b1-edited');
+    expect(order(later)).toEqual({ a: 3, b1: 0, b0: 1, c: 2 });
   });
 
   it('watches a single file', async () => {
