@@ -2,6 +2,7 @@
 // LambdaRoute, settles conflicts (oldest wins), resolves Secret references and
 // compiles targets. Diagnostics are data: the status writer, /debug/routes and
 // the data plane's 503 answers all read them.
+import { specSchema } from '../api/schema.ts';
 import type { Condition, LambdaRouteObject, LambdaRouteSpec } from '../api/types.ts';
 import { type FieldError, validateSpec } from '../api/validate.ts';
 import { type Conflict, settleConflicts } from './conflicts.ts';
@@ -71,9 +72,7 @@ function validate(object: LambdaRouteObject): Candidate {
   const key = objectKey(object.metadata);
   const result = validateSpec(object.spec);
   if (result.ok) return { object, key, spec: result.spec, match: toMatch(result.spec) };
-  // An invalid route still owns its path (and answers 503) when the match part itself is valid.
-  const matchBroken = result.errors.some((e) => /^spec(\.match|\.hosts|$)/.test(e.field));
-  const match = matchBroken ? undefined : toMatch(result.partial as LambdaRouteSpec);
+  const match = readableMatch(result.partial as LambdaRouteSpec, result.errors);
   return { object, key, errors: result.errors, ...(match && { match }) };
 }
 
@@ -83,6 +82,30 @@ function toMatch(spec: LambdaRouteSpec): RouteMatch {
     path: spec.match.path,
     pathType: spec.match.pathType ?? 'Exact',
     methods: spec.match.methods ?? [],
+  };
+}
+
+const PATH_TYPES: readonly string[] = specSchema.properties.match.properties.pathType.enum;
+const METHODS: readonly string[] = specSchema.properties.match.properties.methods.items.enum;
+
+/**
+ * What an invalid route still claims, so that it answers 503 rather than
+ * vanishing: its path when the path and hosts can be read, whatever else in
+ * `match` is wrong. Only what is certain is claimed: an unreadable pathType
+ * counts as Exact, and only the valid methods count (none: nothing is claimed).
+ */
+function readableMatch(partial: LambdaRouteSpec, errors: readonly FieldError[]): RouteMatch | undefined {
+  if (errors.some((e) => /^spec(\.match|\.match\.path|\.hosts.*)?$/.test(e.field))) return undefined;
+  const { path, pathType, methods } = partial.match;
+  const listed: unknown = methods ?? [];
+  if (!Array.isArray(listed)) return undefined;
+  const valid = listed.filter((m) => METHODS.includes(m));
+  if (listed.length > 0 && valid.length === 0) return undefined;
+  return {
+    hosts: partial.hosts ?? [],
+    path,
+    pathType: PATH_TYPES.includes(pathType) ? pathType : 'Exact',
+    methods: [...new Set(valid)],
   };
 }
 
