@@ -91,6 +91,8 @@ export interface LambdaRouteObject {
 export interface SecretObject {
   metadata: ObjectMeta;
   data: Record<string, Buffer>;
+  /** Keys whose value could not be read (standalone: not base64), with why; routes using one get InvalidSecret. */
+  invalidKeys?: Readonly<Record<string, string>>;
   origin?: string;
 }
 

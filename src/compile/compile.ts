@@ -6,7 +6,7 @@ import { specSchema } from '../api/schema.ts';
 import type { Condition, LambdaRouteObject, LambdaRouteSpec } from '../api/types.ts';
 import { type FieldError, validateSpec } from '../api/validate.ts';
 import { type Conflict, settleConflicts } from './conflicts.ts';
-import { resolveRefs } from './refs.ts';
+import { resolveRefs, type SecretLookup } from './refs.ts';
 import type { CompiledRoute, IamAuth, ReadyRoute, RouteMatch } from './route.ts';
 import { objectKey, type Snapshot, type SourceError } from './snapshot.ts';
 import { RouteTable } from './table.ts';
@@ -42,10 +42,11 @@ export function compile(snapshot: Snapshot, version: number): CompileResult {
   const conflicts = settleConflicts(
     candidates.filter((c): c is Candidate & { match: RouteMatch } => !!c.match),
   );
+  const secrets = secretLookup(snapshot.secrets);
   const routes: CompiledRoute[] = [];
   const diagnostics: RouteDiagnostic[] = [];
   for (const candidate of candidates) {
-    const { route, conditions } = build(candidate, conflicts.get(candidate.key), snapshot);
+    const { route, conditions } = build(candidate, conflicts.get(candidate.key), secrets);
     if (route) routes.push(route);
     const { metadata, origin } = candidate.object;
     diagnostics.push({
@@ -65,6 +66,23 @@ export function compile(snapshot: Snapshot, version: number): CompileResult {
     table: new RouteTable(version, routes.sort(byKey)),
     diagnostics: diagnostics.sort(byKey),
     errors: snapshot.errors,
+  };
+}
+
+/** Secrets by namespace and name; the index by name is built only when a reference is missing. */
+function secretLookup(secrets: Snapshot['secrets']): SecretLookup {
+  let byName: Map<string, string[]> | undefined;
+  return {
+    get: (namespace, name) => secrets.get(`${namespace}/${name}`),
+    namespacesOf(name) {
+      byName ??= new Map(
+        [...Map.groupBy(secrets.values(), (s) => s.metadata.name)].map(([secretName, found]) => [
+          secretName,
+          found.map((s) => s.metadata.namespace).sort(),
+        ]),
+      );
+      return byName.get(name) ?? [];
+    },
   };
 }
 
@@ -119,7 +137,7 @@ const condition = (type: Condition['type'], ok: boolean, reason: string, message
 function build(
   candidate: Candidate,
   conflict: Conflict | undefined,
-  snapshot: Snapshot,
+  secrets: SecretLookup,
 ): { route?: CompiledRoute; conditions: Condition[] } {
   const { key, object, spec, errors, match } = candidate;
   const base = { key, namespace: object.metadata.namespace, name: object.metadata.name };
@@ -151,9 +169,7 @@ function build(
     return notReady('Conflicted', message, refsUnknown, condition('Accepted', false, 'Conflicted', message));
   }
 
-  const resolved = resolveRefs(object.metadata.namespace, spec.auth, (ns, name) =>
-    snapshot.secrets.get(`${ns}/${name}`),
-  );
+  const resolved = resolveRefs(object.metadata.namespace, spec.auth, secrets);
   const refs =
     'reason' in resolved
       ? condition('ResolvedRefs', false, resolved.reason, resolved.message)

@@ -287,11 +287,13 @@ function keepLastGood(
     validRoutes.add(key);
     return last;
   });
-  const secrets = [...parsed.secrets];
+  // A Secret whose data breaks keeps its last good version; a new one is passed on, so that routes say what is wrong.
+  const secrets = parsed.secrets.filter((s) => !s.invalidKeys);
   for (const error of parsed.errors) {
-    const last =
-      error.object && previous?.secrets.find((s) => `Secret ${objectKey(s.metadata)}` === error.object);
-    if (last) secrets.push(last);
+    const named = (s: SecretObject) => `Secret ${objectKey(s.metadata)}` === error.object;
+    const last = error.object && previous?.secrets.find((s) => named(s) && !s.invalidKeys);
+    const kept = last || parsed.secrets.find((s) => named(s) && s.invalidKeys);
+    if (kept) secrets.push(kept);
     errors.push(
       last
         ? { origin: error.origin, message: `${error.message}; still using the previous version` }

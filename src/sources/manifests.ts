@@ -63,7 +63,13 @@ export function parseManifests(text: string, file: string): ParsedManifests {
     if (typeof object === 'string') unreadable(origin, object);
     else if ('message' in object) parsed.errors.push(object);
     else if ('spec' in object) parsed.routes.push(object);
-    else parsed.secrets.push(object);
+    else {
+      parsed.secrets.push(object);
+      const problems = Object.values(object.invalidKeys ?? {});
+      const key = `Secret ${objectKey(object.metadata)}`;
+      if (problems.length > 0)
+        parsed.errors.push({ origin, message: `${key}: ${problems.join('; ')}`, object: key });
+    }
   }
   return parsed;
 }
@@ -105,11 +111,11 @@ function readObject(
     return { apiVersion: API_VERSION, kind: KIND, metadata, spec: object['spec'], origin };
   }
   if (object['apiVersion'] === 'v1' && object['kind'] === 'Secret') {
-    const data = readSecretData(object);
+    const read = readSecretData(object);
     const key = `Secret ${metadata.namespace}/${metadata.name}`;
-    return typeof data === 'string'
-      ? { origin, message: `${key}: ${data}`, object: key }
-      : { metadata, data, origin };
+    return typeof read === 'string'
+      ? { origin, message: `${key}: ${read}`, object: key }
+      : { metadata, ...read, origin };
   }
   return {
     origin,
@@ -136,9 +142,16 @@ function readMetadata(metadata: unknown): LambdaRouteObject['metadata'] | string
 
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** Secret data as Kubernetes stores it: `data` is base64, `stringData` overrides it key by key. */
-function readSecretData(secret: Record<string, unknown>): Record<string, Buffer> | string {
-  const data: Record<string, Buffer> = {};
+/**
+ * Secret data as Kubernetes stores it: `data` is base64, `stringData`
+ * overrides it key by key. A value that cannot be read is left out and named
+ * in `invalidKeys` (key: why), so that routes using it can say so.
+ */
+function readSecretData(
+  secret: Record<string, unknown>,
+): Pick<SecretObject, 'data' | 'invalidKeys'> | string {
+  const data = new Map<string, Buffer>();
+  const invalidKeys = new Map<string, string>();
   for (const [field, decode] of [
     ['data', (v: string) => Buffer.from(v, 'base64')],
     ['stringData', (v: string) => Buffer.from(v, 'utf8')],
@@ -147,15 +160,25 @@ function readSecretData(secret: Record<string, unknown>): Record<string, Buffer>
     if (values === undefined || values === null) continue;
     if (typeof values !== 'object' || Array.isArray(values)) return `${field} must be a mapping`;
     for (const [key, value] of Object.entries(values)) {
-      if (typeof value !== 'string') return `${field}.${key} must be a string`;
-      const clean = field === 'data' ? value.replace(/\s+/g, '') : value;
-      if (field === 'data' && (!base64.test(clean) || clean.length % 4 !== 0)) {
-        return `data.${key} is not valid base64 (use stringData for plain text)`;
+      const clean = typeof value === 'string' && field === 'data' ? value.replace(/\s+/g, '') : value;
+      let problem: string | undefined;
+      if (typeof clean !== 'string') problem = `${field}.${key} must be a string`;
+      else if (field === 'data' && (!base64.test(clean) || clean.length % 4 !== 0)) {
+        problem = `data.${key} is not valid base64 (use stringData for plain text)`;
       }
-      data[key] = decode(clean);
+      if (problem) {
+        invalidKeys.set(key, problem);
+        data.delete(key);
+      } else {
+        data.set(key, decode(clean as string));
+        invalidKeys.delete(key);
+      }
     }
   }
-  return data;
+  return {
+    data: Object.fromEntries(data),
+    ...(invalidKeys.size > 0 && { invalidKeys: Object.fromEntries(invalidKeys) }),
+  };
 }
 
 /** A snapshot of one parsed file, read as at start-up (the file source merges many; tests use one). */
