@@ -29,15 +29,15 @@ export function resolveRefs(
   const resolved: ResolvedAuth = {};
   const apiKeyRef = auth?.apiKey?.secretRef;
   if (apiKeyRef) {
-    const secret = findSecret(namespace, apiKeyRef, 'auth.apiKey.secretRef', lookup);
+    const secret = findSecret(namespace, apiKeyRef, 'spec.auth.apiKey.secretRef', lookup);
     if ('reason' in secret) return secret;
-    const value = readKey(secret, apiKeyRef.key, 'auth.apiKey.secretRef', true);
+    const value = readKey(secret, apiKeyRef.key, 'spec.auth.apiKey.secretRef', true);
     if (!(value instanceof Sensitive)) return value!;
     resolved.apiKey = value;
   }
   const iamRef = auth?.iam?.secretRef;
   if (iamRef) {
-    const secret = findSecret(namespace, iamRef, 'auth.iam.secretRef', lookup);
+    const secret = findSecret(namespace, iamRef, 'spec.auth.iam.secretRef', lookup);
     if ('reason' in secret) return secret;
     const credentials = staticCredentials(secret);
     if ('reason' in credentials) return credentials;
@@ -52,9 +52,9 @@ export function resolveRefs(
  * while the Secret is unchanged, so signers and their caches are kept too.
  */
 const staticCredentials = perObject((secret: SecretObject): StaticCredentials | RefError => {
-  const accessKeyId = readKey(secret, 'accessKeyId', 'auth.iam.secretRef', true);
-  const secretAccessKey = readKey(secret, 'secretAccessKey', 'auth.iam.secretRef', true);
-  const sessionToken = readKey(secret, 'sessionToken', 'auth.iam.secretRef', false);
+  const accessKeyId = readKey(secret, 'accessKeyId', 'spec.auth.iam.secretRef', true);
+  const secretAccessKey = readKey(secret, 'secretAccessKey', 'spec.auth.iam.secretRef', true);
+  const sessionToken = readKey(secret, 'sessionToken', 'spec.auth.iam.secretRef', false);
   const error = [accessKeyId, secretAccessKey, sessionToken].find((v) => v && !(v instanceof Sensitive));
   return (
     (error as RefError | undefined) ?? {
@@ -75,7 +75,7 @@ function findSecret(
   if (ref.namespace !== undefined && ref.namespace !== namespace) {
     return {
       reason: 'RefNotPermitted',
-      message: `${field} refers to namespace ${ref.namespace}; Secrets must be in the route's namespace ${namespace}`,
+      message: `${field}: refers to namespace ${ref.namespace}; Secrets must be in the route's namespace ${namespace}`,
     };
   }
   const secret = lookup.get(namespace, ref.name);

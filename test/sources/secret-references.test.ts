@@ -33,7 +33,7 @@ it('a key whose data is not valid base64: 503 InvalidSecret naming the key', asy
   expect(res.json()).toMatchObject({
     reason: 'InvalidSecret',
     message:
-      'auth.iam.secretRef: key accessKeyId of Secret default/aws cannot be read: data.accessKeyId is not valid base64 (use stringData for plain text)',
+      'spec.auth.iam.secretRef: key accessKeyId of Secret default/aws cannot be read: data.accessKeyId is not valid base64 (use stringData for plain text)',
   });
   expect(gw.gateway.pipeline.current!.errors).toEqual([
     {
@@ -49,6 +49,6 @@ it('a Secret present only in another namespace: the message names that namespace
   expect(res.json()).toMatchObject({
     reason: 'SecretNotFound',
     message:
-      "auth.iam.secretRef: Secret team-b/creds not found (a Secret creds exists in namespace team-a; Secrets must be in the route's namespace)",
+      "spec.auth.iam.secretRef: Secret team-b/creds not found (a Secret creds exists in namespace team-a; Secrets must be in the route's namespace)",
   });
 });
