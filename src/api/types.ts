@@ -101,7 +101,8 @@ export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Ready';
 /** metav1.Condition without lastTransitionTime, which the status writer owns. */
 export interface Condition {
   type: ConditionType;
-  status: 'True' | 'False';
+  /** Unknown: not evaluated (the references of a route that was not accepted). */
+  status: 'True' | 'False' | 'Unknown';
   reason: string;
   message: string;
   observedGeneration?: number;

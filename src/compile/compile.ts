@@ -150,23 +150,34 @@ function build(
     ...(match && !conflict && { route: { ...identity, match, ready: false as const, reason, message } }),
     conditions: [accepted, resolvedRefs, condition('Ready', false, reason, message)],
   });
-  const refsUnknown = condition(
-    'ResolvedRefs',
-    false,
-    'Invalid',
-    'References are not resolved for an invalid route',
-  );
+  // A route that is not accepted never has its references looked at: they are neither resolved nor broken.
+  const refsUnknown = (reason: 'Invalid' | 'Conflicted'): Condition => ({
+    type: 'ResolvedRefs',
+    status: 'Unknown',
+    reason,
+    message: `References are not resolved for a route that is not accepted (${reason})`,
+  });
 
   if (!spec) {
     const message = errors!.map((e) => `${e.field}: ${e.message}`).join('; ');
-    return notReady('Invalid', message, refsUnknown, condition('Accepted', false, 'Invalid', message));
+    return notReady(
+      'Invalid',
+      message,
+      refsUnknown('Invalid'),
+      condition('Accepted', false, 'Invalid', message),
+    );
   }
   if (conflict) {
     const winner = conflict.loadedFirst
       ? `the route ${conflict.winner} (loaded first)`
       : `the older route ${conflict.winner}`;
     const message = `${conflict.path} is served by ${winner}${conflict.host ? ` for host ${conflict.host}` : ''}`;
-    return notReady('Conflicted', message, refsUnknown, condition('Accepted', false, 'Conflicted', message));
+    return notReady(
+      'Conflicted',
+      message,
+      refsUnknown('Conflicted'),
+      condition('Accepted', false, 'Conflicted', message),
+    );
   }
 
   const resolved = resolveRefs(object.metadata.namespace, spec.auth, secrets);

@@ -57,14 +57,16 @@ it('a route added later that conflicts with a serving one is Conflicted, the ser
   gw.write('a.yaml', route('a-newcomer', '/x', 'newcomer'));
   await gw.nextVersion();
   expect(await get('/x')).toBe('200 upstream /serving');
-  const accepted = gw.gateway.pipeline
-    .diagnostics()
-    .find((d) => d.name === 'a-newcomer')!
-    .conditions.find((c) => c.type === 'Accepted');
-  expect(accepted).toMatchObject({
+  const { conditions } = gw.gateway.pipeline.diagnostics().find((d) => d.name === 'a-newcomer')!;
+  expect(conditions.find((c) => c.type === 'Accepted')).toMatchObject({
     status: 'False',
     reason: 'Conflicted',
     message: '/x is served by the route default/z-serving (loaded first)',
+  });
+  // Its references were never looked at: neither resolved nor broken.
+  expect(conditions.find((c) => c.type === 'ResolvedRefs')).toMatchObject({
+    status: 'Unknown',
+    reason: 'Conflicted',
   });
   expect(gw.logs.join('\n')).not.toMatch(/older/);
 });
