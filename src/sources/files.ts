@@ -1,8 +1,10 @@
 // Standalone source: a file or directory of YAML manifests, followed live.
-// Changes are debounced into one rescan; unchanged files are not re-read.
-// Nothing valid is lost to a mistake: a file with broken YAML keeps its last
-// good objects, and a broken document keeps the last good version of the
-// object it describes, while the error names the file and document index.
+// Changes are debounced into one rescan; unchanged files are not re-read, and
+// files are parsed in a worker thread (manifest-reader.ts), never on the loop
+// that serves requests. Nothing valid is lost to a mistake: a file that
+// breaks, empties or grows over the size limit keeps its last good objects, a
+// broken document keeps the last good version of the object it describes, and
+// a namespace/name stays with the file read first. Errors name file and document.
 import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, relative } from 'node:path';
@@ -22,7 +24,7 @@ export interface FileSourceOptions extends TreeLimits {
   maxFileBytes?: number;
 }
 
-export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
 
 interface FileState {
   /** inode, mtime and size: a file is re-read only when this changes. */
@@ -206,16 +208,23 @@ export class FileSource {
   /** A non-recursive watch on `dir`; a watch that fails later (the directory went away) is dropped and a rescan follows. */
   #watch(dir: string, relevant: (changed: string | null) => boolean, onEvent: () => void): void {
     let watcher: FSWatcher;
+    const drop = () => {
+      watcher.close();
+      if (this.#watchers.get(dir) === watcher) this.#watchers.delete(dir);
+    };
+    const self = basename(dir);
     try {
-      watcher = watch(dir, (_event, changed) => {
+      watcher = watch(dir, (event, changed) => {
+        // A watch on a directory that is removed reports its own name, then nothing more: drop it,
+        // and the rescan watches the path afresh (a re-created directory may even reuse the inode).
+        if (event === 'rename' && changed === self && this.#onEvent) drop();
         if (relevant(changed)) onEvent();
       });
     } catch {
       return; // gone since it was listed, or out of inotify watches: the periodic rescan still sees changes
     }
     watcher.on('error', () => {
-      watcher.close();
-      if (this.#watchers.get(dir) === watcher) this.#watchers.delete(dir);
+      drop();
       onEvent();
     });
     this.#watchers.set(dir, watcher);

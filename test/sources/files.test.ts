@@ -369,6 +369,18 @@ describe('FileSource', () => {
     });
   });
 
+  it('watches a directory removed and re-created under the same path', async () => {
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'b.yaml'), route('b', '/b'));
+    await start();
+    rmSync(join(dir, 'sub'), { recursive: true });
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'b.yaml'), route('b', '/b2'));
+    await nextSnapshot((s) => routePaths(s)['b'] === '/b2');
+    writeFileSync(join(dir, 'sub', 'b.yaml'), route('b', '/b3'));
+    await nextSnapshot((s) => routePaths(s)['b'] === '/b3');
+  });
+
   it('reads at most maxDepth directory levels, and says where it stopped', async () => {
     let deep = dir;
     for (const level of ['1', '2', '3']) {

@@ -1,8 +1,8 @@
 // bin/lambda-ingress standalone, started (as after a restart) on a manifests
 // directory holding a YAML alias bomb, directory links back to itself
 // (`ln -s . current; ln -s . latest`) and a file link loop: it serves the
-// valid routes, names each problem with file and document, keeps reloading,
-// and stops promptly on SIGTERM.
+// valid routes, names each problem with file and document, keeps reloading
+// (an emptied file keeps its routes), and stops promptly on SIGTERM.
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -67,6 +67,16 @@ it('starts and serves the valid routes, naming each problem', async () => {
   expect(output).toMatch(/"origin":"latest".*the same directory as \., already read: not followed/);
   expect(output).toMatch(/"origin":"x.yaml".*cannot read: ELOOP/);
   expect(proc.child.exitCode).toBeNull();
+});
+
+it('keeps serving the routes of a file that is emptied, and says so in the log', async () => {
+  writeFileSync(join(dir, 'good.yaml'), ''); // `generator > good.yaml` truncates first
+  await eventually(
+    async () =>
+      /"origin":"good.yaml".*the file is empty; keeping the 1 object\(s\) last read/.test(proc.output()),
+    'no log line about the emptied file',
+  );
+  expect(await statusOf('/good')).toBe(200);
 });
 
 it('keeps reloading: a new file is served, a deleted one goes', async () => {
