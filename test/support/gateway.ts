@@ -16,6 +16,8 @@ export interface TestGateway {
   logs: string[];
   /** Writes (or replaces) a manifest file; the file source picks it up. */
   write(name: string, yaml: string): void;
+  /** Deletes a manifest file, and with it its objects (an emptied file keeps them). */
+  remove(name: string): void;
   /** Resolves once the table version has moved past `version`. */
   nextVersion(version?: number): Promise<number>;
   close(): Promise<void>;
@@ -48,6 +50,7 @@ export async function startTestGateway(
     adminUrl: gateway.adminUrl,
     logs,
     write,
+    remove: (name) => rmSync(join(dir, name)),
     async nextVersion(after = version()) {
       const deadline = Date.now() + 5000;
       while (version() <= after) {
