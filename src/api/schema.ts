@@ -100,11 +100,11 @@ const spec = {
       'x-kubernetes-validations': [
         {
           rule: 'has(self.url) != has(self.__function__)',
-          message: 'exactly one of url or function must be set',
+          message: 'exactly one of spec.target.url or spec.target.function must be set',
         },
         {
           rule: '!has(self.forwardSubpath) || !self.forwardSubpath || has(self.url)',
-          message: 'forwardSubpath applies to url targets only',
+          message: 'applies to url targets only (spec.target.url)',
           fieldPath: '.forwardSubpath',
         },
       ],
@@ -238,12 +238,12 @@ const spec = {
   'x-kubernetes-validations': [
     {
       rule: '!has(self.target.forwardSubpath) || !self.target.forwardSubpath || self.match.pathType == "Prefix"',
-      message: 'target.forwardSubpath requires match.pathType Prefix',
+      message: 'requires spec.match.pathType Prefix',
       fieldPath: '.target.forwardSubpath',
     },
     {
       rule: '!has(self.target.__function__) || !has(self.auth) || !has(self.auth.apiKey)',
-      message: 'auth.apiKey applies to url targets only',
+      message: 'applies to url targets only (spec.target.url)',
       fieldPath: '.auth.apiKey',
     },
   ],

@@ -79,12 +79,20 @@ export interface LambdaRouteObject {
   spec: unknown;
   /** Where the object came from, for error messages ("routes.yaml#2", "cluster"). */
   origin?: string;
+  /**
+   * Standalone files, objects without a creationTimestamp: when this process
+   * first read the object, as a rank (objects read together are ranked by file
+   * path and document index). It settles their conflicts: the one read first wins.
+   */
+  readOrder?: number;
 }
 
 /** A Secret's decoded data. Values are bytes as in Kubernetes; they are wrapped when resolved. */
 export interface SecretObject {
   metadata: ObjectMeta;
   data: Record<string, Buffer>;
+  /** Keys whose value could not be read (standalone: not base64), with why; routes using one get InvalidSecret. */
+  invalidKeys?: Readonly<Record<string, string>>;
   origin?: string;
 }
 
@@ -93,7 +101,8 @@ export type ConditionType = 'Accepted' | 'ResolvedRefs' | 'Ready';
 /** metav1.Condition without lastTransitionTime, which the status writer owns. */
 export interface Condition {
   type: ConditionType;
-  status: 'True' | 'False';
+  /** Unknown: not evaluated (the references of a route that was not accepted). */
+  status: 'True' | 'False' | 'Unknown';
   reason: string;
   message: string;
   observedGeneration?: number;

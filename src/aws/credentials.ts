@@ -64,7 +64,7 @@ export class RefreshingSource implements CredentialSource {
   #closed = false;
   readonly firstAttempt: Promise<void>;
 
-  /** `describe` names the source in problems ("AssumeRole arn:…", "the pod credential chain"). */
+  /** `describe` names the source in problems ("AssumeRole arn:…", "the AWS credential chain"). */
   constructor(
     provider: AwsCredentialIdentityProvider | Provider,
     describe: string,

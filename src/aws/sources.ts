@@ -3,6 +3,7 @@
 
 import { hash } from 'node:crypto';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { IamAuth, StaticCredentials } from '../compile/route.ts';
 import { perObject } from '../util/per-object.ts';
 import { type CredentialSource, RefreshingSource, type RefreshOptions, staticSource } from './credentials.ts';
@@ -15,6 +16,25 @@ const staticCredentialsKey = perObject((credentials: StaticCredentials): string 
   const parts = [credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken];
   return hash('sha256', parts.map((v) => v?.reveal() ?? '').join('\0'));
 });
+
+/**
+ * The SDK's default chain, whose "Could not load credentials from any
+ * providers" becomes what was tried and what to do: on a laptop in standalone
+ * mode, nothing is there until the route names a Secret.
+ */
+function credentialChain(region: string): AwsCredentialIdentityProvider {
+  const chain = fromNodeProviderChain({ clientConfig: { region } });
+  return async (options) => {
+    try {
+      return await chain(options);
+    } catch (error) {
+      if (!/from any providers/.test((error as Error).message)) throw error;
+      throw new Error(
+        'none found (tried environment variables, ~/.aws config and credentials, web identity token, container credentials, IMDS); set spec.auth.iam.secretRef to a Secret with accessKeyId and secretAccessKey, or give this process AWS credentials',
+      );
+    }
+  };
+}
 
 export interface SourceSpec {
   key: string;
@@ -39,12 +59,7 @@ export function credentialSourceSpec(iam: IamAuth, options: RefreshOptions = {})
       ? { key: base.key, create: () => staticSource(base.identity) }
       : {
           key: base.key,
-          create: () =>
-            new RefreshingSource(
-              fromNodeProviderChain({ clientConfig: { region } }),
-              'the pod credential chain',
-              options,
-            ),
+          create: () => new RefreshingSource(credentialChain(region), 'the AWS credential chain', options),
         };
   }
   const { roleArn, sessionName } = assumeRole;
@@ -57,7 +72,7 @@ export function credentialSourceSpec(iam: IamAuth, options: RefreshOptions = {})
           clientConfig: { region },
           ...(base.identity
             ? { masterCredentials: base.identity }
-            : { masterCredentials: fromNodeProviderChain({ clientConfig: { region } }) }),
+            : { masterCredentials: credentialChain(region) }),
         }),
         `AssumeRole ${roleArn}`,
         options,

@@ -2,10 +2,11 @@
 // LambdaRoute, settles conflicts (oldest wins), resolves Secret references and
 // compiles targets. Diagnostics are data: the status writer, /debug/routes and
 // the data plane's 503 answers all read them.
+import { specSchema } from '../api/schema.ts';
 import type { Condition, LambdaRouteObject, LambdaRouteSpec } from '../api/types.ts';
 import { type FieldError, validateSpec } from '../api/validate.ts';
 import { type Conflict, settleConflicts } from './conflicts.ts';
-import { resolveRefs } from './refs.ts';
+import { resolveRefs, type SecretLookup } from './refs.ts';
 import type { CompiledRoute, IamAuth, ReadyRoute, RouteMatch } from './route.ts';
 import { objectKey, type Snapshot, type SourceError } from './snapshot.ts';
 import { RouteTable } from './table.ts';
@@ -41,10 +42,11 @@ export function compile(snapshot: Snapshot, version: number): CompileResult {
   const conflicts = settleConflicts(
     candidates.filter((c): c is Candidate & { match: RouteMatch } => !!c.match),
   );
+  const secrets = secretLookup(snapshot.secrets);
   const routes: CompiledRoute[] = [];
   const diagnostics: RouteDiagnostic[] = [];
   for (const candidate of candidates) {
-    const { route, conditions } = build(candidate, conflicts.get(candidate.key), snapshot);
+    const { route, conditions } = build(candidate, conflicts.get(candidate.key), secrets);
     if (route) routes.push(route);
     const { metadata, origin } = candidate.object;
     diagnostics.push({
@@ -67,13 +69,28 @@ export function compile(snapshot: Snapshot, version: number): CompileResult {
   };
 }
 
+/** Secrets by namespace and name; the index by name is built only when a reference is missing. */
+function secretLookup(secrets: Snapshot['secrets']): SecretLookup {
+  let byName: Map<string, string[]> | undefined;
+  return {
+    get: (namespace, name) => secrets.get(`${namespace}/${name}`),
+    namespacesOf(name) {
+      byName ??= new Map(
+        [...Map.groupBy(secrets.values(), (s) => s.metadata.name)].map(([secretName, found]) => [
+          secretName,
+          found.map((s) => s.metadata.namespace).sort(),
+        ]),
+      );
+      return byName.get(name) ?? [];
+    },
+  };
+}
+
 function validate(object: LambdaRouteObject): Candidate {
   const key = objectKey(object.metadata);
   const result = validateSpec(object.spec);
   if (result.ok) return { object, key, spec: result.spec, match: toMatch(result.spec) };
-  // An invalid route still owns its path (and answers 503) when the match part itself is valid.
-  const matchBroken = result.errors.some((e) => /^spec(\.match|\.hosts|$)/.test(e.field));
-  const match = matchBroken ? undefined : toMatch(result.partial as LambdaRouteSpec);
+  const match = readableMatch(result.partial as LambdaRouteSpec, result.errors);
   return { object, key, errors: result.errors, ...(match && { match }) };
 }
 
@@ -83,6 +100,30 @@ function toMatch(spec: LambdaRouteSpec): RouteMatch {
     path: spec.match.path,
     pathType: spec.match.pathType ?? 'Exact',
     methods: spec.match.methods ?? [],
+  };
+}
+
+const PATH_TYPES: readonly string[] = specSchema.properties.match.properties.pathType.enum;
+const METHODS: readonly string[] = specSchema.properties.match.properties.methods.items.enum;
+
+/**
+ * What an invalid route still claims, so that it answers 503 rather than
+ * vanishing: its path when the path and hosts can be read, whatever else in
+ * `match` is wrong. Only what is certain is claimed: an unreadable pathType
+ * counts as Exact, and only the valid methods count (none: nothing is claimed).
+ */
+function readableMatch(partial: LambdaRouteSpec, errors: readonly FieldError[]): RouteMatch | undefined {
+  if (errors.some((e) => /^spec(\.match|\.match\.path|\.hosts.*)?$/.test(e.field))) return undefined;
+  const { path, pathType, methods } = partial.match;
+  const listed: unknown = methods ?? [];
+  if (!Array.isArray(listed)) return undefined;
+  const valid = listed.filter((m) => METHODS.includes(m));
+  if (listed.length > 0 && valid.length === 0) return undefined;
+  return {
+    hosts: partial.hosts ?? [],
+    path,
+    pathType: PATH_TYPES.includes(pathType) ? pathType : 'Exact',
+    methods: [...new Set(valid)],
   };
 }
 
@@ -96,7 +137,7 @@ const condition = (type: Condition['type'], ok: boolean, reason: string, message
 function build(
   candidate: Candidate,
   conflict: Conflict | undefined,
-  snapshot: Snapshot,
+  secrets: SecretLookup,
 ): { route?: CompiledRoute; conditions: Condition[] } {
   const { key, object, spec, errors, match } = candidate;
   const base = { key, namespace: object.metadata.namespace, name: object.metadata.name };
@@ -109,25 +150,37 @@ function build(
     ...(match && !conflict && { route: { ...identity, match, ready: false as const, reason, message } }),
     conditions: [accepted, resolvedRefs, condition('Ready', false, reason, message)],
   });
-  const refsUnknown = condition(
-    'ResolvedRefs',
-    false,
-    'Invalid',
-    'References are not resolved for an invalid route',
-  );
+  // A route that is not accepted never has its references looked at: they are neither resolved nor broken.
+  const refsUnknown = (reason: 'Invalid' | 'Conflicted'): Condition => ({
+    type: 'ResolvedRefs',
+    status: 'Unknown',
+    reason,
+    message: `References are not resolved for a route that is not accepted (${reason})`,
+  });
 
   if (!spec) {
     const message = errors!.map((e) => `${e.field}: ${e.message}`).join('; ');
-    return notReady('Invalid', message, refsUnknown, condition('Accepted', false, 'Invalid', message));
+    return notReady(
+      'Invalid',
+      message,
+      refsUnknown('Invalid'),
+      condition('Accepted', false, 'Invalid', message),
+    );
   }
   if (conflict) {
-    const message = `${conflict.path} is served by the older route ${conflict.winner}${conflict.host ? ` for host ${conflict.host}` : ''}`;
-    return notReady('Conflicted', message, refsUnknown, condition('Accepted', false, 'Conflicted', message));
+    const winner = conflict.loadedFirst
+      ? `the route ${conflict.winner} (loaded first)`
+      : `the older route ${conflict.winner}`;
+    const message = `${conflict.path} is served by ${winner}${conflict.host ? ` for host ${conflict.host}` : ''}`;
+    return notReady(
+      'Conflicted',
+      message,
+      refsUnknown('Conflicted'),
+      condition('Accepted', false, 'Conflicted', message),
+    );
   }
 
-  const resolved = resolveRefs(object.metadata.namespace, spec.auth, (ns, name) =>
-    snapshot.secrets.get(`${ns}/${name}`),
-  );
+  const resolved = resolveRefs(object.metadata.namespace, spec.auth, secrets);
   const refs =
     'reason' in resolved
       ? condition('ResolvedRefs', false, resolved.reason, resolved.message)

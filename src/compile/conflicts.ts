@@ -1,12 +1,16 @@
 // Two routes conflict when they share a host, path and path type and their
-// methods overlap. The oldest route (creationTimestamp, then namespace/name)
-// wins; every other one is reported as Conflicted, naming the winner.
+// methods overlap. The oldest route wins: by creationTimestamp (a route
+// without one counts as newest), then, in standalone mode, the one this
+// process read first, then by namespace/name. Every other one is reported as
+// Conflicted, naming the winner.
 import type { LambdaRouteObject } from '../api/types.ts';
 import type { RouteMatch } from './route.ts';
 import { prefixSegments } from './table.ts';
 
 export interface Conflict {
   winner: string;
+  /** The winner was read first (standalone), rather than being older by creationTimestamp or name. */
+  loadedFirst: boolean;
   /** The contested host; undefined when both routes answer for any host. */
   host?: string;
   path: string;
@@ -20,7 +24,7 @@ interface Contender {
 
 /** Conflicts by the losing route's key. */
 export function settleConflicts(contenders: readonly Contender[]): Map<string, Conflict> {
-  const claimed = new Map<string, { key: string; methods: readonly string[] }[]>();
+  const claimed = new Map<string, Contender[]>();
   const conflicts = new Map<string, Conflict>();
   for (const contender of [...contenders].sort(oldestFirst)) {
     const { match } = contender;
@@ -32,16 +36,22 @@ export function settleConflicts(contenders: readonly Contender[]): Map<string, C
     const lost = slots
       .map(({ host, id }) => ({
         host,
-        rival: claimed.get(id)?.find((c) => methodsOverlap(c.methods, match.methods)),
+        rival: claimed.get(id)?.find((c) => methodsOverlap(c.match.methods, match.methods)),
       }))
       .find((s) => s.rival);
     if (lost) {
-      conflicts.set(contender.key, { winner: lost.rival!.key, path, ...(lost.host && { host: lost.host }) });
+      const rival = lost.rival!;
+      conflicts.set(contender.key, {
+        winner: rival.key,
+        loadedFirst: byTimestamp(rival, contender) === 0 && byReadOrder(rival, contender) !== 0,
+        path,
+        ...(lost.host && { host: lost.host }),
+      });
       continue;
     }
     for (const { id } of slots) {
       const list = claimed.get(id) ?? [];
-      list.push({ key: contender.key, methods: match.methods });
+      list.push(contender);
       claimed.set(id, list);
     }
   }
@@ -53,9 +63,17 @@ function methodsOverlap(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function oldestFirst(a: Contender, b: Contender): number {
+  return byTimestamp(a, b) || byReadOrder(a, b) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
+function byTimestamp(a: Contender, b: Contender): number {
   // Routes without a creationTimestamp (hand-written standalone files) count as newest.
   const ta = a.object.metadata.creationTimestamp ?? '\uffff';
   const tb = b.object.metadata.creationTimestamp ?? '\uffff';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+  return ta === tb ? 0 : ta < tb ? -1 : 1;
+}
+
+function byReadOrder(a: Contender, b: Contender): number {
+  // NaN (neither was read by a file source) counts as a tie.
+  return (a.object.readOrder ?? Infinity) - (b.object.readOrder ?? Infinity) || 0;
 }

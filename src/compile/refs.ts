@@ -15,25 +15,29 @@ export interface ResolvedAuth {
   staticCredentials?: StaticCredentials;
 }
 
-type Lookup = (namespace: string, name: string) => SecretObject | undefined;
+export interface SecretLookup {
+  get(namespace: string, name: string): SecretObject | undefined;
+  /** Namespaces holding a Secret of this name: said when the route's own namespace has none. */
+  namespacesOf(name: string): readonly string[];
+}
 
 export function resolveRefs(
   namespace: string,
   auth: LambdaRouteSpec['auth'],
-  lookup: Lookup,
+  lookup: SecretLookup,
 ): ResolvedAuth | RefError {
   const resolved: ResolvedAuth = {};
   const apiKeyRef = auth?.apiKey?.secretRef;
   if (apiKeyRef) {
-    const secret = findSecret(namespace, apiKeyRef, 'auth.apiKey.secretRef', lookup);
+    const secret = findSecret(namespace, apiKeyRef, 'spec.auth.apiKey.secretRef', lookup);
     if ('reason' in secret) return secret;
-    const value = readKey(secret, apiKeyRef.key, 'auth.apiKey.secretRef', true);
+    const value = readKey(secret, apiKeyRef.key, 'spec.auth.apiKey.secretRef', true);
     if (!(value instanceof Sensitive)) return value!;
     resolved.apiKey = value;
   }
   const iamRef = auth?.iam?.secretRef;
   if (iamRef) {
-    const secret = findSecret(namespace, iamRef, 'auth.iam.secretRef', lookup);
+    const secret = findSecret(namespace, iamRef, 'spec.auth.iam.secretRef', lookup);
     if ('reason' in secret) return secret;
     const credentials = staticCredentials(secret);
     if ('reason' in credentials) return credentials;
@@ -48,9 +52,9 @@ export function resolveRefs(
  * while the Secret is unchanged, so signers and their caches are kept too.
  */
 const staticCredentials = perObject((secret: SecretObject): StaticCredentials | RefError => {
-  const accessKeyId = readKey(secret, 'accessKeyId', 'auth.iam.secretRef', true);
-  const secretAccessKey = readKey(secret, 'secretAccessKey', 'auth.iam.secretRef', true);
-  const sessionToken = readKey(secret, 'sessionToken', 'auth.iam.secretRef', false);
+  const accessKeyId = readKey(secret, 'accessKeyId', 'spec.auth.iam.secretRef', true);
+  const secretAccessKey = readKey(secret, 'secretAccessKey', 'spec.auth.iam.secretRef', true);
+  const sessionToken = readKey(secret, 'sessionToken', 'spec.auth.iam.secretRef', false);
   const error = [accessKeyId, secretAccessKey, sessionToken].find((v) => v && !(v instanceof Sensitive));
   return (
     (error as RefError | undefined) ?? {
@@ -66,20 +70,22 @@ function findSecret(
   namespace: string,
   ref: { name: string; namespace?: string },
   field: string,
-  lookup: Lookup,
+  lookup: SecretLookup,
 ): SecretObject | RefError {
   if (ref.namespace !== undefined && ref.namespace !== namespace) {
     return {
       reason: 'RefNotPermitted',
-      message: `${field} refers to namespace ${ref.namespace}; Secrets must be in the route's namespace ${namespace}`,
+      message: `${field}: refers to namespace ${ref.namespace}; Secrets must be in the route's namespace ${namespace}`,
     };
   }
-  return (
-    lookup(namespace, ref.name) ?? {
-      reason: 'SecretNotFound',
-      message: `${field}: Secret ${namespace}/${ref.name} not found`,
-    }
-  );
+  const secret = lookup.get(namespace, ref.name);
+  if (secret) return secret;
+  const elsewhere = lookup.namespacesOf(ref.name);
+  const hint =
+    elsewhere.length === 0
+      ? ''
+      : ` (a Secret ${ref.name} exists in namespace ${elsewhere.join(', ')}; Secrets must be in the route's namespace)`;
+  return { reason: 'SecretNotFound', message: `${field}: Secret ${namespace}/${ref.name} not found${hint}` };
 }
 
 /** The trimmed value of `key`; KeyNotFound when a required key is absent, undefined when an optional one is. */
@@ -90,6 +96,10 @@ function readKey(
   required: boolean,
 ): Sensitive | RefError | undefined {
   const { namespace, name } = secret.metadata;
+  const where = `${field}: key ${key} of Secret ${namespace}/${name}`;
+  const unreadable = secret.invalidKeys?.[key];
+  if (unreadable !== undefined)
+    return { reason: 'InvalidSecret', message: `${where} cannot be read: ${unreadable}` };
   const bytes = secret.data[key];
   if (bytes === undefined) {
     return required
@@ -98,7 +108,6 @@ function readKey(
   }
   // A trailing newline from `echo … | base64` is the common mistake; trim it rather than fail.
   const value = bytes.toString('utf8').trim();
-  const where = `${field}: key ${key} of Secret ${namespace}/${name}`;
   if (value === '') return { reason: 'InvalidSecret', message: `${where} is empty` };
   if (/\s/.test(value)) return { reason: 'InvalidSecret', message: `${where} contains whitespace` };
   return new Sensitive(value);

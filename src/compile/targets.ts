@@ -38,7 +38,9 @@ export function compileFunctionTarget(
 ): FunctionTarget | { error: string } {
   const arn = functionArn.exec(fn.name);
   if (arn && fn.region && fn.region !== arn[2]) {
-    return { error: `target.function.region ${fn.region} contradicts the region in the ARN (${arn[2]})` };
+    return {
+      error: `spec.target.function.region: ${fn.region} contradicts the region in the ARN (${arn[2]})`,
+    };
   }
   const region = arn?.[2] ?? fn.region ?? fallbackRegion ?? DEFAULT_REGION;
   const endpoint = new URL(fn.endpoint ?? `https://lambda.${region}.${awsDomain(region)}`);

@@ -1,7 +1,10 @@
 // Parses multi-document YAML (what `kubectl apply -f` takes) into LambdaRoute
 // and Secret objects. Pure: the file source and the golden tests share it.
 // Every problem names its origin ("file.yaml#2" is the third document).
-import { parseAllDocuments } from 'yaml';
+// Hostile input is bounded: aliases are capped (an alias bomb expands 9^4
+// nodes from ten lines) and duplicate keys are found in linear time (the yaml
+// package's own check compares every pair of keys in a mapping).
+import { type Document, isScalar, parseAllDocuments, visit } from 'yaml';
 import { API_VERSION, KIND, type LambdaRouteObject, type SecretObject } from '../api/types.ts';
 import { objectKey, type Snapshot, type SourceError } from '../compile/snapshot.ts';
 
@@ -14,47 +17,105 @@ export interface ParsedManifests {
   routes: LambdaRouteObject[];
   secrets: SecretObject[];
   errors: ManifestError[];
-  /** True when the YAML itself is broken: nothing in the file can be trusted. */
-  syntaxError: boolean;
+  /**
+   * True when the file cannot be trusted as a whole: its YAML is broken, or a
+   * document is not a Kubernetes object with a name (as a file that is still
+   * being written looks).
+   */
+  unreadable: boolean;
 }
 
 const DEFAULT_NAMESPACE = 'default';
 
+/** Aliases one document may expand (the yaml package's default, stated because it is what stops an alias bomb). */
+export const MAX_ALIAS_COUNT = 100;
+
 export function parseManifests(text: string, file: string): ParsedManifests {
-  const parsed: ParsedManifests = { routes: [], secrets: [], errors: [], syntaxError: false };
-  parseAllDocuments(text).forEach((doc, index) => {
+  const parsed: ParsedManifests = { routes: [], secrets: [], errors: [], unreadable: false };
+  const unreadable = (origin: string, message: string) => {
+    parsed.unreadable = true;
+    parsed.errors.push({ origin, message });
+  };
+  let docs: Document.Parsed[];
+  try {
+    docs = parseAllDocuments(text, { uniqueKeys: false });
+  } catch (error) {
+    unreadable(file, `invalid YAML: ${firstLine(error)}`);
+    return parsed;
+  }
+  for (const [index, doc] of docs.entries()) {
     const origin = `${file}#${index}`;
-    if (doc.errors.length > 0) {
-      parsed.syntaxError = true;
-      parsed.errors.push({ origin, message: `invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}` });
-      return;
+    let value: unknown;
+    try {
+      const problem = doc.errors[0]?.message ?? duplicateKey(doc);
+      if (problem) {
+        unreadable(origin, `invalid YAML: ${problem.split('\n')[0]}`);
+        continue;
+      }
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      // "Excessive alias count": more aliases than MAX_ALIAS_COUNT.
+      unreadable(origin, `invalid YAML: ${firstLine(error)}`);
+      continue;
     }
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) return; // an empty document, e.g. after a trailing ---
+    if (value === null || value === undefined) continue; // an empty document, e.g. after a trailing ---
     const object = readObject(value, origin);
-    if ('message' in object) parsed.errors.push(object);
+    if (typeof object === 'string') unreadable(origin, object);
+    else if ('message' in object) parsed.errors.push(object);
     else if ('spec' in object) parsed.routes.push(object);
-    else parsed.secrets.push(object);
-  });
+    else {
+      parsed.secrets.push(object);
+      const problems = Object.values(object.invalidKeys ?? {});
+      const key = `Secret ${objectKey(object.metadata)}`;
+      if (problems.length > 0)
+        parsed.errors.push({ origin, message: `${key}: ${problems.join('; ')}`, object: key });
+    }
+  }
   return parsed;
 }
 
-function readObject(value: unknown, origin: string): LambdaRouteObject | SecretObject | ManifestError {
+const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split('\n')[0];
+
+/** The first key repeated within one mapping, as the yaml package would report it. */
+function duplicateKey(doc: Document.Parsed): string | undefined {
+  let found: string | undefined;
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const { key } of map.items) {
+        const value = isScalar(key) ? key.value : key;
+        if (seen.has(value)) {
+          found = `Map keys must be unique (${String(value)})`;
+          return visit.BREAK;
+        }
+        seen.add(value);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/** The object a document describes; a string when it is not a named Kubernetes object at all. */
+function readObject(
+  value: unknown,
+  origin: string,
+): LambdaRouteObject | SecretObject | ManifestError | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { origin, message: 'expected a Kubernetes object (a YAML mapping)' };
+    return 'expected a Kubernetes object (a YAML mapping)';
   }
   const object = value as Record<string, unknown>;
   const metadata = readMetadata(object['metadata']);
-  if (typeof metadata === 'string') return { origin, message: metadata };
+  if (typeof metadata === 'string') return metadata;
   if (object['apiVersion'] === API_VERSION && object['kind'] === KIND) {
     return { apiVersion: API_VERSION, kind: KIND, metadata, spec: object['spec'], origin };
   }
   if (object['apiVersion'] === 'v1' && object['kind'] === 'Secret') {
-    const data = readSecretData(object);
+    const read = readSecretData(object);
     const key = `Secret ${metadata.namespace}/${metadata.name}`;
-    return typeof data === 'string'
-      ? { origin, message: `${key}: ${data}`, object: key }
-      : { metadata, data, origin };
+    return typeof read === 'string'
+      ? { origin, message: `${key}: ${read}`, object: key }
+      : { metadata, ...read, origin };
   }
   return {
     origin,
@@ -81,9 +142,16 @@ function readMetadata(metadata: unknown): LambdaRouteObject['metadata'] | string
 
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** Secret data as Kubernetes stores it: `data` is base64, `stringData` overrides it key by key. */
-function readSecretData(secret: Record<string, unknown>): Record<string, Buffer> | string {
-  const data: Record<string, Buffer> = {};
+/**
+ * Secret data as Kubernetes stores it: `data` is base64, `stringData`
+ * overrides it key by key. A value that cannot be read is left out and named
+ * in `invalidKeys` (key: why), so that routes using it can say so.
+ */
+function readSecretData(
+  secret: Record<string, unknown>,
+): Pick<SecretObject, 'data' | 'invalidKeys'> | string {
+  const data = new Map<string, Buffer>();
+  const invalidKeys = new Map<string, string>();
   for (const [field, decode] of [
     ['data', (v: string) => Buffer.from(v, 'base64')],
     ['stringData', (v: string) => Buffer.from(v, 'utf8')],
@@ -92,21 +160,33 @@ function readSecretData(secret: Record<string, unknown>): Record<string, Buffer>
     if (values === undefined || values === null) continue;
     if (typeof values !== 'object' || Array.isArray(values)) return `${field} must be a mapping`;
     for (const [key, value] of Object.entries(values)) {
-      if (typeof value !== 'string') return `${field}.${key} must be a string`;
-      const clean = field === 'data' ? value.replace(/\s+/g, '') : value;
-      if (field === 'data' && (!base64.test(clean) || clean.length % 4 !== 0)) {
-        return `data.${key} is not valid base64 (use stringData for plain text)`;
+      const clean = typeof value === 'string' && field === 'data' ? value.replace(/\s+/g, '') : value;
+      let problem: string | undefined;
+      if (typeof clean !== 'string') problem = `${field}.${key} must be a string`;
+      else if (field === 'data' && (!base64.test(clean) || clean.length % 4 !== 0)) {
+        problem = `data.${key} is not valid base64 (use stringData for plain text)`;
       }
-      data[key] = decode(clean);
+      if (problem) {
+        invalidKeys.set(key, problem);
+        data.delete(key);
+      } else {
+        data.set(key, decode(clean as string));
+        invalidKeys.delete(key);
+      }
     }
   }
-  return data;
+  return {
+    data: Object.fromEntries(data),
+    ...(invalidKeys.size > 0 && { invalidKeys: Object.fromEntries(invalidKeys) }),
+  };
 }
 
-/** A snapshot of one parsed file (the file source merges many; tests and benchmarks use one). */
+/** A snapshot of one parsed file, read as at start-up (the file source merges many; tests use one). */
 export function snapshotOf(parsed: ParsedManifests): Snapshot {
   return {
-    routes: parsed.routes,
+    routes: parsed.routes.map((route, readOrder) =>
+      route.metadata.creationTimestamp ? route : { ...route, readOrder },
+    ),
     secrets: new Map(parsed.secrets.map((s) => [objectKey(s.metadata), s])),
     errors: parsed.errors.map(({ origin, message }) => ({ origin, message })),
   };

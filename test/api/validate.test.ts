@@ -76,14 +76,19 @@ describe('validateSpec', () => {
       'both targets',
       { ...valid, target: { url: 'https://x', function: { name: 'f' } } },
       'spec.target',
-      'exactly one of url or function',
+      'exactly one of spec.target.url or spec.target.function',
     ],
-    ['no target', { ...valid, target: {} }, 'spec.target', 'exactly one of url or function'],
+    [
+      'no target',
+      { ...valid, target: {} },
+      'spec.target',
+      'exactly one of spec.target.url or spec.target.function',
+    ],
     [
       'forwardSubpath on Exact',
       { ...valid, target: { ...valid.target, forwardSubpath: true } },
       'spec.target.forwardSubpath',
-      'requires match.pathType Prefix',
+      'requires spec.match.pathType Prefix',
     ],
     [
       'forwardSubpath on function',
@@ -92,7 +97,7 @@ describe('validateSpec', () => {
         target: { function: { name: 'f' }, forwardSubpath: true },
       },
       'spec.target.forwardSubpath',
-      'url targets only',
+      'url targets only (spec.target.url)',
     ],
     [
       'apiKey on function',
@@ -102,7 +107,7 @@ describe('validateSpec', () => {
         auth: { apiKey: { secretRef: { name: 'k', key: 'k' } } },
       },
       'spec.auth.apiKey',
-      'url targets only',
+      'url targets only (spec.target.url)',
     ],
     [
       'apiKey without key',

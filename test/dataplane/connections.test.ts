@@ -79,8 +79,8 @@ describe('upstream connections', () => {
     const open = sockets.size;
     expect(open).toBeGreaterThan(0);
     const version = gw.gateway.pipeline.current!.table.version;
-    gw.write('keep.yaml', '');
-    gw.write('capped.yaml', '');
+    gw.remove('keep.yaml');
+    gw.remove('capped.yaml');
     await gw.nextVersion(version);
     expect((await send(gw.url, { path: '/keep/x' })).status).toBe(404);
     const deadline = Date.now() + 3000;

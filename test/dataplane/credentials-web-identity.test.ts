@@ -43,7 +43,7 @@ it('is not ready while the token is rejected, and recovers when the token file i
   expect(refused.status).toBe(503);
   expect(refused.json()).toMatchObject({
     reason: 'CredentialsUnavailable',
-    message: expect.stringContaining('pod credential chain'),
+    message: expect.stringContaining('AWS credential chain'),
   });
   writeFileSync(tokenFile, 'good-token');
   const deadline = Date.now() + 5000;

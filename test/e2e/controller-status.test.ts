@@ -203,7 +203,7 @@ describe('StatusWriter (real kube-apiserver)', () => {
     expect(first).toEqual({
       type: 'Warning',
       reason: 'SecretNotFound',
-      note: `auth.apiKey.secretRef: Secret ${ns}/r-key not found`,
+      note: `spec.auth.apiKey.secretRef: Secret ${ns}/r-key not found`,
       controller: 'lambda-ingress.io/controller',
     });
 

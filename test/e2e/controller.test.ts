@@ -157,7 +157,7 @@ describe('lambda-ingress controller', () => {
     );
     expect(error).toContain('spec.match.path');
     expect(error).toContain('spec.target');
-    expect(error).toContain('exactly one of url or function must be set');
+    expect(error).toContain('exactly one of spec.target.url or spec.target.function must be set');
   });
 
   it('serves a new route within 5 s, reports Ready with the observed generation, follows edits and deletion', async () => {

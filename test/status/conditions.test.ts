@@ -1,7 +1,9 @@
 // Pure status logic: desired status, change detection, new failures.
 import { describe, expect, it } from 'vitest';
-import type { RouteDiagnostic } from '../../src/compile/compile.ts';
+import { lambdaRouteSchema } from '../../src/api/schema.ts';
+import { compile, type RouteDiagnostic } from '../../src/compile/compile.ts';
 import type { MetaCondition, RouteStatus } from '../../src/kube/route-status.ts';
+import { parseManifests, snapshotOf } from '../../src/sources/manifests.ts';
 import { desiredStatus, metaTime, newFailure, sameStatus } from '../../src/status/conditions.ts';
 
 const T0 = '2025-01-01T00:00:00Z';
@@ -77,6 +79,25 @@ describe('desiredStatus', () => {
       lastTransitionTime: '2025-06-01T12:34:56Z',
     });
     expect(next.conditions.at(-1)).toEqual(foreign);
+  });
+
+  it('writes Unknown for the references of a conflicted route, which the CRD allows', () => {
+    const route = (name: string, created: string) => `apiVersion: lambda-ingress.io/v1alpha1
+kind: LambdaRoute
+metadata: {name: ${name}, namespace: ns, generation: 1, creationTimestamp: '${created}'}
+spec: {match: {path: /same}, target: {url: "http://x.internal"}}
+`;
+    const { diagnostics } = compile(
+      snapshotOf(parseManifests(`${route('old', T0)}---\n${route('new', '2025-02-01T00:00:00Z')}`, 'r.yaml')),
+      1,
+    );
+    const status = desiredStatus(diagnostics.find((d) => d.name === 'new')!, undefined, NOW);
+    expect(status.conditions.find((c) => c.type === 'ResolvedRefs')).toMatchObject({
+      status: 'Unknown',
+      reason: 'Conflicted',
+    });
+    const allowed = lambdaRouteSchema.properties.status.properties.conditions.items.properties.status.enum;
+    expect(allowed).toContain('Unknown');
   });
 
   it('truncates messages to the CRD limit', () => {

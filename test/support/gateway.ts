@@ -18,6 +18,8 @@ export interface TestGateway {
   accessLog(): Record<string, unknown>[];
   /** Writes (or replaces) a manifest file; the file source picks it up. */
   write(name: string, yaml: string): void;
+  /** Deletes a manifest file, and with it its objects (an emptied file keeps them). */
+  remove(name: string): void;
   /** Resolves once the table version has moved past `version`. */
   nextVersion(version?: number): Promise<number>;
   close(): Promise<void>;
@@ -61,6 +63,7 @@ export async function startTestGateway(
         .map((line) => JSON.parse(line) as Record<string, unknown>)
         .filter((line) => line['log'] === 'access'),
     write,
+    remove: (name) => rmSync(join(dir, name)),
     async nextVersion(after = version()) {
       const deadline = Date.now() + 5000;
       while (version() <= after) {
