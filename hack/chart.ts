@@ -182,4 +182,11 @@ function main(): void {
   process.stdout.write(`chart: ok (${checked})${update ? '; golden files written' : ''}\n`);
 }
 
-if (import.meta.main) main();
+if (import.meta.main) {
+  try {
+    main();
+  } catch (error) {
+    process.stderr.write(`chart: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}
