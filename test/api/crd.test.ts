@@ -1,13 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { CRD_FILES } from '../../hack/generate-crd.ts';
 import { crdYaml } from '../../src/api/crd.ts';
 
-const checkedIn = readFileSync(new URL('../../crds/lambdaroute.yaml', import.meta.url), 'utf8');
+const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+const checkedIn = read('crds/lambdaroute.yaml');
 
 describe('crds/lambdaroute.yaml', () => {
-  it('is what the generator writes from the schema (run `npm run generate` after changing it)', () => {
-    expect(checkedIn).toBe(crdYaml());
+  it.each(CRD_FILES)(
+    '%s is what the generator writes from the schema (run `npm run generate` after changing it)',
+    (file) => {
+      expect(read(file)).toBe(crdYaml());
+    },
+  );
+
+  it('is also the Helm chart CRD', () => {
+    expect(CRD_FILES).toEqual(['crds/lambdaroute.yaml', 'charts/lambda-ingress/crds/lambdaroute.yaml']);
   });
 
   it('has the contract names, status subresource and printer columns', () => {

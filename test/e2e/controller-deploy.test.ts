@@ -2,26 +2,19 @@
 // server-side dry run, and its RBAC is exactly enough: the ServiceAccount can do
 // what the controller does (checked with `kubectl auth can-i` and by running the
 // source and status writer with its token) and nothing else.
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { type ClusterInfo, serviceAccountKubeconfig } from '../../hack/cluster.ts';
-import { compile } from '../../src/compile/compile.ts';
-import { KubeReader } from '../../src/kube/reader.ts';
-import { KubernetesSource } from '../../src/sources/kubernetes.ts';
-import { StatusWriter } from '../../src/status/writer.ts';
+import { expectControllerPermissions, expectControllerWorks } from './controller-rbac.ts';
 import {
   Admin,
   adminKubeConfig,
-  CaptureLog,
   clusterDir,
   down,
-  eventually,
   execFileP,
   kubectl,
   quiet,
   REPO_ROOT,
-  routeSpec,
   upWithCrd,
 } from './controller-support.ts';
 
@@ -34,17 +27,6 @@ let saKubeconfig: string;
 type Doc = any;
 let docs: Doc[];
 const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name);
-
-/** `kubectl auth can-i` prints yes/no and exits 1 on "no". */
-async function canI(...args: string[]): Promise<string> {
-  const r = await execFileP('kubectl', ['auth', 'can-i', ...args, '--kubeconfig', saKubeconfig]).catch(
-    (err: { stdout?: string; stderr?: string; code?: number }) => {
-      if (err.code === 1 && err.stdout) return { stdout: err.stdout };
-      throw new Error(`kubectl auth can-i ${args.join(' ')} failed: ${err.stderr}`);
-    },
-  );
-  return r.stdout.trim();
-}
 
 describe('deploy/ (kustomize base)', () => {
   beforeAll(async () => {
@@ -188,119 +170,14 @@ describe('deploy/ (kustomize base)', () => {
       namespace: 'lambda-ingress',
       name: 'lambda-ingress',
     }));
-    const lr = 'lambdaroutes.lambda-ingress.io';
-    const allowed = [
-      ['list', lr, '-A'],
-      ['watch', lr, '-A'],
-      ['patch', lr, '--subresource=status', '-n', 'default'],
-      ['update', lr, '--subresource=status', '-n', 'default'],
-      ['list', 'secrets', '-A'],
-      ['watch', 'secrets', '-A'],
-      ['get', 'secrets', '-n', 'default'],
-      ['create', 'events', '-n', 'default'],
-      ['patch', 'events', '-n', 'default'],
-      ['create', 'events.events.k8s.io', '-n', 'default'],
-      ['create', 'leases.coordination.k8s.io', '-n', 'lambda-ingress'],
-      ['get', 'leases.coordination.k8s.io/lambda-ingress-leader', '-n', 'lambda-ingress'],
-      ['update', 'leases.coordination.k8s.io/lambda-ingress-leader', '-n', 'lambda-ingress'],
-    ];
-    const denied = [
-      ['list', 'configmaps', '-n', 'default'],
-      ['list', 'pods', '-A'],
-      ['get', lr, '-n', 'default'],
-      ['update', lr, '-n', 'default'],
-      ['patch', lr, '-n', 'default'],
-      ['create', lr, '-n', 'default'],
-      ['delete', lr, '-n', 'default'],
-      ['create', 'secrets', '-n', 'default'],
-      ['update', 'secrets', '-n', 'default'],
-      ['delete', 'events', '-n', 'default'],
-      ['get', 'leases.coordination.k8s.io/someone-else', '-n', 'lambda-ingress'],
-      ['delete', 'leases.coordination.k8s.io/lambda-ingress-leader', '-n', 'lambda-ingress'],
-      ['create', 'leases.coordination.k8s.io', '-n', 'default'],
-      ['update', 'leases.coordination.k8s.io/lambda-ingress-leader', '-n', 'kube-system'],
-    ];
-    const answers = async (checks: string[][]) =>
-      Object.fromEntries(await Promise.all(checks.map(async (c) => [c.join(' '), await canI(...c)])));
-    const yes = await answers(allowed);
-    const no = await answers(denied);
-    expect(yes).toEqual(Object.fromEntries(allowed.map((c) => [c.join(' '), 'yes'])));
-    expect(no).toEqual(Object.fromEntries(denied.map((c) => [c.join(' '), 'no'])));
+    await expectControllerPermissions(saKubeconfig, { leaseNamespace: 'lambda-ingress', watched: [] });
   });
 
   it('runs the source and the status writer as that ServiceAccount without a single denial', async () => {
-    const ns = 'rbac-app';
-    await admin.namespace(ns);
-    await admin.putSecret(ns, 'present', { apiKey: 'k-rbac' });
-    await admin.createRoute(
-      ns,
-      'missing',
-      routeSpec('/missing', { apiKey: { secretRef: { name: 'nope', key: 'apiKey' } } }),
-    );
-    await admin.createRoute(ns, 'late', routeSpec('/late'));
-
-    const kc = new KubeConfig();
-    kc.loadFromFile(saKubeconfig);
-    const log = new CaptureLog();
-    let version = 0;
-    const source: KubernetesSource = new KubernetesSource({
-      reader: new KubeReader(kc),
-      log,
-      debounceMs: 50,
-      onSnapshot: (snapshot) => writer.update(compile(snapshot, ++version).diagnostics),
+    await expectControllerWorks(saKubeconfig, admin, cluster.kubeconfigPath, {
+      leaseNamespace: 'lambda-ingress',
+      watched: [],
+      routeNamespace: 'rbac-app',
     });
-    const writer: StatusWriter = new StatusWriter({
-      kubeConfig: kc,
-      namespace: 'lambda-ingress', // default Lease name: the only one the Role allows
-      routes: source,
-      leaseDurationMs: 2000,
-      renewDeadlineMs: 1500,
-      retryPeriodMs: 200,
-      log,
-    });
-    writer.start();
-    source.start();
-    try {
-      await source.waitForSync(AbortSignal.timeout(10_000));
-      await eventually(() => expect(writer.isLeader).toBe(true));
-      const missing = await eventually(async () => {
-        const route = await admin.getRoute(ns, 'missing');
-        expect(route.status?.conditions?.find((c: Doc) => c.type === 'Ready')?.reason).toBe('SecretNotFound');
-        return route;
-      });
-      expect(missing.status.observedGeneration).toBe(1);
-      await eventually(async () => {
-        const events = await admin.core.listNamespacedEvent({ namespace: ns });
-        expect(events.items.map((e) => `${e.involvedObject.name}:${e.reason}`)).toEqual([
-          'missing:SecretNotFound',
-        ]);
-      });
-      // A Secret fetched with a targeted GET once a route references it.
-      await admin.updateRoute(
-        ns,
-        'late',
-        routeSpec('/late', { apiKey: { secretRef: { name: 'present', key: 'apiKey' } } }),
-      );
-      await eventually(async () => {
-        const route = await admin.getRoute(ns, 'late');
-        expect(route.status?.observedGeneration).toBe(2);
-        expect(route.status?.conditions?.find((c: Doc) => c.type === 'Ready')?.status).toBe('True');
-      });
-      expect(log.entries.filter((e) => e.level === 'warn' || e.level === 'error')).toEqual([]);
-    } finally {
-      await writer.stop();
-      await source.stop();
-    }
-    const lease = await kubectl(
-      cluster.kubeconfigPath,
-      'get',
-      'lease',
-      'lambda-ingress-leader',
-      '-n',
-      'lambda-ingress',
-      '-o',
-      'json',
-    );
-    expect(JSON.parse(lease).spec.holderIdentity).toBeUndefined(); // released on stop()
   });
 });
