@@ -67,7 +67,6 @@ export class UrlForwarder implements RouteHandler {
     if (path === undefined) {
       return sendError(
         exchange.res,
-        400,
         {
           error: 'bad_request',
           message: "the request path could resolve above the target's path once decoded; it is not forwarded",
@@ -102,7 +101,7 @@ export class UrlForwarder implements RouteHandler {
       }
       const credentials = source.current() ?? (await waitForCredentials(source));
       if (!credentials) {
-        return sendError(res, 503, {
+        return sendError(res, {
           ...credentialsUnavailable(source),
           route: this.#route.key,
           requestId: exchange.requestId,

@@ -73,13 +73,8 @@ export class FunctionInvoker implements RouteHandler {
 
   async handle(exchange: Exchange): Promise<void> {
     const { req } = exchange;
-    const fail = (status: number, body: Failure, headers?: Record<string, string>) =>
-      sendError(
-        exchange.res,
-        status,
-        { ...body, route: this.#route.key, requestId: exchange.requestId },
-        headers,
-      );
+    const fail = (body: Failure, headers?: Record<string, string>) =>
+      sendError(exchange.res, { ...body, route: this.#route.key, requestId: exchange.requestId }, headers);
 
     const { timeoutMs } = this.#route.connection;
     let body: Buffer = EMPTY;
@@ -113,7 +108,7 @@ export class FunctionInvoker implements RouteHandler {
     });
     const payload = Buffer.from(JSON.stringify(event));
     if (payload.length > this.#limit) {
-      return fail(413, {
+      return fail({
         error: 'payload_too_large',
         message: `the Lambda event for this request is ${payload.length} bytes, over the ${this.#limitText()} limit`,
       });
@@ -121,7 +116,7 @@ export class FunctionInvoker implements RouteHandler {
 
     const { credentials: source, format, health } = this.#options;
     const credentials = source.current() ?? (await waitForCredentials(source));
-    if (!credentials) return fail(503, credentialsUnavailable(source));
+    if (!credentials) return fail(credentialsUnavailable(source));
     const target = this.#target;
     const headers = [
       'host',
@@ -159,7 +154,6 @@ export class FunctionInvoker implements RouteHandler {
       );
       exchange.upstreamError = 'function_not_found';
       return fail(
-        502,
         {
           error: 'function_not_found',
           message: `Lambda function ${target.functionName} not found`,
@@ -172,14 +166,12 @@ export class FunctionInvoker implements RouteHandler {
       exchange.upstreamError = 'throttled';
       const retryAfter = header(responseHeaders, 'retry-after') ?? '1';
       return fail(
-        429,
         { error: 'throttled', message: 'the Lambda function is throttled; retry later', awsRequestId },
         { ...idHeader, 'retry-after': retryAfter },
       );
     }
     if (status === 413) {
       return fail(
-        413,
         { error: 'payload_too_large', message: 'Lambda refused the request as too large', awsRequestId },
         idHeader,
       );
@@ -187,7 +179,6 @@ export class FunctionInvoker implements RouteHandler {
     if (status !== 200 && status !== 202) {
       exchange.upstreamError = 'invoke_failed';
       return fail(
-        502,
         {
           error: 'invoke_failed',
           message: `the Lambda Invoke API answered ${status}${awsError ? ` ${awsError}` : ''}`,
@@ -203,7 +194,6 @@ export class FunctionInvoker implements RouteHandler {
       if (isTimeout(result)) {
         exchange.upstreamError = 'function_timeout';
         return fail(
-          504,
           { error: 'function_timeout', message: 'the Lambda function timed out', awsRequestId },
           idHeader,
         );
@@ -211,7 +201,6 @@ export class FunctionInvoker implements RouteHandler {
       exchange.upstreamError = 'function_error';
       // Never the function's error message or stack trace: they are for its logs, not its callers.
       return fail(
-        502,
         { error: 'function_error', message: `the Lambda function failed (${functionError})`, awsRequestId },
         idHeader,
       );
@@ -225,7 +214,6 @@ export class FunctionInvoker implements RouteHandler {
     if (!mapped.ok) {
       exchange.upstreamError = 'bad_response';
       return fail(
-        502,
         {
           error: 'bad_upstream_response',
           message: `the function's response is not valid for payload format ${target.payloadFormat}: ${mapped.reason}`,
@@ -305,7 +293,6 @@ export class FunctionInvoker implements RouteHandler {
       exchange.upstreamError = 'bad_response';
       sendError(
         res,
-        502,
         {
           error: 'bad_upstream_response',
           message: `the function's response cannot be sent (${reason})`,

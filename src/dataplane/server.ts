@@ -37,7 +37,7 @@ export function createDataPlaneServer({ router, logger, onExchange, onUncaught }
       // One request's failure never takes the process down.
       logger.error({ err: error, requestId }, 'request failed');
       onUncaught?.();
-      sendError(res, 500, { error: 'internal_error', message: 'internal error', requestId });
+      sendError(res, { error: 'internal_error', message: 'internal error', requestId });
     }
   };
   const handle = (request: FastifyRequest, reply: FastifyReply) => {
