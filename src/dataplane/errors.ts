@@ -3,6 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import { BodyTimeoutError, BodyTooLargeError, hasBody } from './body.ts';
 import type { Exchange } from './exchange.ts';
+import type { UpstreamErrorKind } from './upstream-error.ts';
 
 /**
  * Every `error` code of the responses lambda-ingress gives itself, and the
@@ -110,7 +111,10 @@ export function credentialsUnavailable(source: { problem: string | undefined }) 
 export interface UpstreamFailure {
   code: 'upstream_timeout' | 'upstream_unavailable' | 'bad_upstream_response';
   /** For metrics and logs. */
-  kind: 'timeout' | 'queue_timeout' | 'connect' | 'tls' | 'reset' | 'bad_response';
+  kind: Extract<
+    UpstreamErrorKind,
+    'timeout' | 'queue_timeout' | 'connect' | 'tls' | 'reset' | 'bad_response'
+  >;
   message: string;
 }
 
