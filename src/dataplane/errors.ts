@@ -1,7 +1,7 @@
 // The responses the data plane gives itself (contract: "Responses the data
 // plane gives itself"), and how upstream failures map onto them.
 import type { ServerResponse } from 'node:http';
-import { BodyTimeoutError, BodyTooLargeError, hasBody } from './body.ts';
+import { type BodyError, BodyTimeoutError, BodyTooLargeError, hasBody } from './body.ts';
 import type { Exchange } from './exchange.ts';
 import type { UpstreamErrorKind } from './upstream-error.ts';
 
@@ -82,7 +82,7 @@ export function requestTimeout(exchange: Exchange, route: string, error: BodyTim
  * Answers a request whose body could not be read (body.ts readBody): 413
  * saying `tooLarge`, 408, or nothing when the client is gone.
  */
-export function rejectBody(exchange: Exchange, route: string, error: unknown, tooLarge: string): void {
+export function rejectBody(exchange: Exchange, route: string, error: BodyError, tooLarge: string): void {
   if (error instanceof BodyTooLargeError) {
     sendError(exchange.res, {
       error: 'payload_too_large',

@@ -3,17 +3,14 @@
 // function's result (or Lambda's error) back into HTTP. The mapping of every
 // Lambda outcome to a status code is documented in the README.
 import type { Dispatcher } from 'undici';
-import { type CredentialSource, waitForCredentials } from '../aws/credentials.ts';
-import { payloadHash, RouteSigner } from '../aws/sigv4.ts';
+import type { CredentialSource } from '../aws/credentials.ts';
 import type { FunctionTarget, ReadyRoute } from '../compile/route.ts';
-import { hasBody, readBody } from './body.ts';
+import { hasBody } from './body.ts';
 import {
   badUpstreamResponse,
   classifyUpstreamError,
-  credentialsUnavailable,
   type ErrorCode,
   queueTimeout,
-  rejectBody,
   sendError,
   sendUpstreamFailure,
 } from './errors.ts';
@@ -22,6 +19,7 @@ import type { Exchange, RouteHandler } from './exchange.ts';
 import { eventHeaders, HOP_BY_HOP } from './headers.ts';
 import type { RouteHealth } from './health.ts';
 import type { Upstream } from './pools.ts';
+import { RouteSigning } from './signing.ts';
 
 /** Invoke API payload limits: 6 MB synchronous, 1 MB asynchronous (Event). */
 export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
@@ -44,7 +42,7 @@ export class FunctionInvoker implements RouteHandler {
   readonly #limit: number;
   readonly #path: string;
   readonly #query: string;
-  readonly #signer: RouteSigner;
+  readonly #signing: RouteSigning;
   readonly #context: { accountId: string; apiId: string; stage: string; region: string };
 
   constructor(route: ReadyRoute & { target: FunctionTarget }, options: InvokerOptions) {
@@ -55,12 +53,19 @@ export class FunctionInvoker implements RouteHandler {
     const q = route.target.invokePath.indexOf('?');
     this.#path = q === -1 ? route.target.invokePath : route.target.invokePath.slice(0, q);
     this.#query = q === -1 ? '' : route.target.invokePath.slice(q + 1);
-    this.#signer = new RouteSigner({
-      host: route.target.host,
-      region: route.target.region,
-      service: 'lambda',
-      path: this.#path,
-      query: this.#query,
+    this.#signing = new RouteSigning({
+      routeKey: route.key,
+      target: {
+        host: route.target.host,
+        region: route.target.region,
+        service: 'lambda',
+        path: this.#path,
+        query: this.#query,
+      },
+      credentials: options.credentials,
+      bodyLimit: this.#limit,
+      tooLarge: `request body is over the ${this.#limitText()} Lambda limit`,
+      timeoutMs: route.connection.timeoutMs,
     });
     this.#context = {
       // Function URLs without IAM report "anonymous"; a full or partial ARN names the real account.
@@ -76,18 +81,8 @@ export class FunctionInvoker implements RouteHandler {
     const fail = (body: Failure, headers?: Record<string, string>) =>
       sendError(exchange.res, { ...body, route: this.#route.key, requestId: exchange.requestId }, headers);
 
-    const { timeoutMs } = this.#route.connection;
-    let body: Buffer = EMPTY;
-    try {
-      if (hasBody(req)) body = await readBody(req, exchange.res, this.#limit, timeoutMs);
-    } catch (error) {
-      return rejectBody(
-        exchange,
-        this.#route.key,
-        error,
-        `request body is over the ${this.#limitText()} Lambda limit`,
-      );
-    }
+    const body = hasBody(req) ? await this.#signing.readBody(exchange) : EMPTY;
+    if (body === undefined) return;
     const event = this.#options.format.toEvent({
       method: exchange.method,
       rawPath: exchange.path,
@@ -114,9 +109,6 @@ export class FunctionInvoker implements RouteHandler {
       });
     }
 
-    const { credentials: source, format, health } = this.#options;
-    const credentials = source.current() ?? (await waitForCredentials(source));
-    if (!credentials) return fail(credentialsUnavailable(source));
     const target = this.#target;
     const headers = [
       'host',
@@ -126,11 +118,13 @@ export class FunctionInvoker implements RouteHandler {
       'x-amz-invocation-type',
       target.invocationType,
     ];
-    this.#signer.sign(headers, credentials, 'POST', this.#path, this.#query, payloadHash(payload));
+    const signed = this.#signing.sign(exchange, headers, 'POST', this.#path, this.#query, payload);
+    if (signed !== true && !(await signed)) return;
     // X-Ray: Lambda continues the caller's trace when it is given its header.
     const traceId = req.headers['x-amzn-trace-id'];
     if (typeof traceId === 'string') headers.push('x-amzn-trace-id', traceId);
 
+    const { timeoutMs } = this.#route.connection;
     const answer = await this.#invoke(exchange, {
       method: 'POST',
       path: target.invokePath,
@@ -140,6 +134,7 @@ export class FunctionInvoker implements RouteHandler {
       bodyTimeout: timeoutMs,
     });
     if (!answer) return;
+    const { format, health } = this.#options;
     const { status, headers: responseHeaders, result } = answer;
     const awsRequestId = header(responseHeaders, 'x-amzn-requestid');
     if (awsRequestId) exchange.upstreamRequestId = awsRequestId;
