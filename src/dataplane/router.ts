@@ -77,7 +77,12 @@ export class Router {
       sendError(res, { error: 'route_not_ready', message, route: route.key, reason, requestId });
       return exchange;
     }
-    await handler.handle(exchange);
+    try {
+      await handler.handle(exchange);
+    } catch (error) {
+      // A bug in the handler: the server answers 500, and the exchange is still logged and counted.
+      exchange.failure = { error };
+    }
     return exchange;
   }
 }
@@ -87,4 +92,6 @@ export interface RoutedExchange extends Exchange {
   routeKey: string | undefined;
   routeName: string | undefined;
   namespace: string | undefined;
+  /** What the route's handler threw, when it did. */
+  failure?: { error: unknown };
 }
