@@ -182,11 +182,11 @@ describe('RouteSigning', () => {
     const ready = pendingSource();
     ready.settle(KEYS);
     useSigning(ready, 1000, 100);
+    // Ten bytes announced, none sent.
     const response = await send(url, {
       method: 'POST',
       path: '/stage/x',
       headers: [['content-length', '10']],
-      body: undefined,
     });
     expect(response.status).toBe(408);
     expect(response.json()).toMatchObject({ error: 'request_timeout', route: 'default/signed' });
