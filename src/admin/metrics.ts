@@ -3,6 +3,7 @@
 // request that matches no route is counted under route="(none)", methods
 // outside the standard set count as "OTHER", codes are status codes.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { UPSTREAM_ERROR_KINDS, type UpstreamErrorKind } from '../dataplane/upstream-error.ts';
 
 export const NO_ROUTE = '(none)';
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -21,7 +22,7 @@ export interface RequestObservation {
   status: number;
   durationMs: number;
   upstreamMs: number | undefined;
-  upstreamError: string | undefined;
+  upstreamError: UpstreamErrorKind | undefined;
 }
 
 interface RouteSeries {
@@ -61,7 +62,7 @@ export class Metrics {
   });
   readonly #upstreamErrors = new Counter({
     name: 'lambda_ingress_upstream_errors_total',
-    help: 'Upstream failures by kind: timeout, queue_timeout, connect, tls, reset, function_error, function_timeout, throttled, function_not_found, invoke_failed, bad_response, client_closed.',
+    help: `Upstream failures by kind: ${UPSTREAM_ERROR_KINDS.join(', ')}.`,
     labelNames: ['route', 'namespace', 'kind'] as const,
     registers: [this.registry],
   });

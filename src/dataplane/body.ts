@@ -3,6 +3,7 @@
 // slower than the route's timeout, and the 100 Continue a client may be
 // waiting for before it sends the body.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Exchange } from './exchange.ts';
 
 export class BodyTooLargeError extends Error {
   readonly limit: number;
@@ -30,29 +31,39 @@ export class ClientClosedError extends Error {
   }
 }
 
+export type BodyError = BodyTooLargeError | BodyTimeoutError | ClientClosedError;
+
+/** What a route reads a body within, and how it answers a body it cannot read. Built once per route. */
+export interface BodyReading {
+  limit: number;
+  /** 0: no limit. */
+  timeoutMs: number;
+  /** Answers the client (413, 408), or lets go of it when it has left. */
+  refuse(exchange: Exchange, error: BodyError): void;
+}
+
 /**
- * Reads the whole body. Rejects with BodyTooLargeError as soon as it is known
- * to exceed `limit` (a declared Content-Length over it is refused before the
- * client is told to continue), BodyTimeoutError when it has not all arrived
- * within `timeoutMs` (0: no limit), ClientClosedError when the client leaves.
+ * Reads the whole body. Refuses it (BodyTooLargeError) as soon as it is known
+ * to exceed the limit (a declared Content-Length over it is refused before
+ * the client is told to continue), when it has not all arrived within the
+ * timeout (BodyTimeoutError), or when the client leaves (ClientClosedError);
+ * then resolves with undefined, the client answered.
  */
-export function readBody(
-  req: IncomingMessage,
-  res: ServerResponse,
-  limit: number,
-  timeoutMs: number,
-): Promise<Buffer> {
+export function readBody(exchange: Exchange, reading: BodyReading): Promise<Buffer | undefined> {
+  const { req, res } = exchange;
+  const { limit, timeoutMs } = reading;
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) return Promise.reject(new BodyTooLargeError(limit));
-  if (req.destroyed) return Promise.reject(new ClientClosedError());
+  if (declared > limit) return refused(exchange, reading, new BodyTooLargeError(limit));
+  if (req.destroyed) return refused(exchange, reading, new ClientClosedError());
   sendContinue(req, res);
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const fail = (error: Error) => {
+    const fail = (error: BodyError) => {
       cleanup();
       req.pause();
-      reject(error);
+      reading.refuse(exchange, error);
+      resolve(undefined);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
@@ -79,6 +90,11 @@ export function readBody(
     req.on('error', onGone);
     req.on('close', onGone);
   });
+}
+
+function refused(exchange: Exchange, reading: BodyReading, error: BodyError): Promise<undefined> {
+  reading.refuse(exchange, error);
+  return Promise.resolve(undefined);
 }
 
 /** Node's own test for the 100-continue expectation (lib/_http_server.js). */

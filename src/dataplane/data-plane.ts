@@ -9,6 +9,7 @@ import type { CompileResult } from '../compile/compile.ts';
 import type { Snapshot } from '../compile/snapshot.ts';
 import type { Loggers } from '../log.ts';
 import { ClientIpResolver } from './client-ip.ts';
+import { ERROR_STATUS } from './errors.ts';
 import type { RouteHealth } from './health.ts';
 import { type RoutedExchange, Router } from './router.ts';
 import { Runtime } from './runtime.ts';
@@ -114,11 +115,16 @@ export class DataPlane implements ServingBackend {
     // The client went away before its response was complete (nginx's 499): whatever status had
     // been chosen, it never got it whole. A handler records that; a response left unfinished on a
     // connection that is gone, with no upstream failure to explain it, is the same.
+    // A handler that threw is counted as the 500 it tried to give, even when its response was already under way.
     const { res } = exchange;
-    if (exchange.upstreamError === undefined && res.destroyed && !res.writableEnded) {
+    if (!exchange.failure && exchange.upstreamError === undefined && res.destroyed && !res.writableEnded) {
       exchange.upstreamError = 'client_closed';
     }
-    const status = exchange.upstreamError === 'client_closed' ? CLIENT_CLOSED : res.statusCode;
+    const status = exchange.failure
+      ? ERROR_STATUS.internal_error
+      : exchange.upstreamError === 'client_closed'
+        ? CLIENT_CLOSED
+        : res.statusCode;
     this.#options.metrics.observeRequest({
       route: exchange.routeName,
       namespace: exchange.namespace,

@@ -1,30 +1,39 @@
 // The responses the data plane gives itself (contract: "Responses the data
 // plane gives itself"), and how upstream failures map onto them.
 import type { ServerResponse } from 'node:http';
-import { BodyTimeoutError, BodyTooLargeError, hasBody } from './body.ts';
+import { type BodyError, BodyTimeoutError, BodyTooLargeError, hasBody } from './body.ts';
 import type { Exchange } from './exchange.ts';
+import type { UpstreamErrorKind } from './upstream-error.ts';
 
-export type ErrorCode =
-  | 'bad_request'
-  | 'no_route'
-  | 'route_not_ready'
-  | 'payload_too_large'
-  | 'request_timeout'
-  | 'upstream_timeout'
-  | 'upstream_unavailable'
-  | 'bad_upstream_response'
-  | 'function_error'
-  | 'function_timeout'
-  | 'function_not_found'
-  | 'invoke_failed'
-  | 'throttled'
-  | 'not_implemented'
-  | 'http_version_not_supported'
-  | 'internal_error';
+/**
+ * Every `error` code of the responses lambda-ingress gives itself, and the
+ * status it always goes with (the README's "Responses lambda-ingress gives
+ * itself" and "Error mapping" tables; test/dataplane/error-codes.test.ts
+ * holds them to this).
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  no_route: 404,
+  route_not_ready: 503,
+  payload_too_large: 413,
+  request_timeout: 408,
+  upstream_timeout: 504,
+  upstream_unavailable: 502,
+  bad_upstream_response: 502,
+  function_error: 502,
+  function_timeout: 504,
+  function_not_found: 502,
+  invoke_failed: 502,
+  throttled: 429,
+  not_implemented: 501,
+  http_version_not_supported: 505,
+  internal_error: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** A request answered before routing, because it cannot be served as sent. */
 export interface Refusal {
-  status: number;
   error: ErrorCode;
   /** Says what is wrong without quoting the request (its query may hold secrets). */
   message: string;
@@ -39,19 +48,15 @@ export interface ErrorBody {
   [extra: string]: unknown;
 }
 
-export function sendError(
-  res: ServerResponse,
-  status: number,
-  body: ErrorBody,
-  headers: Record<string, string> = {},
-): void {
+/** Answers with `body`, under the status its error code goes with. */
+export function sendError(res: ServerResponse, body: ErrorBody, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     // Too late for a status code: cut the connection so the client sees a failure, not a short body.
     res.destroy();
     return;
   }
   const payload = JSON.stringify(body);
-  res.writeHead(status, {
+  res.writeHead(ERROR_STATUS[body.error], {
     ...headers,
     // An answer given before the request body was read (413, 404, 503, 408) closes the connection:
     // keeping it would mean reading, for as long as the client cares to send it, a body nobody wants.
@@ -65,7 +70,7 @@ export function sendError(
 
 /** The 408 of a request whose body did not arrive within the route's timeout. */
 export function requestTimeout(exchange: Exchange, route: string, error: BodyTimeoutError): void {
-  sendError(exchange.res, 408, {
+  sendError(exchange.res, {
     error: 'request_timeout',
     message: error.message,
     route,
@@ -77,9 +82,9 @@ export function requestTimeout(exchange: Exchange, route: string, error: BodyTim
  * Answers a request whose body could not be read (body.ts readBody): 413
  * saying `tooLarge`, 408, or nothing when the client is gone.
  */
-export function rejectBody(exchange: Exchange, route: string, error: unknown, tooLarge: string): void {
+export function rejectBody(exchange: Exchange, route: string, error: BodyError, tooLarge: string): void {
   if (error instanceof BodyTooLargeError) {
-    sendError(exchange.res, 413, {
+    sendError(exchange.res, {
       error: 'payload_too_large',
       message: tooLarge,
       route,
@@ -102,12 +107,14 @@ export function credentialsUnavailable(source: { problem: string | undefined }) 
   };
 }
 
-/** What went wrong talking to an upstream, as the status code the client gets. */
+/** What went wrong talking to an upstream, as the error code the client gets. */
 export interface UpstreamFailure {
-  status: 502 | 504;
   code: 'upstream_timeout' | 'upstream_unavailable' | 'bad_upstream_response';
   /** For metrics and logs. */
-  kind: 'timeout' | 'queue_timeout' | 'connect' | 'tls' | 'reset' | 'bad_response';
+  kind: Extract<
+    UpstreamErrorKind,
+    'timeout' | 'queue_timeout' | 'connect' | 'tls' | 'reset' | 'bad_response'
+  >;
   message: string;
 }
 
@@ -119,7 +126,6 @@ export function classifyUpstreamError(error: unknown, timeoutMs: number): Upstre
   const code = (error as { code?: string }).code ?? '';
   if (TIMEOUT_CODES.has(code) || (error as Error).name === 'TimeoutError') {
     return {
-      status: 504,
       code: 'upstream_timeout',
       kind: 'timeout',
       message: `upstream did not answer within ${timeoutMs} ms`,
@@ -132,7 +138,6 @@ export function classifyUpstreamError(error: unknown, timeoutMs: number): Upstre
     /certificate|SSL/i.test(code)
   ) {
     return {
-      status: 502,
       code: 'upstream_unavailable',
       kind: 'tls',
       message: `TLS handshake with upstream failed (${code})`,
@@ -146,7 +151,6 @@ export function classifyUpstreamError(error: unknown, timeoutMs: number): Upstre
     code === 'ENETUNREACH'
   ) {
     return {
-      status: 502,
       code: 'upstream_unavailable',
       kind: 'connect',
       message: `cannot connect to upstream (${code})`,
@@ -159,7 +163,6 @@ export function classifyUpstreamError(error: unknown, timeoutMs: number): Upstre
     return badUpstreamResponse(`the upstream's response is not valid HTTP/1.1 (${message})`);
   }
   return {
-    status: 502,
     code: 'upstream_unavailable',
     kind: 'reset',
     message: `upstream connection failed (${code || (error as Error).name || 'error'})`,
@@ -175,7 +178,7 @@ export function sendUpstreamFailure(
 ): void {
   exchange.upstreamError = failure.kind;
   exchange.upstream = upstream;
-  sendError(exchange.res, failure.status, {
+  sendError(exchange.res, {
     error: failure.code,
     message: failure.message,
     route,
@@ -184,13 +187,12 @@ export function sendUpstreamFailure(
 }
 
 export function badUpstreamResponse(message: string): UpstreamFailure {
-  return { status: 502, code: 'bad_upstream_response', kind: 'bad_response', message };
+  return { code: 'bad_upstream_response', kind: 'bad_response', message };
 }
 
 /** A request that waited longer than the route's timeout for a free connection (keepalive.maxConnections). */
 export function queueTimeout(timeoutMs: number): UpstreamFailure {
   return {
-    status: 504,
     code: 'upstream_timeout',
     kind: 'queue_timeout',
     message: `no connection to the upstream became free within ${timeoutMs} ms`,

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Forwarding } from './headers.ts';
+import type { UpstreamErrorKind } from './upstream-error.ts';
 
 /** One request through the data plane: what handlers read, and what they record for logs and metrics. */
 export interface Exchange {
@@ -18,8 +19,8 @@ export interface Exchange {
   readonly forwarding: Forwarding;
   /** Time spent waiting for the upstream, from dispatch to the end of its response. */
   upstreamMs?: number;
-  /** Why the upstream call failed, for metrics: timeout, connect, tls, reset, function_error, throttled, … */
-  upstreamError?: string;
+  /** Why the upstream call failed, for the access log and metrics. */
+  upstreamError?: UpstreamErrorKind;
   /** The upstream's host:port, recorded when the call to it failed (never a path or query). */
   upstream?: string;
   /** The upstream's request id (x-amzn-RequestId), when it gave one. */

@@ -1,21 +1,16 @@
 // url targets: forward the request to an API Gateway stage, a function URL or
 // any HTTP upstream, signing it with SigV4 when the route says so.
+import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { type CredentialSource, waitForCredentials } from '../aws/credentials.ts';
-import { payloadHash, RouteSigner } from '../aws/sigv4.ts';
+import type { CredentialSource } from '../aws/credentials.ts';
 import type { ReadyRoute, UrlTarget } from '../compile/route.ts';
-import { BodyTimeoutError, hasBody, readBody, sendContinue } from './body.ts';
-import {
-  credentialsUnavailable,
-  queueTimeout,
-  rejectBody,
-  sendError,
-  sendUpstreamFailure,
-} from './errors.ts';
+import { BodyTimeoutError, hasBody, sendContinue } from './body.ts';
+import { queueTimeout, sendError, sendUpstreamFailure } from './errors.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
 import { type RequestHeaderPolicy, upstreamRequestHeaders } from './headers.ts';
 import type { Upstream } from './pools.ts';
 import { ResponseRelay } from './relay.ts';
+import { RouteSigning } from './signing.ts';
 import { upstreamPath } from './upstream-path.ts';
 
 export interface ForwarderOptions {
@@ -32,7 +27,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 export class UrlForwarder implements RouteHandler {
   readonly #route: ReadyRoute;
   readonly #target: UrlTarget;
-  readonly #signer: RouteSigner | undefined;
+  /** Set when the route signs its requests (auth.iam). */
+  readonly #signing: RouteSigning | undefined;
   readonly #apiKey: string | undefined;
   readonly #options: ForwarderOptions;
   readonly #headerPolicy: RequestHeaderPolicy;
@@ -41,13 +37,22 @@ export class UrlForwarder implements RouteHandler {
     this.#route = route;
     this.#target = route.target;
     const { iam } = route.auth;
-    this.#signer =
+    const { credentials, bodyLimit } = options;
+    this.#signing =
       iam &&
-      new RouteSigner({
-        host: route.target.host,
-        region: iam.region,
-        service: iam.service,
-        path: route.target.basePath,
+      credentials &&
+      new RouteSigning({
+        routeKey: route.key,
+        target: {
+          host: route.target.host,
+          region: iam.region,
+          service: iam.service,
+          path: route.target.basePath,
+        },
+        credentials,
+        bodyLimit,
+        tooLarge: `request body is larger than ${bodyLimit} bytes, the most that can be signed`,
+        timeoutMs: route.connection.timeoutMs,
       });
     this.#apiKey = route.auth.apiKey?.reveal();
     this.#options = options;
@@ -67,7 +72,6 @@ export class UrlForwarder implements RouteHandler {
     if (path === undefined) {
       return sendError(
         exchange.res,
-        400,
         {
           error: 'bad_request',
           message: "the request path could resolve above the target's path once decoded; it is not forwarded",
@@ -85,39 +89,25 @@ export class UrlForwarder implements RouteHandler {
     );
     if (this.#apiKey !== undefined) headers.push('x-api-key', this.#apiKey);
 
-    const { timeoutMs } = this.#route.connection;
-    let body: Buffer | typeof req | null = hasBody(req) ? req : null;
-    const source = this.#options.credentials;
-    if (this.#signer && source) {
-      try {
-        body = body && (await readBody(req, res, this.#options.bodyLimit, timeoutMs));
-      } catch (error) {
-        const limit = this.#options.bodyLimit;
-        return rejectBody(
-          exchange,
-          this.#route.key,
-          error,
-          `request body is larger than ${limit} bytes, the most that can be signed`,
-        );
-      }
-      const credentials = source.current() ?? (await waitForCredentials(source));
-      if (!credentials) {
-        return sendError(res, 503, {
-          ...credentialsUnavailable(source),
-          route: this.#route.key,
-          requestId: exchange.requestId,
-        });
-      }
-      this.#signer.sign(
+    let body: Buffer | IncomingMessage | null = hasBody(req) ? req : null;
+    const signing = this.#signing;
+    if (signing) {
+      // A signed body is hashed: read whole first.
+      const read = body && (await signing.readBody(exchange));
+      if (read === undefined) return;
+      const signed = signing.sign(
+        exchange,
         headers,
-        credentials,
         exchange.method,
         path,
         exchange.query,
-        payloadHash(body ?? undefined),
+        read ?? undefined,
       );
+      if (signed !== true && !(await signed)) return;
+      body = read;
     }
 
+    const { timeoutMs } = this.#route.connection;
     const { slots, address } = this.#options.upstream;
     if (slots && !slots.tryAcquire() && !(await slots.wait(timeoutMs))) {
       return sendUpstreamFailure(exchange, this.#route.key, address, queueTimeout(timeoutMs));

@@ -1,33 +1,31 @@
 // function targets: turn the request into the API Gateway / ALB event the
-// function expects, call the Lambda Invoke API with SigV4, and turn the
-// function's result (or Lambda's error) back into HTTP. The mapping of every
-// Lambda outcome to a status code is documented in the README.
+// function expects, call the Lambda Invoke API with SigV4, and answer with
+// what invoke-outcome.ts makes of Lambda's answer (the README's "Error
+// mapping").
 import type { Dispatcher } from 'undici';
-import { type CredentialSource, waitForCredentials } from '../aws/credentials.ts';
-import { payloadHash, RouteSigner } from '../aws/sigv4.ts';
+import type { CredentialSource } from '../aws/credentials.ts';
 import type { FunctionTarget, ReadyRoute } from '../compile/route.ts';
-import { hasBody, readBody } from './body.ts';
-import {
-  badUpstreamResponse,
-  classifyUpstreamError,
-  credentialsUnavailable,
-  type ErrorCode,
-  queueTimeout,
-  rejectBody,
-  sendError,
-  sendUpstreamFailure,
-} from './errors.ts';
-import type { EventResponse, PayloadFormat } from './events/types.ts';
+import { hasBody } from './body.ts';
+import { classifyUpstreamError, queueTimeout, sendError, sendUpstreamFailure } from './errors.ts';
+import type { PayloadFormat } from './events/types.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
-import { eventHeaders, HOP_BY_HOP } from './headers.ts';
+import { eventHeaders } from './headers.ts';
 import type { RouteHealth } from './health.ts';
+import {
+  eventTooLarge,
+  type InvokeAnswer,
+  type InvokedFunction,
+  type InvokeFailure,
+  type InvokeResponse,
+  invokeOutcome,
+  payloadLimit,
+  payloadLimitText,
+  RESPONSE_LIMIT,
+  unsendable,
+} from './invoke-outcome.ts';
 import type { Upstream } from './pools.ts';
+import { RouteSigning } from './signing.ts';
 
-/** Invoke API payload limits: 6 MB synchronous, 1 MB asynchronous (Event). */
-export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
-export const ASYNC_PAYLOAD_LIMIT = 1024 * 1024;
-/** Lambda answers at most 6 MB synchronously (in AWS's own figure, this many bytes); more is not a valid answer. */
-const RESPONSE_LIMIT = 6_291_556;
 const EMPTY = Buffer.alloc(0);
 
 export interface InvokerOptions {
@@ -41,59 +39,97 @@ export class FunctionInvoker implements RouteHandler {
   readonly #route: ReadyRoute;
   readonly #target: FunctionTarget;
   readonly #options: InvokerOptions;
-  readonly #limit: number;
   readonly #path: string;
   readonly #query: string;
-  readonly #signer: RouteSigner;
+  readonly #signing: RouteSigning;
+  readonly #function: InvokedFunction;
+  /** The route's FunctionNotFound problem, in words. */
+  readonly #notFound: string;
   readonly #context: { accountId: string; apiId: string; stage: string; region: string };
 
   constructor(route: ReadyRoute & { target: FunctionTarget }, options: InvokerOptions) {
+    const { target } = route;
     this.#route = route;
-    this.#target = route.target;
+    this.#target = target;
     this.#options = options;
-    this.#limit = route.target.invocationType === 'Event' ? ASYNC_PAYLOAD_LIMIT : SYNC_PAYLOAD_LIMIT;
-    const q = route.target.invokePath.indexOf('?');
-    this.#path = q === -1 ? route.target.invokePath : route.target.invokePath.slice(0, q);
-    this.#query = q === -1 ? '' : route.target.invokePath.slice(q + 1);
-    this.#signer = new RouteSigner({
-      host: route.target.host,
-      region: route.target.region,
-      service: 'lambda',
-      path: this.#path,
-      query: this.#query,
+    const q = target.invokePath.indexOf('?');
+    this.#path = q === -1 ? target.invokePath : target.invokePath.slice(0, q);
+    this.#query = q === -1 ? '' : target.invokePath.slice(q + 1);
+    this.#signing = new RouteSigning({
+      routeKey: route.key,
+      target: {
+        host: target.host,
+        region: target.region,
+        service: 'lambda',
+        path: this.#path,
+        query: this.#query,
+      },
+      credentials: options.credentials,
+      bodyLimit: payloadLimit(target.invocationType),
+      tooLarge: `request body is over the ${payloadLimitText(target.invocationType)} Lambda limit`,
+      timeoutMs: route.connection.timeoutMs,
     });
+    this.#function = {
+      functionName: target.functionName,
+      formatName: target.payloadFormat,
+      format: options.format,
+    };
+    this.#notFound = `the Invoke API says function ${target.functionName} does not exist`;
     this.#context = {
       // Function URLs without IAM report "anonymous"; a full or partial ARN names the real account.
-      accountId: /(?:^|:)(\d{12}):function:/.exec(route.target.functionName)?.[1] ?? 'anonymous',
+      accountId: /(?:^|:)(\d{12}):function:/.exec(target.functionName)?.[1] ?? 'anonymous',
       apiId: 'lambda-ingress',
       stage: '$default',
-      region: route.target.region,
+      region: target.region,
     };
   }
 
   async handle(exchange: Exchange): Promise<void> {
     const { req } = exchange;
-    const fail = (status: number, body: Failure, headers?: Record<string, string>) =>
-      sendError(
-        exchange.res,
-        status,
-        { ...body, route: this.#route.key, requestId: exchange.requestId },
-        headers,
-      );
+    const target = this.#target;
+    const body = hasBody(req) ? await this.#signing.readBody(exchange) : EMPTY;
+    if (body === undefined) return;
+    const payload = Buffer.from(JSON.stringify(this.#event(exchange, body)));
+    const tooLarge = eventTooLarge(payload.length, target.invocationType);
+    if (tooLarge) return this.#fail(exchange, tooLarge);
+
+    const headers = [
+      'host',
+      target.host,
+      'content-type',
+      'application/json',
+      'x-amz-invocation-type',
+      target.invocationType,
+    ];
+    const signed = this.#signing.sign(exchange, headers, 'POST', this.#path, this.#query, payload);
+    if (signed !== true && !(await signed)) return;
+    // X-Ray: Lambda continues the caller's trace when it is given its header.
+    const traceId = req.headers['x-amzn-trace-id'];
+    if (typeof traceId === 'string') headers.push('x-amzn-trace-id', traceId);
 
     const { timeoutMs } = this.#route.connection;
-    let body: Buffer = EMPTY;
-    try {
-      if (hasBody(req)) body = await readBody(req, exchange.res, this.#limit, timeoutMs);
-    } catch (error) {
-      return rejectBody(
-        exchange,
-        this.#route.key,
-        error,
-        `request body is over the ${this.#limitText()} Lambda limit`,
-      );
+    const answer = await this.#invoke(exchange, {
+      method: 'POST',
+      path: target.invokePath,
+      headers,
+      body: payload,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    if (!answer) return;
+    const outcome = invokeOutcome(answer, this.#function, exchange.method, exchange.requestId);
+    if (outcome.awsRequestId) exchange.upstreamRequestId = outcome.awsRequestId;
+    if (outcome.functionFound !== undefined) {
+      const problem = outcome.functionFound ? undefined : this.#notFound;
+      this.#options.health.report(this.#route.key, 'FunctionNotFound', problem);
     }
-    const event = this.#options.format.toEvent({
+    if (outcome.ok) this.#send(exchange, outcome);
+    else this.#fail(exchange, outcome);
+  }
+
+  #event(exchange: Exchange, body: Buffer): Record<string, unknown> {
+    const { req } = exchange;
+    return this.#options.format.toEvent({
       method: exchange.method,
       rawPath: exchange.path,
       rawQuery: exchange.query,
@@ -111,130 +147,6 @@ export class FunctionInvoker implements RouteHandler {
       },
       context: this.#context,
     });
-    const payload = Buffer.from(JSON.stringify(event));
-    if (payload.length > this.#limit) {
-      return fail(413, {
-        error: 'payload_too_large',
-        message: `the Lambda event for this request is ${payload.length} bytes, over the ${this.#limitText()} limit`,
-      });
-    }
-
-    const { credentials: source, format, health } = this.#options;
-    const credentials = source.current() ?? (await waitForCredentials(source));
-    if (!credentials) return fail(503, credentialsUnavailable(source));
-    const target = this.#target;
-    const headers = [
-      'host',
-      target.host,
-      'content-type',
-      'application/json',
-      'x-amz-invocation-type',
-      target.invocationType,
-    ];
-    this.#signer.sign(headers, credentials, 'POST', this.#path, this.#query, payloadHash(payload));
-    // X-Ray: Lambda continues the caller's trace when it is given its header.
-    const traceId = req.headers['x-amzn-trace-id'];
-    if (typeof traceId === 'string') headers.push('x-amzn-trace-id', traceId);
-
-    const answer = await this.#invoke(exchange, {
-      method: 'POST',
-      path: target.invokePath,
-      headers,
-      body: payload,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
-    if (!answer) return;
-    const { status, headers: responseHeaders, result } = answer;
-    const awsRequestId = header(responseHeaders, 'x-amzn-requestid');
-    if (awsRequestId) exchange.upstreamRequestId = awsRequestId;
-    const idHeader: Record<string, string> = awsRequestId ? { 'x-amzn-RequestId': awsRequestId } : {};
-    const awsError = header(responseHeaders, 'x-amzn-errortype')?.split(':')[0];
-
-    if (status === 404 && awsError === 'ResourceNotFoundException') {
-      health.report(
-        this.#route.key,
-        'FunctionNotFound',
-        `the Invoke API says function ${target.functionName} does not exist`,
-      );
-      exchange.upstreamError = 'function_not_found';
-      return fail(
-        502,
-        {
-          error: 'function_not_found',
-          message: `Lambda function ${target.functionName} not found`,
-          awsRequestId,
-        },
-        idHeader,
-      );
-    }
-    if (status === 429) {
-      exchange.upstreamError = 'throttled';
-      const retryAfter = header(responseHeaders, 'retry-after') ?? '1';
-      return fail(
-        429,
-        { error: 'throttled', message: 'the Lambda function is throttled; retry later', awsRequestId },
-        { ...idHeader, 'retry-after': retryAfter },
-      );
-    }
-    if (status === 413) {
-      return fail(
-        413,
-        { error: 'payload_too_large', message: 'Lambda refused the request as too large', awsRequestId },
-        idHeader,
-      );
-    }
-    if (status !== 200 && status !== 202) {
-      exchange.upstreamError = 'invoke_failed';
-      return fail(
-        502,
-        {
-          error: 'invoke_failed',
-          message: `the Lambda Invoke API answered ${status}${awsError ? ` ${awsError}` : ''}`,
-          awsRequestId,
-        },
-        idHeader,
-      );
-    }
-    health.report(this.#route.key, 'FunctionNotFound', undefined);
-
-    const functionError = header(responseHeaders, 'x-amz-function-error');
-    if (functionError) {
-      if (isTimeout(result)) {
-        exchange.upstreamError = 'function_timeout';
-        return fail(
-          504,
-          { error: 'function_timeout', message: 'the Lambda function timed out', awsRequestId },
-          idHeader,
-        );
-      }
-      exchange.upstreamError = 'function_error';
-      // Never the function's error message or stack trace: they are for its logs, not its callers.
-      return fail(
-        502,
-        { error: 'function_error', message: `the Lambda function failed (${functionError})`, awsRequestId },
-        idHeader,
-      );
-    }
-    if (status === 202) {
-      exchange.res.writeHead(202, { ...idHeader, 'x-request-id': exchange.requestId, 'content-length': 0 });
-      exchange.res.end();
-      return;
-    }
-    const mapped = format.toResponse(result);
-    if (!mapped.ok) {
-      exchange.upstreamError = 'bad_response';
-      return fail(
-        502,
-        {
-          error: 'bad_upstream_response',
-          message: `the function's response is not valid for payload format ${target.payloadFormat}: ${mapped.reason}`,
-          awsRequestId,
-        },
-        idHeader,
-      );
-    }
-    this.#send(exchange, mapped.response, awsRequestId);
   }
 
   /**
@@ -259,18 +171,11 @@ export class FunctionInvoker implements RouteHandler {
     const started = performance.now();
     try {
       const response = await pool.request({ ...options, signal: abort.signal });
-      const result = await readLimited(response.body, RESPONSE_LIMIT);
-      return { status: response.statusCode, headers: response.headers, result };
+      const payload = await readPayload(response.body, RESPONSE_LIMIT);
+      return { status: response.statusCode, headers: response.headers, payload };
     } catch (error) {
-      if (res.destroyed) {
-        exchange.upstreamError = 'client_closed';
-      } else {
-        const failure =
-          error instanceof ResponseTooLargeError
-            ? badUpstreamResponse(`the Invoke API answered more than ${RESPONSE_LIMIT} bytes, Lambda's limit`)
-            : classifyUpstreamError(error, timeoutMs);
-        sendUpstreamFailure(exchange, this.#route.key, address, failure);
-      }
+      if (res.destroyed) exchange.upstreamError = 'client_closed';
+      else sendUpstreamFailure(exchange, this.#route.key, address, classifyUpstreamError(error, timeoutMs));
       return undefined;
     } finally {
       exchange.upstreamMs = performance.now() - started;
@@ -279,96 +184,49 @@ export class FunctionInvoker implements RouteHandler {
     }
   }
 
-  /** Sends the function's response: never a header that would make Node refuse it or the framing lie. */
-  #send(exchange: Exchange, response: EventResponse, awsRequestId: string | undefined): void {
+  /** Sends the function's response, unless the client has gone. */
+  #send(exchange: Exchange, response: InvokeResponse): void {
     const { res } = exchange;
     if (res.destroyed) {
       exchange.upstreamError = 'client_closed';
       return;
     }
-    const { statusCode, statusMessage, headers, body } = response;
-    const flat: string[] = [];
-    for (const [name, value] of headers) {
-      if (!CONTROLLED.has(name.toLowerCase())) flat.push(name, value);
-    }
-    if (awsRequestId) flat.push('x-amzn-RequestId', awsRequestId);
-    flat.push('x-request-id', exchange.requestId);
-    // 204 and 304 have no content (RFC 9110 §15.3.5, §15.4.5); a HEAD response tells the length of a GET's.
-    const empty = statusCode === 204 || statusCode === 304;
-    if (!empty) flat.push('content-length', String(body.length));
     try {
-      if (statusMessage) res.writeHead(statusCode, statusMessage, flat);
-      else res.writeHead(statusCode, flat);
+      if (response.statusMessage) res.writeHead(response.status, response.statusMessage, response.headers);
+      else res.writeHead(response.status, response.headers);
     } catch (error) {
       // What events/response.ts lets through and Node still refuses (a reason phrase, a rule of its own).
-      const reason = (error as { code?: string }).code ?? 'invalid header';
-      exchange.upstreamError = 'bad_response';
-      sendError(
-        res,
-        502,
-        {
-          error: 'bad_upstream_response',
-          message: `the function's response cannot be sent (${reason})`,
-          route: this.#route.key,
-          requestId: exchange.requestId,
-          awsRequestId,
-        },
-        awsRequestId ? { 'x-amzn-RequestId': awsRequestId } : {},
-      );
+      const code = (error as { code?: string }).code ?? 'invalid header';
+      this.#fail(exchange, unsendable(code, response.awsRequestId));
       return;
     }
-    res.end(empty || exchange.method === 'HEAD' ? undefined : body);
+    res.end(response.body);
   }
 
-  #limitText(): string {
-    return this.#limit === SYNC_PAYLOAD_LIMIT ? '6 MB' : '1 MB';
-  }
-}
-
-interface Failure {
-  error: ErrorCode;
-  message: string;
-  reason?: string;
-  awsRequestId?: string | undefined;
-}
-
-interface InvokeAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  result: Buffer;
-}
-
-/**
- * Headers a function's result cannot set: the framing (Content-Length, and
- * the hop-by-hop ones such as Transfer-Encoding and Trailer, which Node
- * refuses next to a Content-Length), and the ids the proxy sets itself.
- */
-const CONTROLLED = new Set([...HOP_BY_HOP, 'content-length', 'x-amzn-requestid', 'x-request-id']);
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Lambda reports a timeout as an Unhandled function error of type Sandbox.Timedout. */
-function isTimeout(payload: Buffer): boolean {
-  try {
-    const error = JSON.parse(payload.toString('utf8')) as { errorType?: string; errorMessage?: string };
-    return error.errorType === 'Sandbox.Timedout' || /Task timed out/.test(error.errorMessage ?? '');
-  } catch {
-    return false;
+  #fail(exchange: Exchange, failure: InvokeFailure): void {
+    if (failure.upstreamError) exchange.upstreamError = failure.upstreamError;
+    sendError(
+      exchange.res,
+      {
+        error: failure.error,
+        message: failure.message,
+        awsRequestId: failure.awsRequestId,
+        route: this.#route.key,
+        requestId: exchange.requestId,
+      },
+      failure.headers,
+    );
   }
 }
 
-class ResponseTooLargeError extends Error {}
-
-async function readLimited(body: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
+/** The body, read until its end or until it is over `limit` (the payload is then longer than `limit`). */
+async function readPayload(body: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) throw new ResponseTooLargeError();
     chunks.push(chunk);
+    size += chunk.length;
+    if (size > limit) break;
   }
   return Buffer.concat(chunks, size);
 }

@@ -9,32 +9,26 @@ import type { IncomingMessage } from 'node:http';
 import type { Refusal } from './errors.ts';
 
 const NO_VERSION: Refusal = {
-  status: 400,
   error: 'bad_request',
   message: 'the request line has no HTTP version; HTTP/0.9 is not served',
 };
 const VERSION: Refusal = {
-  status: 505,
   error: 'http_version_not_supported',
   message: 'only HTTP/1.0 and HTTP/1.1 are served',
 };
 const TRACE: Refusal = {
-  status: 501,
   error: 'not_implemented',
   message: 'TRACE is not served: it would echo the request with the credentials added to it',
 };
 const CONNECT: Refusal = {
-  status: 501,
   error: 'not_implemented',
   message: 'CONNECT is not served: lambda-ingress opens no tunnels',
 };
 const CODING: Refusal = {
-  status: 501,
   error: 'not_implemented',
   message: 'the request body has a transfer coding other than chunked',
 };
 const CODING_IN_HTTP_1_0: Refusal = {
-  status: 400,
   error: 'bad_request',
   message: 'an HTTP/1.0 request cannot have Transfer-Encoding',
 };

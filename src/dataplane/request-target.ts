@@ -26,7 +26,7 @@ interface HostPort {
   port: string;
 }
 
-const badRequest = (message: string): Refusal => ({ status: 400, error: 'bad_request', message });
+const badRequest = (message: string): Refusal => ({ error: 'bad_request', message });
 const FRAGMENT = badRequest('the request target contains "#", which no request target may');
 const BAD_ESCAPE = badRequest('the request path has a malformed percent-escape, or one that is not UTF-8');
 const BAD_FORM = badRequest('the request target must be a path, an absolute http(s) URL, or "*" for OPTIONS');

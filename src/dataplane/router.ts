@@ -54,8 +54,8 @@ export class Router {
       namespace: found?.route.namespace,
     };
     if (refusal) {
-      const { status, error, message } = refusal;
-      sendError(res, status, { error, message, requestId }, { connection: 'close' });
+      const { error, message } = refusal;
+      sendError(res, { error, message, requestId }, { connection: 'close' });
       return exchange;
     }
     if (path === '*') {
@@ -65,7 +65,7 @@ export class Router {
       return exchange;
     }
     if (!found) {
-      sendError(res, 404, { error: 'no_route', message: `no route for ${method} ${path}`, requestId });
+      sendError(res, { error: 'no_route', message: `no route for ${method} ${path}`, requestId });
       return exchange;
     }
     const { route } = found;
@@ -74,10 +74,15 @@ export class Router {
       const { reason, message } = route.ready
         ? { reason: 'NotServed', message: 'route has no handler' }
         : route;
-      sendError(res, 503, { error: 'route_not_ready', message, route: route.key, reason, requestId });
+      sendError(res, { error: 'route_not_ready', message, route: route.key, reason, requestId });
       return exchange;
     }
-    await handler.handle(exchange);
+    try {
+      await handler.handle(exchange);
+    } catch (error) {
+      // A bug in the handler: the server answers 500, and the exchange is still logged and counted.
+      exchange.failure = { error };
+    }
     return exchange;
   }
 }
@@ -87,4 +92,6 @@ export interface RoutedExchange extends Exchange {
   routeKey: string | undefined;
   routeName: string | undefined;
   namespace: string | undefined;
+  /** What the route's handler threw, when it did. */
+  failure?: { error: unknown };
 }

@@ -19,7 +19,7 @@ export interface DataPlaneServerOptions {
   logger: FastifyBaseLogger;
   /** Called once per request after the response is done. */
   onExchange?: (exchange: RoutedExchange, durationMs: number) => void;
-  /** Called when a request fails in a way no handler caught (it gets a 500; the process keeps serving). */
+  /** Called when a request fails in a way no handler caught (it gets a 500, logged and counted; the process keeps serving). */
   onUncaught?: () => void;
 }
 
@@ -28,16 +28,20 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const HEADERS_TIMEOUT_MS = 10_000;
 
 export function createDataPlaneServer({ router, logger, onExchange, onUncaught }: DataPlaneServerOptions) {
+  // One request's failure never takes the process down.
+  const fail = (res: ServerResponse, requestId: string, error: unknown) => {
+    logger.error({ err: error, requestId }, 'request failed');
+    onUncaught?.();
+    sendError(res, { error: 'internal_error', message: 'internal error', requestId });
+  };
   const serve = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
     const started = performance.now();
     try {
       const exchange = await router.route(req, res, requestId);
+      if (exchange.failure) fail(res, requestId, exchange.failure.error);
       onExchange?.(exchange, performance.now() - started);
     } catch (error) {
-      // One request's failure never takes the process down.
-      logger.error({ err: error, requestId }, 'request failed');
-      onUncaught?.();
-      sendError(res, 500, { error: 'internal_error', message: 'internal error', requestId });
+      fail(res, requestId, error);
     }
   };
   const handle = (request: FastifyRequest, reply: FastifyReply) => {
