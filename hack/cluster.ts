@@ -23,12 +23,13 @@ import {
 } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify as toYaml } from 'yaml';
+import { freePorts } from './lib/ports.ts';
+import { commandLine, hasProcfs, processStat } from './lib/procfs.ts';
 
 const execFileP = promisify(execFile);
 
@@ -338,14 +339,10 @@ function isAlive(pid: number, bin: string): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
-    const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
-    return argv0 === bin;
-  } catch {
-    return !existsSync('/proc/self'); // no procfs (macOS): trust kill(0)
-  }
+  const state = processStat(pid)?.state;
+  const argv0 = commandLine(pid)?.[0];
+  if (state === undefined || argv0 === undefined) return !hasProcfs(); // no procfs (macOS): trust kill(0)
+  return state !== 'Z' && argv0 === bin;
 }
 
 async function stopProcess(pid: number, bin: string, graceful: boolean, timeoutMs = 15_000): Promise<void> {
@@ -384,24 +381,6 @@ function spawnDetached(bin: string, args: string[], logPath: string): number {
   } finally {
     closeSync(fd);
   }
-}
-
-/** Loopback ports that were free a moment ago (all held open together, so distinct). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 function logTail(file: string, lines = 40): string {
@@ -685,8 +664,8 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<ClusterInfo>
     await ensureCerts(p, log);
     const [clientPort, peerPort, port] = await freePorts(3);
     s = {
-      etcd: { bin: bins.etcd, pid: 0, clientPort: clientPort!, peerPort: peerPort! },
-      apiserver: { bin: bins.kubeApiserver, pid: 0, port: port!, extraArgs: opts.extraApiserverArgs ?? [] },
+      etcd: { bin: bins.etcd, pid: 0, clientPort, peerPort },
+      apiserver: { bin: bins.kubeApiserver, pid: 0, port, extraArgs: opts.extraApiserverArgs ?? [] },
     };
     const t0 = Date.now();
     log(`starting etcd on 127.0.0.1:${clientPort}`);

@@ -4,8 +4,8 @@
 // kept, with the peer appended to X-Forwarded-For, in url requests and in
 // function events alike. One request has exactly one Host.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send, sendRaw } from '../support/http.ts';
@@ -38,8 +38,7 @@ beforeAll(async () => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ url: req.url, headers: req.rawHeaders }));
   });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const url = `http://127.0.0.1:${await listenLoopback(upstream)}`;
   emulator = await startEmulator({
     credentials: [KEYS],
     functions: { events: { handler: (event) => ({ statusCode: 200, body: JSON.stringify(event) }) } },

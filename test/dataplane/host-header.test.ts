@@ -3,8 +3,8 @@
 // JSON 400 and reaches no upstream, and a wildcard host never matches a name
 // with an empty label.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { sendRaw } from '../support/http.ts';
 import { documents, lambdaRoute } from '../support/manifests.ts';
@@ -19,8 +19,7 @@ beforeAll(async () => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ url: req.url, headers: req.rawHeaders }));
   });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const url = `http://127.0.0.1:${await listenLoopback(upstream)}`;
   const route = (name: string, hosts: string) =>
     lambdaRoute(name, `${hosts}\nmatch: {path: /, pathType: Prefix}\ntarget: {url: "${url}/${name}"}`);
   gw = await startTestGateway({

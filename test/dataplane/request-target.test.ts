@@ -4,8 +4,8 @@
 // logged and counted, never quoting the query) or reaches the upstream or
 // function in origin-form, routed by what it names.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { sendRaw } from '../support/http.ts';
@@ -25,8 +25,7 @@ beforeAll(async () => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ url: req.url, headers: req.rawHeaders }));
   });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const url = `http://127.0.0.1:${await listenLoopback(upstream)}`;
   emulator = await startEmulator({
     credentials: [KEYS],
     functions: { events: { handler: (event) => ({ statusCode: 200, body: JSON.stringify(event) }) } },
