@@ -19,14 +19,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import type net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { type ClusterInfo, clusterDown, clusterUp } from '../hack/cluster.ts';
+import { freePorts, listenLoopback } from '../hack/lib/ports.ts';
+import { memoryMaps } from '../hack/lib/procfs.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/types.ts';
 import { benchObjects, inParallel, range } from './kube-objects.ts';
-import { freePort } from './procs.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 const CLUSTER_DIR = path.join(REPO_ROOT, '.cluster', 'bench-control-plane-profile');
@@ -285,21 +285,18 @@ async function memory(inspector: Inspector, pid: number): Promise<Memory> {
     "JSON.stringify({ mu: process.memoryUsage(), spaces: process.getBuiltinModule('v8').getHeapSpaceStatistics() })",
   );
   const { mu, spaces } = JSON.parse(js) as { mu: NodeJS.MemoryUsage; spaces: Memory['spaces'] };
-  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const kb = (field: string) =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0) * 1024;
-  const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
-  const heapMapping = /\[heap\]\n(?:.*\n)*?Rss:\s+(\d+) kB/.exec(smaps);
+  const maps = memoryMaps(pid);
+  if (!maps) throw new Error(`controller (pid ${pid}) is gone`);
   return {
-    brk: Number(heapMapping?.[1] ?? 0) * 1024,
+    brk: maps.heapBytes,
     rss: mu.rss,
     heapUsed: mu.heapUsed,
     heapTotal: mu.heapTotal,
     external: mu.external,
     arrayBuffers: mu.arrayBuffers,
     spaces,
-    anon: kb('Anonymous'),
-    file: kb('Rss') - kb('Anonymous'),
+    anon: maps.anonymousBytes,
+    file: maps.rssBytes - maps.anonymousBytes,
   };
 }
 
@@ -356,8 +353,7 @@ async function main(): Promise<void> {
     const { parse } = await import('yaml');
     const { ApiextensionsV1Api } = await import('@kubernetes/client-node');
     await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: parse(crdYaml) });
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    upstreamUrl = `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}/`;
+    upstreamUrl = `http://127.0.0.1:${await listenLoopback(upstream)}/`;
     await inParallel(range(0, NS), 8, (n) =>
       core.createNamespace({ body: { metadata: { name: `bench-${n}` } } }),
     );
@@ -378,7 +374,7 @@ async function main(): Promise<void> {
       createRoute,
     );
 
-    const [port, adminPort] = [await freePort(), await freePort()];
+    const [port, adminPort] = await freePorts(2);
     const dataUrl = `http://127.0.0.1:${port}`;
     const adminUrl = `http://127.0.0.1:${adminPort}`;
     child = spawn(

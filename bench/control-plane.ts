@@ -23,15 +23,15 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { type ClusterInfo, clusterDown, clusterUp, ETCD_VERSION } from '../hack/cluster.ts';
+import { freePorts, listenLoopback } from '../hack/lib/ports.ts';
+import { processStat, residentMemory } from '../hack/lib/procfs.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/types.ts';
 import { benchObjects, inParallel, range } from './kube-objects.ts';
-import { freePort } from './procs.ts';
 
 const execFileP = promisify(execFile);
 const REPO_ROOT = path.resolve(import.meta.dirname, '..');
@@ -206,37 +206,15 @@ async function startUpstream(): Promise<http.Server> {
     });
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  upstreamUrl = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+  upstreamUrl = `http://127.0.0.1:${await listenLoopback(server)}/`;
   return server;
 }
 
 // ---------------------------------------------------------------------------------------------------
 // The controller process
 
-const CLK_TCK = 100;
-
-function procStatus(pid: number): { rss: number; hwm: number } {
-  try {
-    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const field = (name: string) =>
-      Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
-    return { rss: field('VmRSS'), hwm: field('VmHWM') };
-  } catch {
-    return { rss: 0, hwm: 0 };
-  }
-}
-
 /** utime + stime of `pid`, in ms. */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
+const cpuMs = (pid: number): number => (processStat(pid)?.cpuSeconds ?? 0) * 1000;
 
 interface Metrics {
   tableVersion: number;
@@ -267,12 +245,12 @@ class Controller {
     this.logPath = logPath;
     this.#exited = new Promise((resolve) => child.on('exit', () => resolve()));
     this.#sampler = setInterval(() => {
-      this.peakSampledRss = Math.max(this.peakSampledRss, procStatus(this.pid).rss);
+      this.peakSampledRss = Math.max(this.peakSampledRss, residentMemory(this.pid).rssBytes);
     }, 50);
   }
 
   static async start(name: string, logDir: string, logLevel = 'warn'): Promise<Controller> {
-    const [dataPort, adminPort] = [await freePort(), await freePort()];
+    const [dataPort, adminPort] = await freePorts(2);
     const logPath = path.join(logDir, `controller-${name}.log`);
     const out = createWriteStream(logPath);
     await new Promise((resolve) => out.on('open', resolve));
@@ -598,7 +576,7 @@ async function measureColdSync(
 ): Promise<{ ctrl: Controller; sync: SyncResult }> {
   const ctrl = await Controller.start('cold-sync', logDir);
   const { adminUp, ready } = await ctrl.waitReady(120_000);
-  const atReady = procStatus(ctrl.pid);
+  const atReady = residentMemory(ctrl.pid);
   const cpuMsToReady = cpuMs(ctrl.pid);
   const sample = Array.from({ length: CONFIG.sample }, () => randomInt(routes));
   const { last: sampleServed } = await all200(
@@ -609,7 +587,7 @@ async function measureColdSync(
     `cold sync: ready after ${ms(ready - ctrl.startedAt)}, sample served after ${ms(sampleServed - ctrl.startedAt)}`,
   );
   const settleMs = await ctrl.settle();
-  const settled = procStatus(ctrl.pid);
+  const settled = residentMemory(ctrl.pid);
   const heapSettled = (await ctrl.metrics()).heapUsed;
   const metricsBefore = await scrape(ctrl);
   // Every route, once (validation, and what serving them all costs in memory).
@@ -619,7 +597,7 @@ async function measureColdSync(
     300_000,
   );
   const sweepMs = now() - sweepStarted;
-  const afterSweep = procStatus(ctrl.pid);
+  const afterSweep = residentMemory(ctrl.pid);
   const metricsAfter = await scrape(ctrl);
   return {
     ctrl,
@@ -629,17 +607,17 @@ async function measureColdSync(
       adminUpMs: adminUp - ctrl.startedAt,
       readyMs: ready - ctrl.startedAt,
       sampleServedMs: sampleServed - ctrl.startedAt,
-      rssAtReady: atReady.rss,
-      hwmAtReady: atReady.hwm,
+      rssAtReady: atReady.rssBytes,
+      hwmAtReady: atReady.peakRssBytes,
       settleMs,
-      rssSettled: settled.rss,
-      hwmSettled: settled.hwm,
+      rssSettled: settled.rssBytes,
+      hwmSettled: settled.peakRssBytes,
       heapSettled,
       sweepMs,
       metricsBefore,
       metricsAfter,
-      rssAfterSweep: afterSweep.rss,
-      hwmAfterSweep: afterSweep.hwm,
+      rssAfterSweep: afterSweep.rssBytes,
+      hwmAfterSweep: afterSweep.peakRssBytes,
       cpuMsToReady,
     },
   };
@@ -662,7 +640,7 @@ async function measureColdInfo(logDir: string, routes: number): Promise<InfoSync
   const ctrl = await Controller.start('cold-sync-info', logDir, 'info');
   try {
     const { ready } = await ctrl.waitReady(300_000);
-    const rssAtReady = procStatus(ctrl.pid).rss;
+    const rssAtReady = residentMemory(ctrl.pid).rssBytes;
     const cpuMsToReady = cpuMs(ctrl.pid);
     const sample = Array.from({ length: CONFIG.sample }, () => randomInt(routes));
     const { last } = await all200(
@@ -1021,10 +999,10 @@ async function main(): Promise<void> {
       const m = await c.metrics();
       report.steady.push({
         size,
-        rss: procStatus(c.pid).rss,
+        rss: residentMemory(c.pid).rssBytes,
         heap: m.heapUsed,
         settleMs,
-        apiserverRss: procStatus(cluster.apiserverPid).rss,
+        apiserverRss: residentMemory(cluster.apiserverPid).rssBytes,
       });
       for (const method of ['kubectl', 'client-node'] as const) {
         const result = await phase(`${CONFIG.changes} changes with ${fmt(size)} routes (${method})`, () =>

@@ -29,6 +29,7 @@ import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { cpuModel as readCpuModel } from '../hack/lib/procfs.ts';
 import { type LoadResult, type LoadSpec, VEGETA, VEGETA_MODULE, vegeta, wrk } from './load.ts';
 import { commandOutput, MachineMonitor, registerTempDir, run, TreeMonitor, waitQuiet } from './procs.ts';
 import { loadProfile, renderSummary, summarize } from './profile-summary.ts';
@@ -176,10 +177,7 @@ const HELP = `npm run bench -- [options]     (node bench/dataplane.ts)
 `;
 
 function machineInfo(): Record<string, string | number> {
-  const cpuModel =
-    /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ??
-    cpus()[0]?.model ??
-    'unknown';
+  const cpuModel = readCpuModel() ?? cpus()[0]?.model ?? 'unknown';
   const vegetaVersion = /\tmod\tgithub.com\/tsenart\/vegeta\/v12\t(\S+)/.exec(
     commandOutput('go', ['version', '-m', VEGETA]),
   )?.[1];

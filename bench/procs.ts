@@ -1,13 +1,20 @@
 // Process plumbing for the data-plane benchmark: every process the harness
 // starts is spawned in its own process group and registered here, so that it
 // (and whatever it forks: nginx workers, cluster workers) is killed on normal
-// exit, on an error and on Ctrl-C. Also: free ports, readiness polling and
-// CPU/RSS readings from /proc.
+// exit, on an error and on Ctrl-C. Also: readiness polling, and CPU/RSS of
+// process trees and of the machine (read through hack/lib/procfs.ts).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createWriteStream, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  allPids,
+  machineCpu,
+  processStat,
+  processTree,
+  residentMemory,
+  tcpOutSegments,
+} from '../hack/lib/procfs.ts';
 
 const running = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
@@ -143,17 +150,6 @@ export function commandOutput(command: string, args: string[]): string {
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Poll `url` until it answers `status` (default 200) or `timeoutMs` passes. */
 export async function waitForHttp(url: string, proc: Started | undefined, timeoutMs = 20_000, status = 200) {
   const deadline = Date.now() + timeoutMs;
@@ -185,79 +181,17 @@ export function tail(file: string, lines = 30): string {
   }
 }
 
-// ---- /proc readings ----
-
-const CLOCK_TICKS = Number(commandOutput('getconf', ['CLK_TCK'])) || 100;
-
-interface Stat {
-  comm: string;
-  ppid: number;
-  cpuSeconds: number;
-  systemSeconds: number;
-  /** CPU of reaped (waited-for) children */
-  childrenCpuSeconds: number;
-}
-
-function readStat(pid: number | 'self'): Stat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may contain spaces: fields are counted after its closing ')'.
-  const close = text.lastIndexOf(')');
-  const fields = text.slice(close + 2).split(' ');
-  // fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15, cutime 16, cstime 17.
-  return {
-    comm: text.slice(text.indexOf('(') + 1, close),
-    ppid: Number(fields[1]),
-    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
-    systemSeconds: Number(fields[12]) / CLOCK_TICKS,
-    childrenCpuSeconds: (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS,
-  };
-}
+// ---- CPU and memory of process trees, and of the machine ----
 
 /** CPU seconds of this process's reaped children so far: the delta around a `run()` is that child's CPU time. */
-export const reapedChildrenCpuSeconds = (): number => readStat('self')?.childrenCpuSeconds ?? 0;
+export const reapedChildrenCpuSeconds = (): number => processStat('self')?.childrenCpuSeconds ?? 0;
 
 /** CPU seconds of every process on the machine, by pid (for naming what else ran during a row). */
 export function allProcesses(): Map<number, { comm: string; cpuSeconds: number }> {
   const out = new Map<number, { comm: string; cpuSeconds: number }>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = readStat(Number(name));
-    if (stat) out.set(Number(name), { comm: stat.comm, cpuSeconds: stat.cpuSeconds });
-  }
-  return out;
-}
-
-function readRssBytes(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** `pid` and all its descendants (nginx workers, cluster workers), found by scanning /proc for parent ids. */
-export function processTree(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = readStat(Number(name));
-    if (!stat) continue;
-    const list = children.get(stat.ppid);
-    if (list) list.push(Number(name));
-    else children.set(stat.ppid, [Number(name)]);
-  }
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const p = queue.shift()!;
-    out.push(p);
-    queue.push(...(children.get(p) ?? []));
+  for (const pid of allPids()) {
+    const stat = processStat(pid);
+    if (stat) out.set(pid, { comm: stat.comm, cpuSeconds: stat.cpuSeconds });
   }
   return out;
 }
@@ -277,32 +211,12 @@ export function sampleTree(pid: number): TreeSample {
   let systemSeconds = 0;
   let rssBytes = 0;
   for (const p of pids) {
-    const stat = readStat(p);
+    const stat = processStat(p);
     cpuSeconds += stat?.cpuSeconds ?? 0;
     systemSeconds += stat?.systemSeconds ?? 0;
-    rssBytes += readRssBytes(p);
+    rssBytes += residentMemory(p).rssBytes;
   }
   return { pids, cpuSeconds, systemSeconds, rssBytes };
-}
-
-/** Machine-wide busy and total CPU seconds (summed over cores) from /proc/stat. */
-export function machineCpu(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
-  const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
-  const idle = v[3]! + v[4]!;
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: (total - idle) / CLOCK_TICKS, total: total / CLOCK_TICKS };
-}
-
-/** TCP segments sent, machine-wide (all of it is loopback here): /proc/net/snmp Tcp OutSegs. */
-export function tcpOutSegments(): number {
-  const lines = readFileSync('/proc/net/snmp', 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith('Tcp:'));
-  const names = lines[0]?.split(/\s+/) ?? [];
-  const values = lines[1]?.split(/\s+/) ?? [];
-  return Number(values[names.indexOf('OutSegs')] ?? Number.NaN);
 }
 
 /** Waits (up to `maxMs`) until the machine is quiet: less than `cores` busy over a 1 s sample. */

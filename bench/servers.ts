@@ -6,7 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { commandOutput, freePort, type Started, start, stop, waitForHttp } from './procs.ts';
+import { freePort, freePorts } from '../hack/lib/ports.ts';
+import { commandOutput, type Started, start, stop, waitForHttp } from './procs.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const NGINX = process.env.BENCH_NGINX ?? '/usr/sbin/nginx';
@@ -181,8 +182,7 @@ export interface LambdaIngressOptions {
 export async function startLambdaIngress(
   options: LambdaIngressOptions,
 ): Promise<Server & { adminPort: number }> {
-  const port = await freePort();
-  const adminPort = await freePort();
+  const [port, adminPort] = await freePorts(2);
   const name = options.name ?? 'lambda-ingress';
   const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
   const args = [

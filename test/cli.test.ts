@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, listenOn, type RunningProcess, startCli, waitFor200 } from './support/process.ts';
+import { freePort, freePorts, listenLoopback } from '../hack/lib/ports.ts';
+import { listenOn, type RunningProcess, startCli, waitFor200 } from './support/process.ts';
 
 const EXAMPLES = new URL('../examples/', import.meta.url).pathname;
 
@@ -53,8 +54,7 @@ let taken: Server;
 let takenPort: number;
 beforeAll(async () => {
   taken = createServer();
-  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-  takenPort = (taken.address() as { port: number }).port;
+  takenPort = await listenLoopback(taken);
 });
 afterAll(() => new Promise<void>((resolve) => taken.close(() => resolve())));
 
@@ -115,7 +115,7 @@ it.each([
 describe('the admin port', () => {
   let proc: RunningProcess | undefined;
   const standalone = async (...flags: string[]) => {
-    const [port, adminPort] = [await freePort(), await freePort()];
+    const [port, adminPort] = await freePorts(2);
     proc = run([
       'standalone',
       '--manifests',

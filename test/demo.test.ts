@@ -6,8 +6,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePorts } from '../hack/lib/ports.ts';
 import { DEMO_CREDENTIALS } from '../src/emulator/demo.ts';
-import { freePort, type RunningProcess, startCli, waitFor200 } from './support/process.ts';
+import { type RunningProcess, startCli, waitFor200 } from './support/process.ts';
 
 const REPO_ROOT = new URL('..', import.meta.url).pathname;
 
@@ -17,8 +18,8 @@ let adminBase: string;
 let emulatorPort: number;
 
 beforeAll(async () => {
-  const [port, adminPort] = [await freePort(), await freePort()];
-  emulatorPort = await freePort();
+  const [port, adminPort, emulator] = await freePorts(3);
+  emulatorPort = emulator;
   demo = startCli([
     'demo',
     '--port',
@@ -128,7 +129,7 @@ describe('npm start', () => {
   });
 
   it('stops the server when npm itself is stopped', async () => {
-    const [port, adminPort, emulator] = [await freePort(), await freePort(), await freePort()];
+    const [port, adminPort, emulator] = await freePorts(3);
     // Its own process group, so that what it leaves behind can be found and stopped.
     npm = spawn(
       'npm',

@@ -1,5 +1,6 @@
 // Standalone source: a file or directory of YAML manifests, followed live.
-// Changes are debounced into one rescan; unchanged files are not re-read, and
+// Changes are debounced into one rescan (never more than a max wait late, so
+// files that keep changing are still read); unchanged files are not re-read, and
 // files are parsed in a worker thread (manifest-reader.ts), never on the loop
 // that serves requests. Nothing valid is lost to a mistake: a file that
 // breaks, empties or grows over the size limit keeps its last good objects, a
@@ -11,6 +12,7 @@ import { basename, dirname, relative } from 'node:path';
 import type { LambdaRouteObject, SecretObject } from '../api/types.ts';
 import { validateSpec } from '../api/validate.ts';
 import { objectKey, type Snapshot, type SourceError } from '../compile/snapshot.ts';
+import { Debounce } from '../util/debounce.ts';
 import { ManifestReader, type ReadError } from './manifest-reader.ts';
 import { listManifests, type TreeLimits } from './manifest-tree.ts';
 import type { ParsedManifests } from './manifests.ts';
@@ -18,6 +20,8 @@ import type { ParsedManifests } from './manifests.ts';
 export interface FileSourceOptions extends TreeLimits {
   /** Quiet time after a change before rescanning (default 100 ms). */
   debounceMs?: number;
+  /** Longest delay of a rescan while files keep changing (default 1 s). */
+  maxWaitMs?: number;
   /** Rescan period, for file systems whose change events are unreliable (default 10 s). */
   pollIntervalMs?: number;
   /** Larger files are reported and not read (default 8 MiB, documented in the README). */
@@ -40,7 +44,6 @@ interface FileState {
 
 export class FileSource {
   readonly #root: string;
-  readonly #debounceMs: number;
   readonly #pollIntervalMs: number;
   readonly #limits: TreeLimits;
   readonly #maxFileBytes: number;
@@ -57,13 +60,17 @@ export class FileSource {
   readonly #watchers = new Map<string, FSWatcher>();
   #onEvent: (() => void) | undefined;
   #poll: NodeJS.Timeout | undefined;
-  #debounce: NodeJS.Timeout | undefined;
+  readonly #debounce: Debounce;
+  #onChange: ((snapshot: Snapshot) => void) | undefined;
   #scanning: Promise<boolean> | undefined;
 
   constructor(root: string, options: FileSourceOptions = {}) {
     this.#root = root;
-    this.#debounceMs = options.debounceMs ?? 100;
     this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
+    this.#debounce = new Debounce(() => void this.#reload(), {
+      quietMs: options.debounceMs ?? 100,
+      maxWaitMs: options.maxWaitMs ?? 1000,
+    });
     this.#limits = { maxDepth: options.maxDepth, maxEntries: options.maxEntries };
     this.#maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   }
@@ -81,12 +88,8 @@ export class FileSource {
    * are picked up too.
    */
   async watch(onChange: (snapshot: Snapshot) => void): Promise<void> {
-    const schedule = () => {
-      clearTimeout(this.#debounce);
-      this.#debounce = setTimeout(async () => {
-        if (await this.#rescan()) onChange(this.snapshot());
-      }, this.#debounceMs);
-    };
+    this.#onChange = onChange;
+    const schedule = () => this.#debounce.trigger();
     const isDirectory = await stat(this.#root).then(
       (s) => s.isDirectory(),
       () => false,
@@ -115,7 +118,7 @@ export class FileSource {
     for (const watcher of this.#watchers.values()) watcher.close();
     this.#watchers.clear();
     clearInterval(this.#poll);
-    clearTimeout(this.#debounce);
+    this.#debounce.cancel();
     this.#reader.close();
   }
 
@@ -151,6 +154,11 @@ export class FileSource {
       secrets: new Map([...secrets].map(([key, s]) => [key, s.object])),
       errors,
     };
+  }
+
+  /** Rescans after a change (debounced), and passes on the snapshot if anything changed. */
+  async #reload(): Promise<void> {
+    if ((await this.#rescan()) && this.#onChange) this.#onChange(this.snapshot());
   }
 
   /** Rescans (one scan at a time); resolves true when anything changed. */

@@ -2,8 +2,9 @@
 // keep-alive on and off, the maxConnections cap, and pools of removed routes
 // being closed.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
 import { lambdaRoute } from '../support/manifests.ts';
@@ -30,8 +31,7 @@ beforeAll(async () => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  upstreamUrl = `http://127.0.0.1:${await listenLoopback(upstream)}`;
 });
 afterAll(() => new Promise((r) => upstream.close(r)));
 

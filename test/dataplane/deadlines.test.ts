@@ -4,8 +4,8 @@
 // route's capped connections gets 504, and slow uploads to one route never
 // hold up another, nor other requests of the same route beyond their bound.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
@@ -23,8 +23,7 @@ let open = 0;
 let mostOpen = 0;
 
 async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return `http://127.0.0.1:${await listenLoopback(server)}`;
 }
 
 beforeAll(async () => {

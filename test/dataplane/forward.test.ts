@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 import { type Emulator, type EndpointRequest, startEmulator } from '../../src/emulator/server.ts';
 import { generateSelfSignedCertificate } from '../../src/emulator/tls.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -78,8 +79,7 @@ describe('url targets', () => {
     h2 = createSecureServer({ ...(await generateSelfSignedCertificate()), allowHTTP1: true }, (req, res) =>
       res.end(req.httpVersion),
     );
-    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
-    const h2Url = `https://127.0.0.1:${(h2.address() as { port: number }).port}`;
+    const h2Url = `https://127.0.0.1:${await listenLoopback(h2)}`;
     const iam = (secretName: string, service = 'execute-api') =>
       `auth: {iam: {secretRef: {name: ${secretName}}, region: us-east-1, service: ${service}}}`;
     gw = await startTestGateway({

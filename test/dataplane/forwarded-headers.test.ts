@@ -3,10 +3,9 @@
 // are dropped and lambda-ingress sets its own; from a trusted proxy they are
 // kept, with the peer appended to X-Forwarded-For, in url requests and in
 // function events alike. One request has exactly one Host.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
+import { type EchoUpstream, startEchoUpstream } from '../support/echo-upstream.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send, sendRaw } from '../support/http.ts';
 import { credentialsSecret, documents, lambdaRoute } from '../support/manifests.ts';
@@ -26,20 +25,14 @@ const CLAIMS: [string, string][] = [
 ];
 const FORWARDING = new Set(CLAIMS.map(([name]) => name.toLowerCase()));
 
-let upstream: Server;
+let upstream: EchoUpstream;
 let emulator: Emulator;
 let direct: TestGateway;
 let behindProxy: TestGateway;
-const received: string[] = [];
 
 beforeAll(async () => {
-  upstream = createServer((req, res) => {
-    received.push(req.url ?? '');
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ url: req.url, headers: req.rawHeaders }));
-  });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  upstream = await startEchoUpstream();
+  const url = upstream.url;
   emulator = await startEmulator({
     credentials: [KEYS],
     functions: { events: { handler: (event) => ({ statusCode: 200, body: JSON.stringify(event) }) } },
@@ -70,7 +63,7 @@ afterAll(async () => {
   await direct?.close();
   await behindProxy?.close();
   await emulator?.close();
-  await new Promise((resolve) => upstream?.close(resolve));
+  await upstream?.close();
 });
 
 /** The upstream's headers as [lower-case name, value] pairs. */
@@ -170,12 +163,12 @@ describe('the Host header', () => {
     ['host: a.example.com\r\nHost: b.example.com', '/v2/x'],
     ['Host: a\r\nHost: b', '/nowhere'],
   ])('refuses two Host headers (%j) with 400, never routing by either', async (hosts, path) => {
-    received.length = 0;
+    upstream.received.length = 0;
     const response = await sendRaw(direct.url, `GET ${path} HTTP/1.1\r\n${hosts}\r\n\r\n`);
     expect(response.status).toBe(400);
     expect(response.json()).toMatchObject({ error: 'bad_request', message: expect.stringMatching(/Host/) });
     expect(response.headers['x-request-id']).toBeTruthy();
-    expect(received).toEqual([]);
+    expect(upstream.received).toEqual([]);
   });
 
   it('refuses an HTTP/1.1 request without Host with our JSON 400, and serves one in HTTP/1.0', async () => {

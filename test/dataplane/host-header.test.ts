@@ -2,25 +2,18 @@
 // valid host[:port] (RFC 9112 §3.2, RFC 3986 §3.2.2); anything else is our
 // JSON 400 and reaches no upstream, and a wildcard host never matches a name
 // with an empty label.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EchoUpstream, startEchoUpstream } from '../support/echo-upstream.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { sendRaw } from '../support/http.ts';
 import { documents, lambdaRoute } from '../support/manifests.ts';
 
-let upstream: Server;
+let upstream: EchoUpstream;
 let gw: TestGateway;
-const received: string[] = [];
 
 beforeAll(async () => {
-  upstream = createServer((req, res) => {
-    received.push(req.url ?? '');
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ url: req.url, headers: req.rawHeaders }));
-  });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  upstream = await startEchoUpstream();
+  const url = upstream.url;
   const route = (name: string, hosts: string) =>
     lambdaRoute(name, `${hosts}\nmatch: {path: /, pathType: Prefix}\ntarget: {url: "${url}/${name}"}`);
   gw = await startTestGateway({
@@ -33,7 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await gw?.close();
-  await new Promise((resolve) => upstream?.close(resolve));
+  await upstream?.close();
 });
 
 const get = (headers: string, version = '1.1') => sendRaw(gw.url, `GET /x HTTP/${version}\r\n${headers}\r\n`);
@@ -56,12 +49,12 @@ describe('Host syntax', () => {
     '[fe80::1%25eth0]',
     '*.wild.example.com',
   ])('refuses Host: %s with 400 before routing', async (host) => {
-    received.length = 0;
+    upstream.received.length = 0;
     const response = await get(`Host: ${host}\r\n`);
     expect(response.status).toBe(400);
     expect(response.json()).toMatchObject({ error: 'bad_request', message: expect.stringMatching(/Host/) });
     expect(response.json().route).toBeUndefined();
-    expect(received).toEqual([]);
+    expect(upstream.received).toEqual([]);
   });
 
   it.each([

@@ -1,10 +1,9 @@
 // Interim (1xx) responses an upstream sends before its final one: the client
 // gets the final response, 103 Early Hints is passed on to HTTP/1.1 clients
 // as hints, and the access log has the final status.
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { send } from '../support/http.ts';
+import { rawExchange, send } from '../support/http.ts';
 import { credentialsSecret, documents, lambdaRoute } from '../support/manifests.ts';
 import { finalStatus, type RawUpstream, startRawUpstream } from '../support/raw-upstream.ts';
 
@@ -58,26 +57,14 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-/** Every byte of the answer to a request sent on a raw socket with Connection: close. */
-function rawExchange(path: string, version = '1.1'): Promise<string> {
-  const url = new URL(gw.url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(url.port), url.hostname);
-    let received = '';
-    socket.on('data', (data) => {
-      received += data.toString('latin1');
-    });
-    socket.on('error', reject);
-    socket.on('end', () => resolve(received));
-    socket.write(`GET ${path} HTTP/${version}\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`);
-  });
-}
+/** Every byte of the answer to GET `path`, 1xx included. */
+const getRaw = (path: string, version = '1.1') => rawExchange(gw.url, `GET ${path} HTTP/${version}`);
 
 const lastAccessLine = () => gw.accessLog().at(-1);
 
 describe('interim responses from the upstream', () => {
   it('passes 103 Early Hints on with its Link headers, then the final response', async () => {
-    const answer = await rawExchange('/hints');
+    const answer = await getRaw('/hints');
     expect(answer).toMatch(
       /^HTTP\/1\.1 103 Early Hints\r\nLink: <\/style\.css>; rel=preload; as=style, <\/app\.js>; rel=preload\r\n\r\nHTTP\/1\.1 200 OK\r\n/,
     );
@@ -90,7 +77,7 @@ describe('interim responses from the upstream', () => {
     ['102, 103 and 102', '/several'],
     ['a 103 whose Link Node will not send', '/bad-link'],
   ])('%s: the client gets the final response', async (_name, path) => {
-    const answer = await rawExchange(path);
+    const answer = await getRaw(path);
     expect(finalStatus(answer)).toBe(200);
     expect(answer).not.toMatch(/HTTP\/1\.1 102/);
     expect(answer.endsWith('\r\n\r\nfinal')).toBe(true);
@@ -99,7 +86,7 @@ describe('interim responses from the upstream', () => {
   });
 
   it('sends no 1xx to an HTTP/1.0 client', async () => {
-    const answer = await rawExchange('/hints', '1.0');
+    const answer = await getRaw('/hints', '1.0');
     expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
   });
 

@@ -4,8 +4,8 @@
 // our JSON answer and the connection closed; nothing reaches an upstream or a
 // function.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { sendRaw } from '../support/http.ts';
@@ -29,8 +29,7 @@ beforeAll(async () => {
       res.end(JSON.stringify({ headers: req.rawHeaders, body: Buffer.concat(chunks).toString() }));
     });
   });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const url = `http://127.0.0.1:${await listenLoopback(upstream)}`;
   emulator = await startEmulator({
     credentials: [KEYS],
     functions: {

@@ -3,30 +3,22 @@
 // targets. Each is answered by lambda-ingress itself (JSON, x-request-id,
 // logged and counted, never quoting the query) or reaches the upstream or
 // function in origin-form, routed by what it names.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
+import { type EchoUpstream, startEchoUpstream } from '../support/echo-upstream.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { sendRaw } from '../support/http.ts';
 import { credentialsSecret, documents, lambdaRoute } from '../support/manifests.ts';
 
 const KEYS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 
-let upstream: Server;
+let upstream: EchoUpstream;
 let emulator: Emulator;
 let gw: TestGateway;
-/** Request targets the upstream received. */
-const received: string[] = [];
 
 beforeAll(async () => {
-  upstream = createServer((req, res) => {
-    received.push(req.url ?? '');
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ url: req.url, headers: req.rawHeaders }));
-  });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  upstream = await startEchoUpstream();
+  const url = upstream.url;
   emulator = await startEmulator({
     credentials: [KEYS],
     functions: { events: { handler: (event) => ({ statusCode: 200, body: JSON.stringify(event) }) } },
@@ -65,7 +57,7 @@ target: {url: "${target}", forwardSubpath: true}`,
 afterAll(async () => {
   await gw?.close();
   await emulator?.close();
-  await new Promise((resolve) => upstream?.close(resolve));
+  await upstream?.close();
 });
 
 const request = (line: string, headers = 'Host: test\r\n') => sendRaw(gw.url, `${line}\r\n${headers}\r\n`);
@@ -94,7 +86,7 @@ describe('malformed percent-escapes in the path', () => {
     '/alb/100%',
     '/nowhere/%zz',
   ])('%s gets our JSON 400, logged and counted, never quoting the query', async (path) => {
-    received.length = 0;
+    upstream.received.length = 0;
     const before = await unroutedGets('400');
     const response = await request(`GET ${path}?token=SECRET123 HTTP/1.1`);
     expect(response.status).toBe(400);
@@ -107,7 +99,7 @@ describe('malformed percent-escapes in the path', () => {
     });
     expect(response.body).not.toMatch(/SECRET123|token/);
     expect(response.closed).toBe(true);
-    expect(received).toEqual([]);
+    expect(upstream.received).toEqual([]);
     const access = gw.logs.filter((l) => l.includes(requestId!)).map((l) => JSON.parse(l));
     expect(access).toEqual([expect.objectContaining({ log: 'access', status: 400, path, method: 'GET' })]);
     expect(gw.logs.join('\n')).not.toContain('SECRET123');
@@ -123,12 +115,12 @@ describe('malformed percent-escapes in the path', () => {
   it.each(['/api/a#b', '/api/x?token=SECRET123#frag', '/v2/a#'])(
     'refuses a raw "#" in %s with 400, logging the path without it',
     async (target) => {
-      received.length = 0;
+      upstream.received.length = 0;
       const response = await request(`GET ${target} HTTP/1.1`);
       expect(response.status).toBe(400);
       expect(response.json()).toMatchObject({ error: 'bad_request' });
       expect(response.body).not.toContain('SECRET123');
-      expect(received).toEqual([]);
+      expect(upstream.received).toEqual([]);
       const [line] = gw.logs.filter((l) => l.includes(response.headers['x-request-id']!));
       expect(JSON.parse(line!).path).toBe(target.split(/[?#]/)[0]);
     },
@@ -137,14 +129,14 @@ describe('malformed percent-escapes in the path', () => {
 
 describe('absolute-form request targets', () => {
   it('routes by the authority and path, and sends origin-form upstream', async () => {
-    received.length = 0;
+    upstream.received.length = 0;
     const response = await request('GET http://ngx.test/x?a=1 HTTP/1.1', 'Host: ngx.test\r\n');
     expect(response.status).toBe(200);
     expect(response.json().url).toBe('/ngx-vhost/x?a=1');
     expect(await request('GET HTTP://NGX.test:80/y HTTP/1.1', 'Host: ngx.test\r\n')).toMatchObject({
       status: 200,
     });
-    expect(received).toEqual(['/ngx-vhost/x?a=1', '/ngx-vhost/y']);
+    expect(upstream.received).toEqual(['/ngx-vhost/x?a=1', '/ngx-vhost/y']);
   });
 
   it('appends only the path to a base path, also for an authority without a path', async () => {
@@ -157,7 +149,7 @@ describe('absolute-form request targets', () => {
   });
 
   it('refuses a Host that names another authority, so neither virtual host is reached', async () => {
-    received.length = 0;
+    upstream.received.length = 0;
     for (const [line, host] of [
       ['GET http://localhost/ HTTP/1.1', 'ngx.test'],
       ['GET http://evilhost/x HTTP/1.1', 'base.test'],
@@ -167,7 +159,7 @@ describe('absolute-form request targets', () => {
       expect(response.status, line).toBe(400);
       expect(response.json()).toMatchObject({ error: 'bad_request', message: expect.stringMatching(/Host/) });
     }
-    expect(received).toEqual([]);
+    expect(upstream.received).toEqual([]);
   });
 
   it('routes an HTTP/1.0 absolute-form request without Host by its authority', async () => {
@@ -176,7 +168,7 @@ describe('absolute-form request targets', () => {
   });
 
   it('refuses userinfo, other schemes and an empty authority, never logging the userinfo', async () => {
-    received.length = 0;
+    upstream.received.length = 0;
     for (const line of [
       'GET http://user:pass@test/api/x HTTP/1.1',
       'GET ftp://test/api/x HTTP/1.1',
@@ -187,7 +179,7 @@ describe('absolute-form request targets', () => {
       expect(response.status, line).toBe(400);
       expect(response.json().error).toBe('bad_request');
     }
-    expect(received).toEqual([]);
+    expect(upstream.received).toEqual([]);
     expect(gw.logs.join('\n')).not.toContain('pass@');
   });
 
@@ -206,13 +198,13 @@ describe('absolute-form request targets', () => {
 
 describe('the asterisk-form', () => {
   it('answers OPTIONS * itself with 204 and Allow, never forwarding "*"', async () => {
-    received.length = 0;
+    upstream.received.length = 0;
     const response = await request('OPTIONS * HTTP/1.1');
     expect(response.status).toBe(204);
     expect(response.headers['allow']).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
     const requestId = response.headers['x-request-id'];
     expect(requestId).toBeTruthy();
-    expect(received).toEqual([]);
+    expect(upstream.received).toEqual([]);
     const [line] = gw.logs.filter((l) => l.includes(requestId!));
     expect(JSON.parse(line!)).toMatchObject({ method: 'OPTIONS', path: '*', status: 204 });
   });
@@ -227,6 +219,6 @@ describe('the asterisk-form', () => {
       error: 'bad_request',
       message: expect.stringMatching(/OPTIONS/),
     });
-    expect(received).toEqual([]);
+    expect(upstream.received).toEqual([]);
   });
 });

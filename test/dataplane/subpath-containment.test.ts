@@ -4,9 +4,9 @@
 // and the path at a decoded "?", "#" or NUL, then resolves dot segments. It
 // serves /secret.txt, which must stay out of reach.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { sendRaw } from '../support/http.ts';
@@ -63,8 +63,7 @@ describe('forwardSubpath through a lenient upstream', () => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(file === '/secret.txt' ? { secret: 'SECRET123' } : { file }));
     });
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const url = `http://127.0.0.1:${await listenLoopback(upstream)}`;
     emulator = await startEmulator({
       credentials: [KEYS],
       functions: { paths: { handler: (event) => ({ statusCode: 200, body: JSON.stringify(event) }) } },

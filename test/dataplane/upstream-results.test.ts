@@ -3,11 +3,10 @@
 // itself, bodies a status or method must not have, results over Lambda's
 // limit, and status codes outside HTTP's range. Each is answered cleanly and
 // logged; none makes a 500.
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { send } from '../support/http.ts';
+import { rawExchange, send } from '../support/http.ts';
 import { credentialsSecret, documents, lambdaRoute } from '../support/manifests.ts';
 import { type RawUpstream, startRawUpstream } from '../support/raw-upstream.ts';
 
@@ -100,21 +99,6 @@ afterAll(async () => {
   await Promise.all([emulator?.close(), raw?.close()]);
 });
 
-/** Sends a request on a raw socket with Connection: close and resolves with every byte of the answer. */
-function rawExchange(requestLine: string): Promise<string> {
-  const url = new URL(gw.url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(url.port), url.hostname);
-    let received = '';
-    socket.on('data', (data) => {
-      received += data.toString('latin1');
-    });
-    socket.on('error', reject);
-    socket.on('end', () => resolve(received));
-    socket.write(`${requestLine}\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`);
-  });
-}
-
 const accessLineOf = (requestId: unknown) => gw.accessLog().find((line) => line['requestId'] === requestId);
 
 describe('function results', () => {
@@ -148,7 +132,7 @@ describe('function results', () => {
   ])(
     'a %s is sent without a body or Content-Length, and the connection stays usable',
     async (status, path) => {
-      const answer = await rawExchange(`GET ${path} HTTP/1.1`);
+      const answer = await rawExchange(gw.url, `GET ${path} HTTP/1.1`);
       expect(answer.startsWith(`HTTP/1.1 ${status} `)).toBe(true);
       const [head, ...rest] = answer.split('\r\n\r\n');
       expect(rest.join('')).toBe('');
@@ -157,7 +141,7 @@ describe('function results', () => {
   );
 
   it('answers HEAD with the length of the body but not the body', async () => {
-    const answer = await rawExchange('HEAD /hello HTTP/1.1');
+    const answer = await rawExchange(gw.url, 'HEAD /hello HTTP/1.1');
     const [head, ...rest] = answer.split('\r\n\r\n');
     expect(head).toMatch(/^HTTP\/1\.1 200 /);
     expect(head).toMatch(/\r\ncontent-length: 5\r\n/i);

@@ -1,10 +1,8 @@
 // Smoke test of the local control plane tooling (hack/cluster.ts): a real kube-apiserver + etcd on
 // loopback, in a private directory so it never touches the developer's `.cluster/`.
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api, VersionApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -16,8 +14,8 @@ import {
   startApiserver,
   stopApiserver,
 } from '../../hack/cluster.ts';
+import { eventually, execFileP } from './controller-support.ts';
 
-const execFileP = promisify(execFile);
 const dir = mkdtempSync(path.join(tmpdir(), 'lambda-ingress-cp-test-'));
 const log = () => {};
 let cluster: ClusterInfo;
@@ -37,18 +35,6 @@ async function canI(kubeconfig: string, ...args: string[]): Promise<string> {
     },
   );
   return r.stdout.trim();
-}
-
-async function eventually(fn: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 }
 
 describe('local control plane (kube-apiserver + etcd)', () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { type ClusterInfo, clusterDown, clusterUp } from '../../hack/cluster.ts';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 import { GROUP, PLURAL, VERSION } from '../../src/api/types.ts';
 
 export const execFileP = promisify(execFile);
@@ -191,7 +192,7 @@ export class TcpProxy {
     const url = new URL(targetUrl);
     const server = net.createServer();
     const proxy = new TcpProxy(server, { host: url.hostname, port: Number(url.port) });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await listenLoopback(server);
     return proxy;
   }
 

@@ -11,11 +11,12 @@ import {
   startApiserver,
   stopApiserver,
 } from '../../hack/cluster.ts';
+import { freePorts } from '../../hack/lib/ports.ts';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { send } from '../support/http.ts';
 import { type LoadResult, underLoad } from '../support/load.ts';
 import { credentialsSecret, lambdaRoute } from '../support/manifests.ts';
-import { freePort, listenOn, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
+import { listenOn, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
 import {
   clusterDir,
   down,
@@ -45,7 +46,7 @@ interface Controller {
 const controllers: Controller[] = [];
 
 async function startController(name: string): Promise<Controller> {
-  const [port, adminPort] = [await freePort(), await freePort()];
+  const [port, adminPort] = await freePorts(2);
   const proc = startCli(
     [
       'controller',

@@ -181,7 +181,8 @@ describe('Reflector', () => {
     expect(watchRequests.map((r) => r.query.get('resourceVersion'))).toEqual(['5', '5', '5']);
     expect(seen.replaced).toEqual([['a']]);
     expect(seen.restarts).toEqual(['error', 'error', 'error', 'error']);
-    expect(seen.connected).toEqual([true, false, true, false, true]);
+    // The third watch counts as connected once its response headers are in, a moment after the request.
+    await eventually(() => expect(seen.connected).toEqual([true, false, true, false, true]));
     expect(reflector.synced).toBe(true);
     const retries = log.entries.filter((e) => e.msg?.endsWith('failed; retrying'));
     expect(retries.map((e) => e.msg)).toEqual([

@@ -7,8 +7,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freePorts, listenLoopback } from '../../hack/lib/ports.ts';
 import { lambdaRoute } from '../support/manifests.ts';
-import { freePort, listenOn, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
+import { listenOn, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
 
 const SLOW_MS = 1500;
 const GRACE_S = 20;
@@ -20,18 +21,18 @@ let adminPort: number;
 
 beforeAll(async () => {
   upstream = createServer((_req, res) => setTimeout(() => res.end('slow ok'), SLOW_MS));
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const upstreamPort = await listenLoopback(upstream);
   dir = mkdtempSync(join(tmpdir(), 'shutdown-'));
   writeFileSync(
     join(dir, 'route.yaml'),
     lambdaRoute(
       'slow',
       `match: {path: /slow}
-target: {url: "http://127.0.0.1:${(upstream.address() as { port: number }).port}/"}
+target: {url: "http://127.0.0.1:${upstreamPort}/"}
 timeout: 10s`,
     ),
   );
-  [port, adminPort] = [await freePort(), await freePort()];
+  [port, adminPort] = await freePorts(2);
   proc = startCli([
     'standalone',
     '--manifests',

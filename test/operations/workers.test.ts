@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freePorts } from '../../hack/lib/ports.ts';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { lambdaRoute } from '../support/manifests.ts';
-import { freePort, listenOn, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
+import { listenOn, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
 
 let emulator: Emulator;
 let dir: string;
@@ -28,7 +29,7 @@ beforeAll(async () => {
   });
   dir = mkdtempSync(join(tmpdir(), 'workers-'));
   writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
-  const [port, adminPort] = [await freePort(), await freePort()];
+  const [port, adminPort] = await freePorts(2);
   base = `http://127.0.0.1:${port}`;
   admin = `http://127.0.0.1:${adminPort}`;
   proc = startCli(['standalone', '--manifests', dir, '--workers', '2', ...listenOn(port, adminPort)]);

@@ -104,6 +104,19 @@ describe('FileSource', () => {
     expect(routePaths(await nextSnapshot((s) => !('a' in routePaths(s))))).toEqual({ b: '/b' });
   });
 
+  it('rescans within the max wait while a file keeps changing', async () => {
+    const file = join(dir, 'a.yaml');
+    writeFileSync(file, route('a', '/a-0'));
+    await start(dir, { debounceMs: 100, maxWaitMs: 300 });
+    // A write every 40 ms never leaves 100 ms of quiet: only the max wait rescans.
+    for (let i = 1; i <= 25; i++) {
+      writeFileSync(file, route('a', `/a-${i}`));
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    expect(snapshots.length).toBeGreaterThanOrEqual(2);
+    await nextSnapshot((s) => routePaths(s)['a'] === '/a-25');
+  });
+
   it('follows files replaced by rename, as editors and ConfigMap mounts do', async () => {
     writeFileSync(join(dir, 'a.yaml'), route('a', '/a'));
     await start();

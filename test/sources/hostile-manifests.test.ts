@@ -8,8 +8,9 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freePorts, listenLoopback } from '../../hack/lib/ports.ts';
 import { lambdaRoute } from '../support/manifests.ts';
-import { freePort, listenOn, type RunningProcess, startCli } from '../support/process.ts';
+import { listenOn, type RunningProcess, startCli } from '../support/process.ts';
 
 const aliasBomb = `a: &a ["x","x","x","x","x","x","x","x","x"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
@@ -41,8 +42,7 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
 
 beforeAll(async () => {
   upstream = createServer((req, res) => res.end(`upstream ${req.url}`));
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  upstreamUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+  upstreamUrl = `http://127.0.0.1:${await listenLoopback(upstream)}`;
   dir = mkdtempSync(join(tmpdir(), 'hostile-manifests-'));
   writeFileSync(join(dir, 'good.yaml'), route('good'));
   writeFileSync(join(dir, 'bomb.yaml'), aliasBomb);
@@ -50,8 +50,9 @@ beforeAll(async () => {
   symlinkSync('.', join(dir, 'latest'));
   symlinkSync('y.yaml', join(dir, 'x.yaml'));
   symlinkSync('x.yaml', join(dir, 'y.yaml'));
-  port = await freePort();
-  proc = startCli(['standalone', '--manifests', dir, ...listenOn(port, await freePort())]);
+  const [dataPort, adminPort] = await freePorts(2);
+  port = dataPort;
+  proc = startCli(['standalone', '--manifests', dir, ...listenOn(port, adminPort)]);
 });
 afterAll(async () => {
   await proc?.stop('SIGKILL');

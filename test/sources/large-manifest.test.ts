@@ -2,6 +2,7 @@
 // parsed, requests to the routes already served keep being answered.
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
 import { documents, lambdaRoute } from '../support/manifests.ts';
@@ -12,8 +13,7 @@ let gw: TestGateway;
 
 beforeAll(async () => {
   upstream = createServer((_req, res) => res.end('ok'));
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  upstreamUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+  upstreamUrl = `http://127.0.0.1:${await listenLoopback(upstream)}`;
   gw = await startTestGateway({
     'a.yaml': lambdaRoute('a', `match: {path: /a}\ntarget: {url: "${upstreamUrl}"}`),
   });

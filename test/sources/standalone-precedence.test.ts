@@ -4,6 +4,7 @@
 // when given, still wins.
 import { createServer, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
 import { lambdaRoute } from '../support/manifests.ts';
@@ -14,8 +15,7 @@ let gw: TestGateway | undefined;
 
 beforeAll(async () => {
   upstream = createServer((req, res) => res.end(`upstream ${req.url}`));
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  upstreamUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+  upstreamUrl = `http://127.0.0.1:${await listenLoopback(upstream)}`;
 });
 afterEach(async () => {
   await gw?.close();

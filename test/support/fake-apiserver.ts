@@ -4,8 +4,8 @@
 // test answers with its own handler; every request is recorded. The clients
 // under test are the real ones (KubeReader, client-node's typed clients).
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 
 export interface ApiRequest {
   method: string;
@@ -54,8 +54,7 @@ export class FakeApiserver {
 
   static async start(handler: ApiHandler = (_req, res) => sendStatus(res, 404, 'NotFound')) {
     const server = new FakeApiserver(handler);
-    await new Promise<void>((resolve) => server.#server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.#server.address() as AddressInfo;
+    const port = await listenLoopback(server.#server);
     server.#kubeConfig.loadFromOptions({
       clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
       users: [{ name: 'tester', token: 'test-token' }],

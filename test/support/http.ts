@@ -109,6 +109,24 @@ export function sendRaw(baseUrl: string, bytes: string): Promise<WireResponse> {
   });
 }
 
+/**
+ * Sends `requestLine` (e.g. "HEAD /x HTTP/1.1") with Host and Connection: close
+ * on a new connection, and resolves with every byte of the answer (latin1), 1xx included.
+ */
+export function rawExchange(baseUrl: string, requestLine: string): Promise<string> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    let received = '';
+    socket.on('data', (data) => {
+      received += data.toString('latin1');
+    });
+    socket.on('error', reject);
+    socket.on('end', () => resolve(received));
+    socket.write(`${requestLine}\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`);
+  });
+}
+
 function parseResponse(data: Buffer): WireResponse | undefined {
   const text = data.toString('latin1');
   const headEnd = text.indexOf('\r\n\r\n');

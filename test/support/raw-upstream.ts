@@ -3,6 +3,7 @@
 // bytes of the test's choosing, and a client that sends its request as slowly
 // as it likes.
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { listenLoopback } from '../../hack/lib/ports.ts';
 
 export interface RawRequestHead {
   /** The request line, e.g. "GET /x HTTP/1.1". */
@@ -65,8 +66,7 @@ export async function startRawUpstream(
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  upstream.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  upstream.url = `http://127.0.0.1:${await listenLoopback(server)}`;
   return upstream;
 }
 

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
 
 const run = promisify(execFile);
-const REPO_ROOT = new URL('..', import.meta.url).pathname;
+const REPO_ROOT = new URL('../..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'lambda-ingress-ci-summary-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -6,7 +6,7 @@ import {
   type EventRoute,
   type PayloadFormat,
   payloadFormats,
-} from '../../src/dataplane/events/index.ts';
+} from '../../../src/dataplane/events/index.ts';
 import { eventRequest, exact, okResponse, prefix, respond, toEvent } from './support.ts';
 
 const v2 = payloadFormats['2.0'];

@@ -4,7 +4,7 @@ import type {
   EventRoute,
   PayloadFormat,
   ResponseResult,
-} from '../../src/dataplane/events/index.ts';
+} from '../../../src/dataplane/events/index.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: events are loosely typed JSON
 export type Json = any;

@@ -15,8 +15,8 @@ import {
   type EventRequest,
   type PayloadFormat,
   payloadFormats,
-} from '../../src/dataplane/events/index.ts';
-import { sharedTestdata } from '../support/testdata.ts';
+} from '../../../src/dataplane/events/index.ts';
+import { sharedTestdata } from '../../support/testdata.ts';
 import { type Json, okResponse, prefix, toEvent } from './support.ts';
 
 const dir = sharedTestdata('lambda-events');
