@@ -6,12 +6,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, parseDuration } from './api/duration.ts';
-import type { Snapshot } from './compile/snapshot.ts';
+import type { Snapshot } from './api/snapshot.ts';
 import { ClientIpResolver } from './dataplane/client-ip.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
-import { createLoggers, type Loggers } from './log.ts';
 import { FileSource } from './sources/files.ts';
 import { closest } from './util/closest.ts';
+import { createLoggers, type Loggers } from './util/log.ts';
 import { runWorker } from './workers.ts';
 
 // The Kubernetes client and the AWS emulator are loaded only by the commands

@@ -4,10 +4,10 @@
 // DataPlane, or with --workers the WorkerPool. Standalone and controller mode
 // differ only in the source that feeds pipeline.apply().
 import type { AddressInfo } from 'node:net';
-import { Metrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
 import type { CompileResult } from './compile/compile.ts';
 import { DataPlane, type DataPlaneOptions, type ServingBackend } from './dataplane/data-plane.ts';
+import { Metrics } from './metrics/metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { listenUrl } from './util/listen-url.ts';
 import { WorkerPool } from './workers.ts';

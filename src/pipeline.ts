@@ -1,11 +1,11 @@
 // sources -> snapshot -> compile -> serving backend: the one path every
 // configuration change takes, in standalone and controller mode alike.
 import type { FastifyBaseLogger } from 'fastify';
+import type { Snapshot, SourceError } from './api/snapshot.ts';
 import type { Condition, SecretObject } from './api/types.ts';
 import { type CompileResult, compile, type RouteDiagnostic } from './compile/compile.ts';
-import type { Snapshot, SourceError } from './compile/snapshot.ts';
 import type { ServingBackend } from './dataplane/data-plane.ts';
-import { registerSecrets } from './log.ts';
+import { registerSecrets } from './util/log.ts';
 import { perObject } from './util/per-object.ts';
 
 export type CompileListener = (result: CompileResult, stats: { compileMs: number }) => void;

@@ -13,12 +13,12 @@ import {
   type MetricValue,
   type Registry,
 } from 'prom-client';
-import { Metrics } from './admin/metrics.ts';
+import type { Snapshot } from './api/snapshot.ts';
 import { compile } from './compile/compile.ts';
-import type { Snapshot } from './compile/snapshot.ts';
 import { DataPlane, type DataPlaneOptions } from './dataplane/data-plane.ts';
 import { type ProblemReason, RouteHealth } from './dataplane/health.ts';
-import type { Loggers } from './log.ts';
+import { Metrics } from './metrics/metrics.ts';
+import type { Loggers } from './util/log.ts';
 
 type Problems = [routeKey: string, reason: ProblemReason, message: string][];
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];

@@ -3,7 +3,7 @@
 // or get routed like, user traffic.
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import { Registry } from 'prom-client';
-import { describeResult } from '../compile/describe.ts';
+import { describeResult } from '../model/compile-result.ts';
 import type { Pipeline } from '../pipeline.ts';
 
 export interface AdminOptions {

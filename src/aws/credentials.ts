@@ -4,7 +4,7 @@
 // failure keeps the current credentials while they are valid, retries with
 // backoff, and is reported (routes go not-ready) until a fetch succeeds.
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { registerSecrets, scrubSecrets } from '../log.ts';
+import { registerSecrets, scrubSecrets } from '../util/log.ts';
 
 export interface CredentialSource {
   /** Valid credentials now, or undefined (see `problem`). */

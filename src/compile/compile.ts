@@ -3,13 +3,13 @@
 // compiles targets. Diagnostics are data: the status writer, /debug/routes and
 // the data plane's 503 answers all read them.
 import { specSchema } from '../api/schema.ts';
+import { objectKey, type Snapshot, type SourceError } from '../api/snapshot.ts';
 import type { Condition, LambdaRouteObject, LambdaRouteSpec } from '../api/types.ts';
 import { type FieldError, validateSpec } from '../api/validate.ts';
+import type { CompiledRoute, IamAuth, ReadyRoute, RouteMatch } from '../model/route.ts';
+import { RouteTable } from '../model/table.ts';
 import { type Conflict, settleConflicts } from './conflicts.ts';
 import { resolveRefs, type SecretLookup } from './refs.ts';
-import type { CompiledRoute, IamAuth, ReadyRoute, RouteMatch } from './route.ts';
-import { objectKey, type Snapshot, type SourceError } from './snapshot.ts';
-import { RouteTable } from './table.ts';
 import { compileConnection, compileFunctionTarget, compileUrlTarget, urlSigningDefaults } from './targets.ts';
 
 export interface RouteDiagnostic {

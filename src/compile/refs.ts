@@ -2,8 +2,8 @@
 // can act on: SecretNotFound, KeyNotFound, InvalidSecret, RefNotPermitted.
 import { Sensitive } from '../api/sensitive.ts';
 import type { LambdaRouteSpec, SecretObject } from '../api/types.ts';
+import type { StaticCredentials } from '../model/route.ts';
 import { perObject } from '../util/per-object.ts';
-import type { StaticCredentials } from './route.ts';
 
 export interface RefError {
   reason: 'SecretNotFound' | 'KeyNotFound' | 'InvalidSecret' | 'RefNotPermitted';

@@ -3,7 +3,7 @@
 // built. Pure; errors are returned as messages for the Accepted condition.
 import { parseDuration } from '../api/duration.ts';
 import type { LambdaRouteSpec } from '../api/types.ts';
-import type { ConnectionSettings, FunctionTarget, UrlTarget } from './route.ts';
+import type { ConnectionSettings, FunctionTarget, UrlTarget } from '../model/route.ts';
 
 export const DEFAULT_REGION = 'us-east-1';
 

@@ -3,11 +3,11 @@
 // runs one next to the control half (Gateway); with --workers every worker
 // runs one and the primary runs the control half alone.
 import type { AddressInfo } from 'node:net';
-import type { Metrics } from '../admin/metrics.ts';
+import type { Snapshot } from '../api/snapshot.ts';
 import type { RefreshOptions } from '../aws/credentials.ts';
 import type { CompileResult } from '../compile/compile.ts';
-import type { Snapshot } from '../compile/snapshot.ts';
-import type { Loggers } from '../log.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { Loggers } from '../util/log.ts';
 import { ClientIpResolver } from './client-ip.ts';
 import type { RouteHealth } from './health.ts';
 import { type RoutedExchange, Router } from './router.ts';

@@ -3,7 +3,7 @@
 import type { Dispatcher } from 'undici';
 import { type CredentialSource, waitForCredentials } from '../aws/credentials.ts';
 import { payloadHash, RouteSigner } from '../aws/sigv4.ts';
-import type { ReadyRoute, UrlTarget } from '../compile/route.ts';
+import type { ReadyRoute, UrlTarget } from '../model/route.ts';
 import { BodyTimeoutError, hasBody, readBody, sendContinue } from './body.ts';
 import {
   credentialsUnavailable,

@@ -5,7 +5,7 @@
 import type { Dispatcher } from 'undici';
 import { type CredentialSource, waitForCredentials } from '../aws/credentials.ts';
 import { payloadHash, RouteSigner } from '../aws/sigv4.ts';
-import type { FunctionTarget, ReadyRoute } from '../compile/route.ts';
+import type { FunctionTarget, ReadyRoute } from '../model/route.ts';
 import { hasBody, readBody } from './body.ts';
 import {
   badUpstreamResponse,

@@ -3,7 +3,7 @@
 // table swap (their in-flight requests finish first).
 import type { Socket } from 'node:net';
 import { buildConnector, Pool } from 'undici';
-import type { ConnectionSettings } from '../compile/route.ts';
+import type { ConnectionSettings } from '../model/route.ts';
 
 export const poolKey = (origin: string, settings: ConnectionSettings): string =>
   `${origin} ${JSON.stringify(settings)}`;

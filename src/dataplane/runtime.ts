@@ -2,9 +2,9 @@
 // route, with connection pools and credential sources reused across
 // tables by key, and the problems found while serving (RouteHealth).
 import type { CredentialSource, RefreshOptions } from '../aws/credentials.ts';
-import { credentialSourceSpec } from '../aws/sources.ts';
+import { credentialSourceSpec } from '../aws/route-credentials.ts';
 import type { CompileResult } from '../compile/compile.ts';
-import type { CompiledRoute, IamAuth, ReadyRoute } from '../compile/route.ts';
+import type { CompiledRoute, IamAuth, ReadyRoute } from '../model/route.ts';
 import { ReuseCache } from '../util/reuse-cache.ts';
 import { payloadFormats } from './events/index.ts';
 import type { RouteHandler } from './exchange.ts';

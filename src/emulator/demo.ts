@@ -1,7 +1,8 @@
 // The AWS the demo talks to: the APISIX aws-lambda example's function behind
 // an IAM-authorized API Gateway stage, and the same function on the Invoke API.
+
+import type { Snapshot } from '../api/snapshot.ts';
 import type { LambdaRouteObject } from '../api/types.ts';
-import type { Snapshot } from '../compile/snapshot.ts';
 import { perObject } from '../util/per-object.ts';
 import { type Emulator, startEmulator } from './server.ts';
 

@@ -8,9 +8,9 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, relative } from 'node:path';
+import { objectKey, type Snapshot, type SourceError } from '../api/snapshot.ts';
 import type { LambdaRouteObject, SecretObject } from '../api/types.ts';
 import { validateSpec } from '../api/validate.ts';
-import { objectKey, type Snapshot, type SourceError } from '../compile/snapshot.ts';
 import { ManifestReader, type ReadError } from './manifest-reader.ts';
 import { listManifests, type TreeLimits } from './manifest-tree.ts';
 import type { ParsedManifests } from './manifests.ts';

@@ -5,8 +5,8 @@
 // nodes from ten lines) and duplicate keys are found in linear time (the yaml
 // package's own check compares every pair of keys in a mapping).
 import { type Document, isScalar, parseAllDocuments, visit } from 'yaml';
+import { objectKey, type Snapshot, type SourceError } from '../api/snapshot.ts';
 import { API_VERSION, KIND, type LambdaRouteObject, type SecretObject } from '../api/types.ts';
-import { objectKey, type Snapshot, type SourceError } from '../compile/snapshot.ts';
 
 /** A document problem; `object` ("Secret default/aws") when the broken document still says what it is. */
 export interface ManifestError extends SourceError {

@@ -24,7 +24,7 @@ import { type Log, silentLog } from '../kube/log.ts';
 import { KeyedRetry } from '../kube/retry.ts';
 import type { RouteStatusView } from '../kube/route-status.ts';
 import { desiredStatus, newFailure, sameStatus } from './conditions.ts';
-import { EventRecorder } from './events.ts';
+import { EventRecorder } from './kube-events.ts';
 
 export interface StatusWriterObserver {
   /** A status PATCH succeeded. */

@@ -5,8 +5,8 @@ import { compile } from '../../src/compile/compile.ts';
 import type { Exchange } from '../../src/dataplane/exchange.ts';
 import { Router } from '../../src/dataplane/router.ts';
 import { createDataPlaneServer } from '../../src/dataplane/server.ts';
-import { createLoggers } from '../../src/log.ts';
 import { parseManifests, snapshotOf } from '../../src/sources/manifests.ts';
+import { createLoggers } from '../../src/util/log.ts';
 import { send } from '../support/http.ts';
 import { lambdaRoute } from '../support/manifests.ts';
 

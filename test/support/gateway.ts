@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Gateway, type GatewayOptions } from '../../src/gateway.ts';
-import { createLoggers } from '../../src/log.ts';
 import { FileSource } from '../../src/sources/files.ts';
+import { createLoggers } from '../../src/util/log.ts';
 
 export interface TestGateway {
   gateway: Gateway;

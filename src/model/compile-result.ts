@@ -1,4 +1,4 @@
-import type { CompileResult, RouteDiagnostic } from './compile.ts';
+import type { CompileResult, RouteDiagnostic } from '../compile/compile.ts';
 
 /**
  * The compile result as plain data, for /debug/routes and the golden tests.

@@ -4,7 +4,7 @@
 import { hash } from 'node:crypto';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import type { IamAuth, StaticCredentials } from '../compile/route.ts';
+import type { IamAuth, StaticCredentials } from '../model/route.ts';
 import { perObject } from '../util/per-object.ts';
 import { type CredentialSource, RefreshingSource, type RefreshOptions, staticSource } from './credentials.ts';
 
