@@ -5,9 +5,9 @@
 // differ only in the source that feeds pipeline.apply().
 import type { AddressInfo } from 'node:net';
 import { createAdminServer } from './admin/server.ts';
-import type { CompileResult } from './compile/compile.ts';
 import { DataPlane, type DataPlaneOptions, type ServingBackend } from './dataplane/data-plane.ts';
 import { Metrics } from './metrics/metrics.ts';
+import { type CompileResult, describeResult } from './model/compile-result.ts';
 import { Pipeline } from './pipeline.ts';
 import { listenUrl } from './util/listen-url.ts';
 import { WorkerPool } from './workers.ts';
@@ -26,17 +26,12 @@ export interface GatewayOptions extends Omit<DataPlaneOptions, 'metrics'> {
   shutdownGraceMs?: number;
 }
 
-interface Backend extends ServingBackend {
-  readonly ready: boolean;
-  drain(graceMs: number): Promise<void>;
-}
-
 export class Gateway {
   readonly pipeline: Pipeline;
   readonly metrics = new Metrics();
   /** This process's data plane; undefined when worker processes serve. */
   readonly dataPlane: DataPlane | undefined;
-  readonly #backend: Backend;
+  readonly #backend: ServingBackend;
   readonly #options: GatewayOptions;
   readonly #admin;
   #closing = false;
@@ -44,7 +39,7 @@ export class Gateway {
   private constructor(options: GatewayOptions) {
     this.#options = options;
     if ((options.workers ?? 1) > 1) {
-      this.#backend = new WorkerPool(options.workers!, options.loggers.app);
+      this.#backend = new WorkerPool(options.workers!, options.loggers.app, this.metrics);
     } else {
       this.dataPlane = new DataPlane({ ...options, metrics: this.metrics });
       this.#backend = this.dataPlane;
@@ -53,13 +48,14 @@ export class Gateway {
     this.pipeline = new Pipeline(this.#backend, log);
     this.pipeline.onCompiled((result, { compileMs }) => this.#observeCompile(result, compileMs));
     this.pipeline.onDiagnostics(() => this.#observeRoutes());
-    const pool = this.#backend instanceof WorkerPool ? this.#backend : undefined;
+    const { pipeline } = this;
     this.#admin = createAdminServer({
       logger: log,
-      pipeline: this.pipeline,
-      metrics: pool ? () => pool.metrics(this.metrics.registry) : () => this.metrics.registry.metrics(),
+      metrics: () => this.#backend.metrics(),
       ready: () => this.ready,
-      debugRoutes: options.debugRoutes ?? false,
+      debugRoutes: options.debugRoutes
+        ? () => pipeline.current && describeResult(pipeline.current, pipeline.diagnostics())
+        : undefined,
     });
   }
 
@@ -69,8 +65,7 @@ export class Gateway {
       host: options.adminHost ?? '127.0.0.1',
       port: options.adminPort ?? 9091,
     });
-    if (gateway.#backend instanceof WorkerPool) gateway.#backend.start();
-    else await gateway.dataPlane!.listen();
+    await gateway.#backend.start();
     return gateway;
   }
 

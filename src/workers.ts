@@ -7,17 +7,13 @@
 // their metrics on request, and when they have drained.
 import cluster, { type Worker } from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
-import {
-  AggregatorRegistry,
-  type MetricObjectWithValues,
-  type MetricValue,
-  type Registry,
-} from 'prom-client';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Snapshot } from './api/snapshot.ts';
 import { compile } from './compile/compile.ts';
-import { DataPlane, type DataPlaneOptions } from './dataplane/data-plane.ts';
+import { DataPlane, type DataPlaneOptions, type ServingBackend } from './dataplane/data-plane.ts';
 import { type ProblemReason, RouteHealth } from './dataplane/health.ts';
 import { Metrics } from './metrics/metrics.ts';
+import type { RouteTable } from './model/table.ts';
 import type { Loggers } from './util/log.ts';
 
 type Problems = [routeKey: string, reason: ProblemReason, message: string][];
@@ -42,29 +38,32 @@ interface WorkerState {
 }
 
 /** The primary's serving backend: forwards tables to the workers and watches over them. */
-export class WorkerPool {
+export class WorkerPool implements ServingBackend {
   readonly health = new RouteHealth();
   readonly #count: number;
   readonly #log: FastifyBaseLogger;
+  /** The primary's own metrics (the control loop's), added to the workers'. */
+  readonly #metrics: Metrics;
   readonly #workers = new Map<number, WorkerState>();
   readonly #pendingMetrics = new Map<number, (metrics: MetricsJson) => void>();
   #latest: { version: number; snapshot: Snapshot } | undefined;
   #nextId = 0;
   #closing = false;
 
-  constructor(count: number, log: FastifyBaseLogger) {
+  constructor(count: number, log: FastifyBaseLogger, metrics: Metrics) {
     this.#count = count;
     this.#log = log;
+    this.#metrics = metrics;
   }
 
-  start(): void {
+  async start(): Promise<void> {
     // Structured clone over IPC: snapshots hold Maps and Buffers.
     cluster.setupPrimary({ serialization: 'advanced' });
     for (let i = 0; i < this.#count; i++) this.#fork();
   }
 
-  serve(result: { table: { version: number } }, snapshot: Snapshot): void {
-    this.#latest = { version: result.table.version, snapshot };
+  serve(table: RouteTable, snapshot: Snapshot): void {
+    this.#latest = { version: table.version, snapshot };
     for (const { worker } of this.#workers.values()) send(worker, { type: 'snapshot', ...this.#latest });
   }
 
@@ -75,11 +74,11 @@ export class WorkerPool {
   }
 
   /** The workers' metrics aggregated (counters summed) with the primary's own. */
-  async metrics(primary: Registry): Promise<string> {
+  async metrics(): Promise<string> {
     const replies = await Promise.all(
       [...this.#workers.values()].map(({ worker }) => this.#askMetrics(worker)),
     );
-    const all = [await primary.getMetricsAsJSON(), ...replies.filter((r) => r !== undefined)];
+    const all = [await this.#metrics.registry.getMetricsAsJSON(), ...replies.filter((r) => r !== undefined)];
     return AggregatorRegistry.aggregate(all as MetricsJson[]).metrics();
   }
 
@@ -184,7 +183,7 @@ export async function runWorker(
   process.on('message', async (message: ToWorker) => {
     switch (message.type) {
       case 'snapshot':
-        dataPlane.serve(compile(message.snapshot, message.version));
+        dataPlane.serve(compile(message.snapshot, message.version).table);
         send(process, { type: 'applied', version: message.version });
         break;
       case 'metrics':

@@ -3,30 +3,15 @@
 // compiles targets. Diagnostics are data: the status writer, /debug/routes and
 // the data plane's 503 answers all read them.
 import { specSchema } from '../api/schema.ts';
-import { objectKey, type Snapshot, type SourceError } from '../api/snapshot.ts';
+import { objectKey, type Snapshot } from '../api/snapshot.ts';
 import type { Condition, LambdaRouteObject, LambdaRouteSpec } from '../api/types.ts';
 import { type FieldError, validateSpec } from '../api/validate.ts';
+import type { CompileResult, RouteDiagnostic } from '../model/compile-result.ts';
 import type { CompiledRoute, IamAuth, ReadyRoute, RouteMatch } from '../model/route.ts';
 import { RouteTable } from '../model/table.ts';
 import { type Conflict, settleConflicts } from './conflicts.ts';
 import { resolveRefs, type SecretLookup } from './refs.ts';
 import { compileConnection, compileFunctionTarget, compileUrlTarget, urlSigningDefaults } from './targets.ts';
-
-export interface RouteDiagnostic {
-  key: string;
-  namespace: string;
-  name: string;
-  generation?: number;
-  origin?: string;
-  conditions: Condition[];
-}
-
-export interface CompileResult {
-  table: RouteTable;
-  /** One entry per LambdaRoute in the snapshot, served or not, by namespace/name. */
-  diagnostics: RouteDiagnostic[];
-  errors: readonly SourceError[];
-}
 
 /** A route after validation: its spec, or its errors plus whatever part of the match could be read. */
 interface Candidate {

@@ -5,8 +5,9 @@
 import type { AddressInfo } from 'node:net';
 import type { Snapshot } from '../api/snapshot.ts';
 import type { RefreshOptions } from '../aws/credentials.ts';
-import type { CompileResult } from '../compile/compile.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import type { RouteTable } from '../model/table.ts';
+import { listenUrl } from '../util/listen-url.ts';
 import type { Loggers } from '../util/log.ts';
 import { ClientIpResolver } from './client-ip.ts';
 import type { RouteHealth } from './health.ts';
@@ -31,11 +32,20 @@ export interface DataPlaneOptions {
   poolCloseDelayMs?: number;
 }
 
-/** Where compiled tables go to be served: this process's data plane, or the workers'. */
+/** What serves the compiled tables: this process's data plane, or (--workers) the worker processes. */
 export interface ServingBackend {
-  serve(result: CompileResult, snapshot: Snapshot): void;
+  /** Starts serving: listens, or starts the worker processes. */
+  start(): Promise<void>;
+  /** Serves `table`; worker processes compile `snapshot` themselves, to the same table. */
+  serve(table: RouteTable, snapshot: Snapshot): void;
+  /** Every serving process is listening (and, for workers, has a table). */
+  readonly ready: boolean;
   /** Problems found while serving (credentials, missing functions). */
   readonly health: RouteHealth;
+  /** The Prometheus text of every serving process, the control half's metrics included. */
+  metrics(): Promise<string>;
+  /** Stops accepting connections and lets in-flight requests finish, up to `graceMs`. */
+  drain(graceMs: number): Promise<void>;
 }
 
 export class DataPlane implements ServingBackend {
@@ -69,8 +79,16 @@ export class DataPlane implements ServingBackend {
     return this.#server.server.listening;
   }
 
-  serve(result: CompileResult): void {
-    this.router.swap(this.runtime.build(result));
+  serve(table: RouteTable): void {
+    this.router.swap(this.runtime.build(table));
+  }
+
+  start(): Promise<void> {
+    return this.listen();
+  }
+
+  metrics(): Promise<string> {
+    return this.#options.metrics.registry.metrics();
   }
 
   /** `shared`: several worker processes listen on the same port (SO_REUSEPORT; the kernel spreads connections). */
@@ -83,9 +101,7 @@ export class DataPlane implements ServingBackend {
   }
 
   get url(): string {
-    const address = this.#server.server.address() as AddressInfo;
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+    return listenUrl(this.#server.server.address() as AddressInfo);
   }
 
   /**

@@ -25,10 +25,6 @@ export class Router {
     this.#serving = serving;
   }
 
-  get serving(): Serving | undefined {
-    return this.#serving;
-  }
-
   /** Routes one request. Resolves with the exchange (for logs and metrics) when the response is done. */
   async route(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<RoutedExchange> {
     const target = readTarget(req);
@@ -36,8 +32,7 @@ export class Router {
     const refusal = refuseMessage(req) ?? target.refusal;
     const method = req.method ?? 'GET';
     const client = this.#clientIp.resolve(req);
-    const found =
-      refusal || path === '*' ? undefined : this.#serving?.result.table.match(target.host, method, path);
+    const found = refusal || path === '*' ? undefined : this.#serving?.table.match(target.host, method, path);
     const exchange: RoutedExchange = {
       req,
       res,

@@ -3,8 +3,8 @@
 // tables by key, and the problems found while serving (RouteHealth).
 import type { CredentialSource, RefreshOptions } from '../aws/credentials.ts';
 import { credentialSourceSpec } from '../aws/route-credentials.ts';
-import type { CompileResult } from '../compile/compile.ts';
 import type { CompiledRoute, IamAuth, ReadyRoute } from '../model/route.ts';
+import type { RouteTable } from '../model/table.ts';
 import { ReuseCache } from '../util/reuse-cache.ts';
 import { payloadFormats } from './events/index.ts';
 import type { RouteHandler } from './exchange.ts';
@@ -13,9 +13,9 @@ import { RouteHealth } from './health.ts';
 import { FunctionInvoker } from './invoke.ts';
 import { createUpstream, poolKey, type Upstream } from './pools.ts';
 
-/** What the data plane serves: one compile result and its handlers, swapped as a unit. */
+/** What the data plane serves: one table and its handlers, swapped as a unit. */
 export interface Serving {
-  readonly result: CompileResult;
+  readonly table: RouteTable;
   readonly handlers: ReadonlyMap<CompiledRoute, RouteHandler>;
 }
 
@@ -51,13 +51,13 @@ export class Runtime {
     this.#pools = new ReuseCache(({ pool }) => setTimeout(() => void pool.close(), delay).unref());
   }
 
-  build(result: CompileResult): Serving {
+  build(table: RouteTable): Serving {
     this.#pools.begin();
     this.#signing.begin();
     const handlers = new Map<CompiledRoute, RouteHandler>();
     const served = new Set<string>();
     const usage = new Map<SigningSource, Set<string>>();
-    for (const route of result.table.routes) {
+    for (const route of table.routes) {
       if (!route.ready) continue;
       handlers.set(route, this.#handler(route, usage));
       served.add(route.key);
@@ -69,7 +69,7 @@ export class Runtime {
       source.routes = usage.get(source) ?? new Set();
       this.#reportCredentials(source);
     }
-    return { result, handlers };
+    return { table, handlers };
   }
 
   /** Open connection pools, for tests and metrics. */

@@ -1,4 +1,25 @@
-import type { CompileResult, RouteDiagnostic } from '../compile/compile.ts';
+// What compile() hands on: the routing table, every route's conditions and
+// the sources' errors. The data plane takes the table; status, logs, metrics
+// and /debug/routes read the diagnostics.
+import type { SourceError } from '../api/snapshot.ts';
+import type { Condition } from '../api/types.ts';
+import type { RouteTable } from './table.ts';
+
+export interface RouteDiagnostic {
+  key: string;
+  namespace: string;
+  name: string;
+  generation?: number;
+  origin?: string;
+  conditions: Condition[];
+}
+
+export interface CompileResult {
+  table: RouteTable;
+  /** One entry per LambdaRoute in the snapshot, served or not, by namespace/name. */
+  diagnostics: RouteDiagnostic[];
+  errors: readonly SourceError[];
+}
 
 /**
  * The compile result as plain data, for /debug/routes and the golden tests.

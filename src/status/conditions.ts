@@ -1,7 +1,8 @@
 // Pure status logic: from compile() diagnostics and the observed status to the
 // status to write, whether it differs, and which failures are new.
-import type { RouteDiagnostic } from '../compile/compile.ts';
+
 import type { MetaCondition, RouteStatus } from '../kube/route-status.ts';
+import type { RouteDiagnostic } from '../model/compile-result.ts';
 
 /** The CRD's limits (metav1.Condition). */
 const MAX_MESSAGE = 32_768;

@@ -33,7 +33,7 @@ beforeAll(async () => {
       exchange.res.end('fine');
     },
   };
-  router.swap({ result, handlers: new Map([[result.table.routes[0]!, handler]]) });
+  router.swap({ table: result.table, handlers: new Map([[result.table.routes[0]!, handler]]) });
   await server.listen({ port: 0, host: '127.0.0.1' });
   url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
 });

@@ -1,8 +1,9 @@
 // Pure status logic: desired status, change detection, new failures.
 import { describe, expect, it } from 'vitest';
 import { lambdaRouteSchema } from '../../src/api/schema.ts';
-import { compile, type RouteDiagnostic } from '../../src/compile/compile.ts';
+import { compile } from '../../src/compile/compile.ts';
 import type { MetaCondition, RouteStatus } from '../../src/kube/route-status.ts';
+import type { RouteDiagnostic } from '../../src/model/compile-result.ts';
 import { parseManifests, snapshotOf } from '../../src/sources/manifests.ts';
 import { desiredStatus, metaTime, newFailure, sameStatus } from '../../src/status/conditions.ts';
 

@@ -4,8 +4,8 @@
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { RouteDiagnostic } from '../../src/compile/compile.ts';
 import type { ObservedRoute, RouteStatusView } from '../../src/kube/route-status.ts';
+import type { RouteDiagnostic } from '../../src/model/compile-result.ts';
 import { StatusWriter, type StatusWriterOptions } from '../../src/status/writer.ts';
 import { CaptureLog } from '../support/capture-log.ts';
 import {
