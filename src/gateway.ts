@@ -5,6 +5,7 @@
 // differ only in the source that feeds pipeline.apply().
 import type { AddressInfo } from 'node:net';
 import { createAdminServer } from './admin/server.ts';
+import type { NotAcceptedReason } from './api/failure.ts';
 import { DataPlane, type DataPlaneOptions, type ServingBackend } from './dataplane/data-plane.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { type CompileResult, describeResult } from './model/compile-result.ts';
@@ -25,6 +26,12 @@ export interface GatewayOptions extends Omit<DataPlaneOptions, 'metrics'> {
   /** How long in-flight requests may take to finish on shutdown (default 25 s). */
   shutdownGraceMs?: number;
 }
+
+/** The lambda_ingress_config_errors kind of the routes not accepted for each reason. */
+const NOT_ACCEPTED_KINDS: Record<NotAcceptedReason, string> = {
+  Invalid: 'invalid',
+  Conflicted: 'conflicted',
+};
 
 export class Gateway {
   readonly pipeline: Pipeline;
@@ -106,11 +113,12 @@ export class Gateway {
     this.metrics.tableVersion.set(result.table.version);
     this.metrics.compileSeconds.set(compileMs / 1000);
     this.metrics.configErrors.set({ kind: 'source' }, result.errors.length);
-    const rejected = (reason: string) =>
-      result.diagnostics.filter((d) => d.conditions.some((c) => c.type === 'Accepted' && c.reason === reason))
-        .length;
-    this.metrics.configErrors.set({ kind: 'invalid' }, rejected('Invalid'));
-    this.metrics.configErrors.set({ kind: 'conflicted' }, rejected('Conflicted'));
+    for (const [reason, kind] of Object.entries(NOT_ACCEPTED_KINDS) as [NotAcceptedReason, string][]) {
+      const count = result.diagnostics.filter((d) =>
+        d.conditions.some((c) => c.type === 'Accepted' && c.reason === reason),
+      ).length;
+      this.metrics.configErrors.set({ kind }, count);
+    }
   }
 
   #observeRoutes(): void {

@@ -8,15 +8,16 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { ServingReason } from './api/failure.ts';
 import type { Snapshot } from './api/snapshot.ts';
 import { compile } from './compile/compile.ts';
 import { DataPlane, type DataPlaneOptions, type ServingBackend } from './dataplane/data-plane.ts';
-import { type ProblemReason, RouteHealth } from './dataplane/health.ts';
+import { RouteHealth } from './dataplane/health.ts';
 import { Metrics } from './metrics/metrics.ts';
 import type { RouteTable } from './model/table.ts';
 import type { Loggers } from './util/log.ts';
 
-type Problems = [routeKey: string, reason: ProblemReason, message: string][];
+type Problems = [routeKey: string, reason: ServingReason, message: string][];
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 type ToWorker =

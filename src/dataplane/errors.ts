@@ -1,6 +1,7 @@
 // The responses the data plane gives itself (contract: "Responses the data
 // plane gives itself"), and how upstream failures map onto them.
 import type { ServerResponse } from 'node:http';
+import type { Reason } from '../api/failure.ts';
 import { BodyTimeoutError, BodyTooLargeError, hasBody } from './body.ts';
 import type { Exchange } from './exchange.ts';
 
@@ -34,7 +35,7 @@ export interface ErrorBody {
   error: ErrorCode;
   message: string;
   route?: string;
-  reason?: string;
+  reason?: Reason;
   requestId?: string;
   [extra: string]: unknown;
 }
@@ -97,7 +98,7 @@ export function rejectBody(exchange: Exchange, route: string, error: unknown, to
 export function credentialsUnavailable(source: { problem: string | undefined }) {
   return {
     error: 'route_not_ready' as const,
-    reason: 'CredentialsUnavailable',
+    reason: 'CredentialsUnavailable' as const,
     message: source.problem ?? 'no AWS credentials available',
   };
 }

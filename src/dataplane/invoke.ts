@@ -3,6 +3,7 @@
 // function's result (or Lambda's error) back into HTTP. The mapping of every
 // Lambda outcome to a status code is documented in the README.
 import type { Dispatcher } from 'undici';
+import type { Reason } from '../api/failure.ts';
 import { type CredentialSource, waitForCredentials } from '../aws/credentials.ts';
 import { payloadHash, RouteSigner } from '../aws/sigv4.ts';
 import type { FunctionTarget, ReadyRoute } from '../model/route.ts';
@@ -328,7 +329,7 @@ export class FunctionInvoker implements RouteHandler {
 interface Failure {
   error: ErrorCode;
   message: string;
-  reason?: string;
+  reason?: Reason;
   awsRequestId?: string | undefined;
 }
 

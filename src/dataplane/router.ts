@@ -64,14 +64,13 @@ export class Router {
       return exchange;
     }
     const { route } = found;
-    const handler = route.ready ? this.#serving!.handlers.get(route) : undefined;
-    if (!handler) {
-      const { reason, message } = route.ready
-        ? { reason: 'NotServed', message: 'route has no handler' }
-        : route;
+    if (!route.ready) {
+      const { reason, message } = route;
       sendError(res, 503, { error: 'route_not_ready', message, route: route.key, reason, requestId });
       return exchange;
     }
+    // Every ready route of a table has its handler: Runtime.build made them together.
+    const handler = this.#serving!.handlers.get(route)!;
     await handler.handle(exchange);
     return exchange;
   }

@@ -8,6 +8,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, relative } from 'node:path';
+import { failuresText } from '../api/failure.ts';
 import { objectKey, type Snapshot, type SourceError } from '../api/snapshot.ts';
 import type { LambdaRouteObject, SecretObject } from '../api/types.ts';
 import { validateSpec } from '../api/validate.ts';
@@ -288,10 +289,9 @@ function keepLastGood(
     }
     const last = previous?.validRoutes.has(key) && previous.routes.find((r) => objectKey(r.metadata) === key);
     if (!last) return route; // new and invalid: compile() reports it on the route itself
-    const problems = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
     errors.push({
       origin: route.origin!,
-      message: `LambdaRoute ${key} is invalid (${problems}); still serving the previous version`,
+      message: `LambdaRoute ${key} is invalid (${failuresText(result.failures)}); still serving the previous version`,
     });
     validRoutes.add(key);
     return last;
