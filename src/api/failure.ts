@@ -4,26 +4,22 @@
 // closed union, so a reason compared or counted anywhere is one the compiler
 // knows.
 
-/** Why a route is not accepted, has unresolved references or cannot serve (the README's Status table). */
-export type Reason =
-  | 'Invalid'
-  | 'Conflicted'
-  | 'SecretNotFound'
-  | 'KeyNotFound'
-  | 'InvalidSecret'
-  | 'RefNotPermitted'
-  | 'CredentialsUnavailable'
-  | 'FunctionNotFound';
+/** Why a route is not accepted, has unresolved references or cannot serve, by the condition that says it first. */
+export const REASONS = {
+  Accepted: ['Invalid', 'Conflicted'],
+  ResolvedRefs: ['SecretNotFound', 'KeyNotFound', 'InvalidSecret', 'RefNotPermitted'],
+  /** Found while serving rather than by compile: Ready=False until it clears. */
+  Ready: ['CredentialsUnavailable', 'FunctionNotFound'],
+} as const;
 
 /** Accepted=False. */
-export type NotAcceptedReason = Extract<Reason, 'Invalid' | 'Conflicted'>;
+export type NotAcceptedReason = (typeof REASONS.Accepted)[number];
 /** ResolvedRefs=False: a Secret reference that cannot be used. */
-export type RefReason = Extract<
-  Reason,
-  'SecretNotFound' | 'KeyNotFound' | 'InvalidSecret' | 'RefNotPermitted'
->;
-/** Found while serving rather than by compile: Ready=False until it clears. */
-export type ServingReason = Extract<Reason, 'CredentialsUnavailable' | 'FunctionNotFound'>;
+export type RefReason = (typeof REASONS.ResolvedRefs)[number];
+/** Ready=False for a route that compile accepted and resolved. */
+export type ServingReason = (typeof REASONS.Ready)[number];
+/** Any reason a condition is False for (the README's Status table). */
+export type Reason = NotAcceptedReason | RefReason | ServingReason;
 
 export interface Failure<R extends string = Reason> {
   reason: R;

@@ -299,8 +299,8 @@ function keepLastGood(
   // A Secret whose data breaks keeps its last good version; a new one is passed on, so that routes say what is wrong.
   const secrets = parsed.secrets.filter((s) => !s.invalidKeys);
   for (const error of parsed.errors) {
-    const named = (s: SecretObject) => `Secret ${objectKey(s.metadata)}` === error.object;
-    const last = error.object && previous?.secrets.find((s) => named(s) && !s.invalidKeys);
+    const named = (s: SecretObject) => objectKey(s.metadata) === error.secret;
+    const last = error.secret && previous?.secrets.find((s) => named(s) && !s.invalidKeys);
     const kept = last || parsed.secrets.find((s) => named(s) && s.invalidKeys);
     if (kept) secrets.push(kept);
     errors.push(
