@@ -229,13 +229,13 @@ export class FunctionInvoker implements RouteHandler {
         502,
         {
           error: 'bad_upstream_response',
-          message: `the function's response is not valid for payload format ${target.payloadFormat}: ${mapped.reason}`,
+          message: `the function's response is not valid for payload format ${target.payloadFormat}: ${mapped.failures[0].message}`,
           awsRequestId,
         },
         idHeader,
       );
     }
-    this.#send(exchange, mapped.response, awsRequestId);
+    this.#send(exchange, mapped.value, awsRequestId);
   }
 
   /**

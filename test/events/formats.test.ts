@@ -460,7 +460,10 @@ describe('1.0 results', () => {
   });
 
   it('infers nothing: a result without statusCode is invalid, and cookies are not part of the format', () => {
-    expect(respond(v1, { hello: 'world' })).toEqual({ ok: false, reason: 'statusCode is missing' });
+    expect(respond(v1, { hello: 'world' })).toEqual({
+      ok: false,
+      failures: [{ reason: 'InvalidResult', message: 'statusCode is missing' }],
+    });
     expect(respond(v1, '"Hello"').ok).toBe(false);
     expect(okResponse(v1, { statusCode: 200, cookies: ['a=1'] }).headers).toEqual([]);
   });
@@ -587,7 +590,7 @@ describe('invalid results', () => {
     const mapped = respond(format, result);
     expect(mapped.ok).toBe(false);
     if (mapped.ok) return;
-    expect(mapped.reason).not.toMatch(/SECRET|X-A|✓/);
-    expect(mapped.reason.length).toBeLessThan(80);
+    expect(mapped.failures[0].message).not.toMatch(/SECRET|X-A|✓/);
+    expect(mapped.failures[0].message.length).toBeLessThan(80);
   });
 });

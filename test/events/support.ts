@@ -52,6 +52,6 @@ export function respond(format: PayloadFormat, result: unknown): ResponseResult 
 /** The response of a result that must be valid. */
 export function okResponse(format: PayloadFormat, result: unknown) {
   const mapped = respond(format, result);
-  if (!mapped.ok) throw new Error(`expected a valid result, got: ${mapped.reason}`);
-  return mapped.response;
+  if (!mapped.ok) throw new Error(`expected a valid result, got: ${mapped.failures[0].message}`);
+  return mapped.value;
 }

@@ -65,7 +65,7 @@ export function albFormat(options: AlbOptions): PayloadFormat {
         const body = bodyOf(result['body'], result['isBase64Encoded']);
         const response: EventResponse = { statusCode, headers, body };
         if (statusMessage !== undefined) response.statusMessage = statusMessage;
-        return { ok: true, response };
+        return response;
       });
     },
   };

@@ -1,6 +1,7 @@
 // The contract between the data plane and the payload formats: what lambda-ingress
 // knows about a request, and what it needs back to answer it. Everything in
 // src/dataplane/events is pure: no I/O, no clock, no randomness.
+import type { Result } from '../../api/failure.ts';
 
 /** The LambdaRoute that matched, as far as the event needs it. */
 export interface EventRoute {
@@ -52,8 +53,8 @@ export interface EventResponse {
   body: Buffer;
 }
 
-/** A function result that is not valid for the format gives a short reason that never quotes the result. */
-export type ResponseResult = { ok: true; response: EventResponse } | { ok: false; reason: string };
+/** A function result that is not valid for the format fails with a short message that never quotes the result. */
+export type ResponseResult = Result<EventResponse, 'InvalidResult'>;
 
 export interface PayloadFormat {
   /** The event to pass to the Invoke API (serialise with JSON.stringify). */

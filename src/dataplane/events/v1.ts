@@ -96,7 +96,7 @@ export const restApiV1: PayloadFormat = {
         'multi',
       );
       const body = bodyOf(result['body'], result['isBase64Encoded']);
-      return { ok: true, response: { statusCode, headers, body } };
+      return { statusCode, headers, body };
     });
   },
 };
