@@ -13,18 +13,19 @@ import { Pipeline } from './pipeline.ts';
 import { listenUrl } from './util/listen-url.ts';
 import { WorkerPool } from './workers.ts';
 
-export interface GatewayOptions extends Omit<DataPlaneOptions, 'metrics'> {
-  /** Default 127.0.0.1: probes and scrapes come from this machine, or (in a pod) to the pod's IP. */
-  adminHost?: string;
-  adminPort?: number;
-  /** Serve /debug/routes (upstreams, function ARNs, account ids, file names); off by default. */
-  debugRoutes?: boolean;
-  /** Serving processes (default 1: this process serves). */
-  workers?: number;
-  /** Sources have delivered their first full state (the controller's initial sync). */
+/** Defaults are in config.ts. */
+export interface GatewayOptions extends Omit<DataPlaneOptions, 'metrics' | 'reusePort'> {
+  /** Probes and scrapes come from this machine, or (in a pod) to the pod's IP. */
+  adminHost: string;
+  adminPort: number;
+  /** Serve /debug/routes (upstreams, function ARNs, account ids, file names). */
+  debugRoutes: boolean;
+  /** Serving processes (1: this process serves). */
+  workers: number;
+  /** How long in-flight requests may take to finish on shutdown. */
+  shutdownGraceMs: number;
+  /** Sources have delivered their first full state (the controller's initial sync); absent, they have. */
   sourcesReady?: () => boolean;
-  /** How long in-flight requests may take to finish on shutdown (default 25 s). */
-  shutdownGraceMs?: number;
 }
 
 /** The lambda_ingress_config_errors kind of the routes not accepted for each reason. */
@@ -45,10 +46,10 @@ export class Gateway {
 
   private constructor(options: GatewayOptions) {
     this.#options = options;
-    if ((options.workers ?? 1) > 1) {
-      this.#backend = new WorkerPool(options.workers!, options.loggers.app, this.metrics);
+    if (options.workers > 1) {
+      this.#backend = new WorkerPool(options.workers, options.loggers.app, this.metrics);
     } else {
-      this.dataPlane = new DataPlane({ ...options, metrics: this.metrics });
+      this.dataPlane = new DataPlane({ ...options, metrics: this.metrics, reusePort: false });
       this.#backend = this.dataPlane;
     }
     const log = options.loggers.app;
@@ -69,8 +70,8 @@ export class Gateway {
   static async start(options: GatewayOptions): Promise<Gateway> {
     const gateway = new Gateway(options);
     await gateway.#admin.listen({
-      host: options.adminHost ?? '127.0.0.1',
-      port: options.adminPort ?? 9091,
+      host: options.adminHost,
+      port: options.adminPort,
     });
     await gateway.#backend.start();
     return gateway;
@@ -88,7 +89,7 @@ export class Gateway {
 
   /** The data plane's URL (single process only; workers listen on the configured port). */
   get url(): string {
-    return this.dataPlane?.url ?? `http://127.0.0.1:${this.#options.port ?? 9080}`;
+    return this.dataPlane?.url ?? `http://127.0.0.1:${this.#options.port}`;
   }
 
   get adminUrl(): string {
@@ -103,7 +104,7 @@ export class Gateway {
   async shutdown(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    const grace = this.#options.shutdownGraceMs ?? 25_000;
+    const grace = this.#options.shutdownGraceMs;
     this.#options.loggers.app.info({ graceMs: grace }, 'shutting down: draining in-flight requests');
     await this.#backend.drain(grace);
     await this.#admin.close();

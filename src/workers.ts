@@ -15,7 +15,6 @@ import { DataPlane, type DataPlaneOptions, type ServingBackend } from './datapla
 import { RouteHealth } from './dataplane/health.ts';
 import { Metrics } from './metrics/metrics.ts';
 import type { RouteTable } from './model/table.ts';
-import type { Loggers } from './util/log.ts';
 
 type Problems = [routeKey: string, reason: ServingReason, message: string][];
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -170,10 +169,10 @@ function send(target: Worker | NodeJS.Process, message: ToWorker | ToPrimary): v
 
 /** A worker process: a data plane fed by the primary. Resolves when it has drained. */
 export async function runWorker(
-  options: Omit<DataPlaneOptions, 'metrics'> & { loggers: Loggers },
+  options: Omit<DataPlaneOptions, 'metrics' | 'reusePort'> & { shutdownGraceMs: number },
 ): Promise<void> {
   const metrics = new Metrics();
-  const dataPlane = new DataPlane({ ...options, metrics });
+  const dataPlane = new DataPlane({ ...options, metrics, reusePort: true });
   const log = options.loggers.app;
   dataPlane.health.onChange(() => send(process, { type: 'health', problems: dataPlane.health.list() }));
   let draining: Promise<void> | undefined;
@@ -200,8 +199,10 @@ export async function runWorker(
     }
   });
   // Ctrl-C reaches every process of the group; the primary's drain message may follow.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void drain(25_000));
-  await dataPlane.listen(true);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => void drain(options.shutdownGraceMs));
+  }
+  await dataPlane.start();
   log.info({ url: dataPlane.url }, 'worker serving');
   send(process, { type: 'listening' });
 }

@@ -4,7 +4,6 @@
 // runs one and the primary runs the control half alone.
 import type { AddressInfo } from 'node:net';
 import type { Snapshot } from '../api/snapshot.ts';
-import type { RefreshOptions } from '../aws/credentials.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { RouteTable } from '../model/table.ts';
 import { listenUrl } from '../util/listen-url.ts';
@@ -12,24 +11,21 @@ import type { Loggers } from '../util/log.ts';
 import { ClientIpResolver } from './client-ip.ts';
 import type { RouteHealth } from './health.ts';
 import { type RoutedExchange, Router } from './router.ts';
-import { Runtime } from './runtime.ts';
+import { Runtime, type RuntimeOptions } from './runtime.ts';
 import { createDataPlaneServer } from './server.ts';
 
-export interface DataPlaneOptions {
+/** Defaults are in src/config.ts. */
+export interface DataPlaneOptions extends RuntimeOptions {
   loggers: Loggers;
   metrics: Metrics;
-  host?: string;
-  port?: number;
-  /** One JSON line per request (default true). */
-  accessLog?: boolean;
-  /** Largest request body buffered for signing (default 6 MiB). */
-  bodyLimit?: number;
+  host: string;
+  port: number;
+  /** Several worker processes listen on the same port (SO_REUSEPORT; the kernel spreads connections). */
+  reusePort: boolean;
+  /** One JSON line per request. */
+  accessLog: boolean;
   /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client and whose X-Forwarded-* are kept. */
-  trustedProxies?: readonly string[];
-  /** Refresh timing of expiring credentials (tests shorten it). */
-  credentialRefresh?: RefreshOptions;
-  /** How long the pool of a removed upstream stays open for requests already matched (default 30 s). */
-  poolCloseDelayMs?: number;
+  trustedProxies: readonly string[];
 }
 
 /** What serves the compiled tables: this process's data plane, or (--workers) the worker processes. */
@@ -57,11 +53,7 @@ export class DataPlane implements ServingBackend {
   constructor(options: DataPlaneOptions) {
     this.#options = options;
     this.router = new Router(new ClientIpResolver(options.trustedProxies));
-    this.runtime = new Runtime({
-      ...(options.credentialRefresh && { credentialRefresh: options.credentialRefresh }),
-      ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
-      ...(options.poolCloseDelayMs !== undefined && { poolCloseDelayMs: options.poolCloseDelayMs }),
-    });
+    this.runtime = new Runtime(options);
     this.#server = createDataPlaneServer({
       router: this.router,
       logger: options.loggers.app,
@@ -83,21 +75,18 @@ export class DataPlane implements ServingBackend {
     this.router.swap(this.runtime.build(table));
   }
 
-  start(): Promise<void> {
-    return this.listen();
+  /** Listens for connections. */
+  async start(): Promise<void> {
+    const { host, port, reusePort } = this.#options;
+    await this.#server.listen({
+      host,
+      port,
+      ...(reusePort && { exclusive: true, reusePort: true }),
+    } as { host: string; port: number });
   }
 
   metrics(): Promise<string> {
     return this.#options.metrics.registry.metrics();
-  }
-
-  /** `shared`: several worker processes listen on the same port (SO_REUSEPORT; the kernel spreads connections). */
-  async listen(shared = false): Promise<void> {
-    await this.#server.listen({
-      host: this.#options.host ?? '0.0.0.0',
-      port: this.#options.port ?? 9080,
-      ...(shared && { exclusive: true, reusePort: true }),
-    } as { host: string; port: number });
   }
 
   get url(): string {
@@ -144,7 +133,7 @@ export class DataPlane implements ServingBackend {
       upstreamMs: exchange.upstreamMs,
       upstreamError: exchange.upstreamError,
     });
-    if (this.#options.accessLog === false) return;
+    if (!this.#options.accessLog) return;
     // Only fields that cannot carry credentials: no headers, no query string.
     this.#options.loggers.access.info(
       {

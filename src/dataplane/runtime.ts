@@ -19,19 +19,18 @@ export interface Serving {
   readonly handlers: ReadonlyMap<CompiledRoute, RouteHandler>;
 }
 
+/** Defaults are in src/config.ts. */
 export interface RuntimeOptions {
-  /** Largest request body buffered for signing a url target (default 6 MiB). */
-  bodyLimit?: number;
+  /** Largest request body buffered for signing a url target. */
+  bodyLimit: number;
   /**
    * How long a pool no route uses any more stays open, for requests that
-   * matched the previous table and have not been sent yet (default 30 s).
+   * matched the previous table and have not been sent yet.
    */
-  poolCloseDelayMs?: number;
-  /** Refresh timing of expiring credentials (tests shorten it). */
+  poolCloseDelayMs: number;
+  /** Refresh timing of expiring credentials (tests shorten it); absent, the AWS SDKs' timing. */
   credentialRefresh?: RefreshOptions;
 }
-
-export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
 
 interface SigningSource {
   credentials: CredentialSource;
@@ -45,9 +44,9 @@ export class Runtime {
   readonly #pools: ReuseCache<Upstream>;
   readonly #signing = new ReuseCache<SigningSource>((s) => s.credentials.close());
 
-  constructor(options: RuntimeOptions = {}) {
+  constructor(options: RuntimeOptions) {
     this.#options = options;
-    const delay = options.poolCloseDelayMs ?? 30_000;
+    const delay = options.poolCloseDelayMs;
     this.#pools = new ReuseCache(({ pool }) => setTimeout(() => void pool.close(), delay).unref());
   }
 
@@ -95,7 +94,7 @@ export class Runtime {
         { ...route, target },
         {
           upstream,
-          bodyLimit: this.#options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+          bodyLimit: this.#options.bodyLimit,
           ...(signing && { credentials: signing.credentials }),
         },
       );
