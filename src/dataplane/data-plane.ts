@@ -73,6 +73,7 @@ export class DataPlane implements ServingBackend {
 
   serve(table: RouteTable): void {
     this.router.swap(this.runtime.build(table));
+    this.#options.metrics.retainRoutes(table.routes);
   }
 
   /** Listens for connections. */
