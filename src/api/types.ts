@@ -23,7 +23,7 @@ export interface SecretRef {
   namespace?: string;
 }
 
-export interface FunctionTarget {
+export interface FunctionTargetSpec {
   name: string;
   qualifier?: string;
   region?: string;
@@ -42,7 +42,7 @@ export interface LambdaRouteSpec {
   target: {
     url?: string;
     forwardSubpath: boolean;
-    function?: FunctionTarget;
+    function?: FunctionTargetSpec;
   };
   auth?: {
     apiKey?: { secretRef: SecretKeyRef & { namespace?: string } };

@@ -18,7 +18,7 @@ import {
   sendError,
   sendUpstreamFailure,
 } from './errors.ts';
-import type { EventResponse, PayloadFormat } from './events/types.ts';
+import type { EventResponse, PayloadCodec } from './events/types.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
 import { eventHeaders, HOP_BY_HOP } from './headers.ts';
 import type { RouteHealth } from './health.ts';
@@ -34,7 +34,7 @@ const EMPTY = Buffer.alloc(0);
 export interface InvokerOptions {
   upstream: Upstream;
   credentials: CredentialSource;
-  format: PayloadFormat;
+  format: PayloadCodec;
   health: RouteHealth;
 }
 

@@ -6,7 +6,7 @@ import { credentialSourceSpec } from '../aws/route-credentials.ts';
 import type { CompiledRoute, IamAuth, ReadyRoute } from '../model/route.ts';
 import type { RouteTable } from '../model/table.ts';
 import { ReuseCache } from '../util/reuse-cache.ts';
-import { payloadFormats } from './events/index.ts';
+import { payloadCodecs } from './events/index.ts';
 import type { RouteHandler } from './exchange.ts';
 import { UrlForwarder } from './forward.ts';
 import { RouteHealth } from './health.ts';
@@ -32,7 +32,7 @@ export interface RuntimeOptions {
   credentialRefresh?: RefreshOptions;
 }
 
-interface SigningSource {
+interface SharedCredentials {
   credentials: CredentialSource;
   /** Routes signing with this source in the current table. */
   routes: ReadonlySet<string>;
@@ -42,7 +42,7 @@ export class Runtime {
   readonly health = new RouteHealth();
   readonly #options: RuntimeOptions;
   readonly #pools: ReuseCache<Upstream>;
-  readonly #signing = new ReuseCache<SigningSource>((s) => s.credentials.close());
+  readonly #signing = new ReuseCache<SharedCredentials>((s) => s.credentials.close());
 
   constructor(options: RuntimeOptions) {
     this.#options = options;
@@ -55,7 +55,7 @@ export class Runtime {
     this.#signing.begin();
     const handlers = new Map<CompiledRoute, RouteHandler>();
     const served = new Set<string>();
-    const usage = new Map<SigningSource, Set<string>>();
+    const usage = new Map<SharedCredentials, Set<string>>();
     for (const route of table.routes) {
       if (!route.ready) continue;
       handlers.set(route, this.#handler(route, usage));
@@ -82,7 +82,7 @@ export class Runtime {
     await Promise.all(this.#pools.drain().map(({ pool }) => pool.close()));
   }
 
-  #handler(route: ReadyRoute, usage: Map<SigningSource, Set<string>>): RouteHandler {
+  #handler(route: ReadyRoute, usage: Map<SharedCredentials, Set<string>>): RouteHandler {
     const { target, connection } = route;
     const upstream = this.#pools.get(poolKey(target.origin, connection), () =>
       createUpstream(target.origin, connection),
@@ -104,24 +104,24 @@ export class Runtime {
       {
         upstream,
         credentials: signing!.credentials,
-        format: payloadFormats[target.payloadFormat],
+        format: payloadCodecs[target.payloadFormat],
         health: this.health,
       },
     );
   }
 
-  #signingFor(iam: IamAuth): SigningSource {
+  #signingFor(iam: IamAuth): SharedCredentials {
     const spec = credentialSourceSpec(iam, this.#options.credentialRefresh);
     return this.#signing.get(spec.key, () => {
       const credentials = spec.create();
-      const created: SigningSource = { credentials, routes: new Set() };
+      const created: SharedCredentials = { credentials, routes: new Set() };
       credentials.onChange(() => this.#reportCredentials(created));
       return created;
     });
   }
 
   /** Marks every route using `source` not ready while it has no credentials, and ready again after. */
-  #reportCredentials(source: SigningSource): void {
+  #reportCredentials(source: SharedCredentials): void {
     for (const key of source.routes)
       this.health.report(key, 'CredentialsUnavailable', source.credentials.problem);
   }

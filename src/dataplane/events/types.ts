@@ -56,7 +56,8 @@ export interface EventResponse {
 /** A function result that is not valid for the format fails with a short message that never quotes the result. */
 export type ResponseResult = Result<EventResponse, 'InvalidResult'>;
 
-export interface PayloadFormat {
+/** One payload format ("2.0", "1.0", "alb") at work: the API's PayloadFormat names it. */
+export interface PayloadCodec {
   /** The event to pass to the Invoke API (serialise with JSON.stringify). */
   toEvent(request: EventRequest): Record<string, unknown>;
   /** The function's result payload, as the Invoke API returned it, to HTTP. */

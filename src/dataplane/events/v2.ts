@@ -24,9 +24,9 @@ import {
   singleHeaders,
   statusCodeOf,
 } from './response.ts';
-import type { EventRequest, PayloadFormat, ResponseResult } from './types.ts';
+import type { EventRequest, PayloadCodec, ResponseResult } from './types.ts';
 
-export const httpApiV2: PayloadFormat = {
+export const httpApiV2: PayloadCodec = {
   toEvent(request: EventRequest): Record<string, unknown> {
     const { route, context } = request;
     // Header names lower-cased, repeats joined with "," (no space); Cookie
