@@ -6,7 +6,7 @@ import { fail, type Result, succeed } from '../api/failure.ts';
 import type { LambdaRouteSpec } from '../api/types.ts';
 import type { ConnectionSettings, FunctionTarget, UrlTarget } from '../model/route.ts';
 
-export const DEFAULT_REGION = 'us-east-1';
+const DEFAULT_REGION = 'us-east-1';
 
 // {api-id}[-{vpce-id}].execute-api.{region}.amazonaws.com[.cn] and {url-id}.lambda-url.{region}.on.aws
 const awsHost = /\.(execute-api|lambda-url)\.([a-z]{2}(?:-[a-z]+)+-\d+)\./;

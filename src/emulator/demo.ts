@@ -7,7 +7,7 @@ import { perObject } from '../util/per-object.ts';
 import { type Emulator, startEmulator } from './server.ts';
 
 /** Where examples/ expect the demo's emulator (its default port). */
-export const EXAMPLES_EMULATOR_URL = 'http://127.0.0.1:9092';
+const EXAMPLES_EMULATOR_URL = 'http://127.0.0.1:9092';
 
 /** AWS's documented example key pair; examples/aws-credentials.yaml holds the same. */
 export const DEMO_CREDENTIALS = {

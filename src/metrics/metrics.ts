@@ -4,7 +4,7 @@
 // outside the standard set count as "OTHER", codes are status codes.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-export const NO_ROUTE = '(none)';
+const NO_ROUTE = '(none)';
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 /**
  * Request and upstream latency, 1 ms to Lambda's longest synchronous calls.

@@ -35,7 +35,7 @@ export interface ParsedManifests {
 const DEFAULT_NAMESPACE = 'default';
 
 /** Aliases one document may expand (the yaml package's default, stated because it is what stops an alias bomb). */
-export const MAX_ALIAS_COUNT = 100;
+const MAX_ALIAS_COUNT = 100;
 
 export function parseManifests(text: string, file: string): ParsedManifests {
   const parsed: ParsedManifests = { routes: [], secrets: [], errors: [], unreadable: false };
