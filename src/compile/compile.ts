@@ -2,7 +2,7 @@
 // LambdaRoute, settles conflicts (oldest wins), resolves Secret references and
 // compiles targets. Diagnostics are data: the status writer, /debug/routes and
 // the data plane's 503 answers all read them.
-import { type Failure, failuresText, failureText, type NotAcceptedReason } from '../api/failure.ts';
+import { type Failure, failuresText, failureText, type NotAcceptedReason, succeed } from '../api/failure.ts';
 import { specSchema } from '../api/schema.ts';
 import { objectKey, type Snapshot } from '../api/snapshot.ts';
 import type { Condition, ConditionType, LambdaRouteObject, LambdaRouteSpec } from '../api/types.ts';
@@ -174,7 +174,7 @@ function build(
   const resolved = resolveRefs(object.metadata.namespace, spec.auth, secrets);
   const refs = condition('ResolvedRefs', resolved.ok ? undefined : resolved.failures[0]);
   const compiled = spec.target.url
-    ? { ok: true as const, value: compileUrlTarget(spec.target.url, spec.target.forwardSubpath) }
+    ? succeed(compileUrlTarget(spec.target.url, spec.target.forwardSubpath))
     : compileFunctionTarget(spec.target.function!, spec.auth?.iam?.region);
   if (!compiled.ok) return notReady(compiled.failures[0], refs, condition('Accepted', compiled.failures[0]));
   const accepted = condition('Accepted');
