@@ -634,7 +634,7 @@ interface InfoSyncResult {
 
 /**
  * The cold start again at the default --log-level info: the first table logs "route ready" for every
- * route, and each application log line is scrubbed of every known secret value (src/log.ts).
+ * route, and each application log line is scrubbed of every known secret value (src/util/log.ts).
  */
 async function measureColdInfo(logDir: string, routes: number): Promise<InfoSyncResult> {
   const ctrl = await Controller.start('cold-sync-info', logDir, 'info');

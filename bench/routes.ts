@@ -7,8 +7,9 @@
 // distinct routes) so it measures the table, not the CPU cache; the extra
 // rows spread requests over 1,000 and 10,000 distinct routes, where cache
 // misses on a larger working set show up.
+
+import type { Snapshot } from '../src/api/snapshot.ts';
 import { compile } from '../src/compile/compile.ts';
-import type { Snapshot } from '../src/compile/snapshot.ts';
 import { fmt, measure } from './measure.ts';
 import { syntheticRequests, syntheticSnapshot } from './synthetic.ts';
 

@@ -1,7 +1,8 @@
 // Synthetic LambdaRoutes for benchmarks: n routes over n/10 hosts, a third
 // Exact, a third Prefix, a third Prefix on wildcard hosts, all SigV4-signed.
+
+import type { Snapshot } from '../src/api/snapshot.ts';
 import type { LambdaRouteObject, SecretObject } from '../src/api/types.ts';
-import type { Snapshot } from '../src/compile/snapshot.ts';
 
 const hostCount = (n: number) => Math.max(1, Math.floor(n / 10));
 

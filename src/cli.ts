@@ -6,12 +6,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DURATION_PATTERN, parseDuration } from './api/duration.ts';
-import type { Snapshot } from './compile/snapshot.ts';
+import type { Snapshot } from './api/snapshot.ts';
+import { DEFAULTS } from './config.ts';
 import { ClientIpResolver } from './dataplane/client-ip.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
-import { createLoggers, type Loggers } from './log.ts';
 import { FileSource } from './sources/files.ts';
 import { closest } from './util/closest.ts';
+import { createLoggers, type Loggers } from './util/log.ts';
 import { runWorker } from './workers.ts';
 
 // The Kubernetes client and the AWS emulator are loaded only by the commands
@@ -20,9 +21,6 @@ const loadController = () => import('./controller.ts');
 const loadDemoEmulator = () => import('./emulator/demo.ts');
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-/** Where the demo's AWS emulator listens by default; examples/ point at it. */
-const DEMO_EMULATOR_PORT = 9092;
 
 const COMMANDS = {
   standalone: {
@@ -65,23 +63,23 @@ interface OptionSpec {
 
 // One entry per flag: parsing, per-command help and the "does not apply" check all read this table.
 const OPTIONS = {
-  port: { type: 'string', arg: '<n>', help: 'data plane port (default 9080)', commands: SERVING },
+  port: { type: 'string', arg: '<n>', help: `data plane port (default ${DEFAULTS.port})`, commands: SERVING },
   host: {
     type: 'string',
     arg: '<addr>',
-    help: 'data plane listen address (default 0.0.0.0)',
+    help: `data plane listen address (default ${DEFAULTS.host})`,
     commands: SERVING,
   },
   'admin-port': {
     type: 'string',
     arg: '<n>',
-    help: 'admin port: /healthz, /readyz, /metrics, /debug/routes (default 9091)',
+    help: `admin port: /healthz, /readyz, /metrics, /debug/routes (default ${DEFAULTS.adminPort})`,
     commands: SERVING,
   },
   'admin-host': {
     type: 'string',
     arg: '<addr>',
-    help: 'admin listen address (default 127.0.0.1: this machine only; in a pod, its IP)',
+    help: `admin listen address (default ${DEFAULTS.adminHost}: this machine only; in a pod, its IP)`,
     commands: SERVING,
   },
   'debug-routes': {
@@ -111,13 +109,13 @@ const OPTIONS = {
   'lease-namespace': {
     type: 'string',
     arg: '<ns>',
-    help: 'namespace of the leader Lease (default: $POD_NAMESPACE, else default)',
+    help: `namespace of the leader Lease (default: $POD_NAMESPACE, else ${DEFAULTS.leaseNamespace})`,
     commands: ['controller'],
   },
   'body-limit': {
     type: 'string',
     arg: '<bytes>',
-    help: 'largest request body buffered for signing (default 6291456)',
+    help: `largest request body buffered for signing (default ${DEFAULTS.bodyLimit})`,
     commands: SERVING,
   },
   'trusted-proxy': {
@@ -130,19 +128,19 @@ const OPTIONS = {
   'shutdown-grace': {
     type: 'string',
     arg: '<dur>',
-    help: 'time in-flight requests get to finish on SIGTERM (default 25s)',
+    help: `time in-flight requests get to finish on SIGTERM (default ${DEFAULTS.shutdownGraceMs / 1000}s)`,
     commands: SERVING,
   },
   workers: {
     type: 'string',
     arg: '<n>',
-    help: 'serving processes sharing the port (default 1: one process does everything)',
+    help: `serving processes sharing the port (default ${DEFAULTS.workers}: one process does everything)`,
     commands: SERVING,
   },
   'log-level': {
     type: 'string',
     arg: '<level>',
-    help: 'fatal, error, warn, info, debug, trace (default info)',
+    help: `fatal, error, warn, info, debug, trace (default ${DEFAULTS.logLevel})`,
     commands: ALL,
   },
   'access-log': {
@@ -154,13 +152,13 @@ const OPTIONS = {
   'emulator-port': {
     type: 'string',
     arg: '<n>',
-    help: `AWS emulator port (default ${DEMO_EMULATOR_PORT})`,
+    help: `AWS emulator port (default ${DEFAULTS.emulatorPort})`,
     commands: EMULATING,
   },
   'emulator-host': {
     type: 'string',
     arg: '<addr>',
-    help: 'AWS emulator listen address (default 127.0.0.1: it accepts the published example keys)',
+    help: `AWS emulator listen address (default ${DEFAULTS.emulatorHost}: it accepts the published example keys)`,
     commands: EMULATING,
   },
   version: { type: 'boolean', help: 'print the version', commands: ALL },
@@ -268,15 +266,15 @@ function parse(argv: string[]) {
       throw new UsageError(`--${name} must be an integer from 0 to ${max}, got "${text}"`);
     return n;
   };
-  const grace = values['shutdown-grace'] ?? '25s';
-  if (!new RegExp(DURATION_PATTERN).test(grace)) {
+  const grace = values['shutdown-grace'];
+  if (grace !== undefined && !new RegExp(DURATION_PATTERN).test(grace)) {
     throw new UsageError(`--shutdown-grace must be a duration such as 25s, got "${grace}"`);
   }
-  const logLevel = values['log-level'] ?? 'info';
+  const logLevel = values['log-level'] ?? DEFAULTS.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
-  const trustedProxies = values['trusted-proxy'] ?? [];
+  const trustedProxies = values['trusted-proxy'] ?? DEFAULTS.trustedProxies;
   try {
     new ClientIpResolver(trustedProxies);
   } catch (error) {
@@ -287,23 +285,24 @@ function parse(argv: string[]) {
     extra: positionals.slice(1),
     help: values.help === true,
     version: values.version === true,
-    port: number('port', 9080, 65535),
-    host: values.host ?? '0.0.0.0',
-    adminPort: number('admin-port', 9091, 65535),
-    adminHost: values['admin-host'] ?? '127.0.0.1',
-    debugRoutes: values['debug-routes'] === true,
+    port: number('port', DEFAULTS.port, 65535),
+    host: values.host ?? DEFAULTS.host,
+    adminPort: number('admin-port', DEFAULTS.adminPort, 65535),
+    adminHost: values['admin-host'] ?? DEFAULTS.adminHost,
+    debugRoutes: values['debug-routes'] ?? DEFAULTS.debugRoutes,
     manifests: values.manifests,
     kubeconfig: values.kubeconfig,
     namespaces: values.namespace ?? [],
-    leaseNamespace: values['lease-namespace'] ?? process.env['POD_NAMESPACE'] ?? 'default',
-    bodyLimit: number('body-limit', 6 * 1024 * 1024),
+    leaseNamespace: values['lease-namespace'] ?? process.env['POD_NAMESPACE'] ?? DEFAULTS.leaseNamespace,
+    bodyLimit: number('body-limit', DEFAULTS.bodyLimit),
     trustedProxies,
-    shutdownGraceMs: parseDuration(grace),
-    workers: Math.max(1, number('workers', 1)),
+    shutdownGraceMs: grace === undefined ? DEFAULTS.shutdownGraceMs : parseDuration(grace),
+    workers: Math.max(1, number('workers', DEFAULTS.workers)),
     logLevel,
-    accessLog: values['access-log'] !== false,
-    emulatorPort: number('emulator-port', DEMO_EMULATOR_PORT, 65535),
-    emulatorHost: values['emulator-host'] ?? '127.0.0.1',
+    accessLog: values['access-log'] ?? DEFAULTS.accessLog,
+    poolCloseDelayMs: DEFAULTS.poolCloseDelayMs,
+    emulatorPort: number('emulator-port', DEFAULTS.emulatorPort, 65535),
+    emulatorHost: values['emulator-host'] ?? DEFAULTS.emulatorHost,
   };
 }
 
@@ -322,6 +321,7 @@ function gatewayOptions(options: Options, loggers: Loggers): GatewayOptions {
     trustedProxies: options.trustedProxies,
     shutdownGraceMs: options.shutdownGraceMs,
     workers: options.workers,
+    poolCloseDelayMs: options.poolCloseDelayMs,
   };
 }
 
@@ -355,14 +355,8 @@ async function serveFiles(
 
 /** A --workers process: serve what the primary sends; the primary owns sources, status and the admin port. */
 function serveAsWorker(options: Options): Promise<void> {
-  return runWorker({
-    loggers: createLoggers(options.logLevel, undefined, { worker: cluster.worker!.id }),
-    host: options.host,
-    port: options.port,
-    accessLog: options.accessLog,
-    bodyLimit: options.bodyLimit,
-    trustedProxies: options.trustedProxies,
-  });
+  const loggers = createLoggers(options.logLevel, undefined, { worker: cluster.worker!.id });
+  return runWorker(gatewayOptions(options, loggers));
 }
 
 async function main(argv: string[]): Promise<void> {

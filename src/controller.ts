@@ -4,9 +4,9 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 import { KubeReader } from './kube/reader.ts';
-import type { Loggers } from './log.ts';
 import { KubernetesSource } from './sources/kubernetes.ts';
 import { StatusWriter } from './status/writer.ts';
+import type { Loggers } from './util/log.ts';
 
 export interface ControllerOptions extends Omit<GatewayOptions, 'sourcesReady'> {
   loggers: Loggers;

@@ -4,73 +4,76 @@
 // DataPlane, or with --workers the WorkerPool. Standalone and controller mode
 // differ only in the source that feeds pipeline.apply().
 import type { AddressInfo } from 'node:net';
-import { Metrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
-import type { CompileResult } from './compile/compile.ts';
+import type { NotAcceptedReason } from './api/failure.ts';
 import { DataPlane, type DataPlaneOptions, type ServingBackend } from './dataplane/data-plane.ts';
+import { Metrics } from './metrics/metrics.ts';
+import { type CompileResult, describeResult } from './model/compile-result.ts';
 import { Pipeline } from './pipeline.ts';
 import { listenUrl } from './util/listen-url.ts';
 import { WorkerPool } from './workers.ts';
 
-export interface GatewayOptions extends Omit<DataPlaneOptions, 'metrics'> {
-  /** Default 127.0.0.1: probes and scrapes come from this machine, or (in a pod) to the pod's IP. */
-  adminHost?: string;
-  adminPort?: number;
-  /** Serve /debug/routes (upstreams, function ARNs, account ids, file names); off by default. */
-  debugRoutes?: boolean;
-  /** Serving processes (default 1: this process serves). */
-  workers?: number;
-  /** Sources have delivered their first full state (the controller's initial sync). */
+/** Defaults are in config.ts. */
+export interface GatewayOptions extends Omit<DataPlaneOptions, 'metrics' | 'reusePort'> {
+  /** Probes and scrapes come from this machine, or (in a pod) to the pod's IP. */
+  adminHost: string;
+  adminPort: number;
+  /** Serve /debug/routes (upstreams, function ARNs, account ids, file names). */
+  debugRoutes: boolean;
+  /** Serving processes (1: this process serves). */
+  workers: number;
+  /** How long in-flight requests may take to finish on shutdown. */
+  shutdownGraceMs: number;
+  /** Sources have delivered their first full state (the controller's initial sync); absent, they have. */
   sourcesReady?: () => boolean;
-  /** How long in-flight requests may take to finish on shutdown (default 25 s). */
-  shutdownGraceMs?: number;
 }
 
-interface Backend extends ServingBackend {
-  readonly ready: boolean;
-  drain(graceMs: number): Promise<void>;
-}
+/** The lambda_ingress_config_errors kind of the routes not accepted for each reason. */
+const NOT_ACCEPTED_KINDS: Record<NotAcceptedReason, string> = {
+  Invalid: 'invalid',
+  Conflicted: 'conflicted',
+};
 
 export class Gateway {
   readonly pipeline: Pipeline;
   readonly metrics = new Metrics();
   /** This process's data plane; undefined when worker processes serve. */
   readonly dataPlane: DataPlane | undefined;
-  readonly #backend: Backend;
+  readonly #backend: ServingBackend;
   readonly #options: GatewayOptions;
   readonly #admin;
   #closing = false;
 
   private constructor(options: GatewayOptions) {
     this.#options = options;
-    if ((options.workers ?? 1) > 1) {
-      this.#backend = new WorkerPool(options.workers!, options.loggers.app);
+    if (options.workers > 1) {
+      this.#backend = new WorkerPool(options.workers, options.loggers.app, this.metrics);
     } else {
-      this.dataPlane = new DataPlane({ ...options, metrics: this.metrics });
+      this.dataPlane = new DataPlane({ ...options, metrics: this.metrics, reusePort: false });
       this.#backend = this.dataPlane;
     }
     const log = options.loggers.app;
     this.pipeline = new Pipeline(this.#backend, log);
     this.pipeline.onCompiled((result, { compileMs }) => this.#observeCompile(result, compileMs));
     this.pipeline.onDiagnostics(() => this.#observeRoutes());
-    const pool = this.#backend instanceof WorkerPool ? this.#backend : undefined;
+    const { pipeline } = this;
     this.#admin = createAdminServer({
       logger: log,
-      pipeline: this.pipeline,
-      metrics: pool ? () => pool.metrics(this.metrics.registry) : () => this.metrics.registry.metrics(),
+      metrics: () => this.#backend.metrics(),
       ready: () => this.ready,
-      debugRoutes: options.debugRoutes ?? false,
+      debugRoutes: options.debugRoutes
+        ? () => pipeline.current && describeResult(pipeline.current, pipeline.diagnostics())
+        : undefined,
     });
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
     const gateway = new Gateway(options);
     await gateway.#admin.listen({
-      host: options.adminHost ?? '127.0.0.1',
-      port: options.adminPort ?? 9091,
+      host: options.adminHost,
+      port: options.adminPort,
     });
-    if (gateway.#backend instanceof WorkerPool) gateway.#backend.start();
-    else await gateway.dataPlane!.listen();
+    await gateway.#backend.start();
     return gateway;
   }
 
@@ -86,7 +89,7 @@ export class Gateway {
 
   /** The data plane's URL (single process only; workers listen on the configured port). */
   get url(): string {
-    return this.dataPlane?.url ?? `http://127.0.0.1:${this.#options.port ?? 9080}`;
+    return this.dataPlane?.url ?? `http://127.0.0.1:${this.#options.port}`;
   }
 
   get adminUrl(): string {
@@ -101,7 +104,7 @@ export class Gateway {
   async shutdown(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    const grace = this.#options.shutdownGraceMs ?? 25_000;
+    const grace = this.#options.shutdownGraceMs;
     this.#options.loggers.app.info({ graceMs: grace }, 'shutting down: draining in-flight requests');
     await this.#backend.drain(grace);
     await this.#admin.close();
@@ -111,11 +114,12 @@ export class Gateway {
     this.metrics.tableVersion.set(result.table.version);
     this.metrics.compileSeconds.set(compileMs / 1000);
     this.metrics.configErrors.set({ kind: 'source' }, result.errors.length);
-    const rejected = (reason: string) =>
-      result.diagnostics.filter((d) => d.conditions.some((c) => c.type === 'Accepted' && c.reason === reason))
-        .length;
-    this.metrics.configErrors.set({ kind: 'invalid' }, rejected('Invalid'));
-    this.metrics.configErrors.set({ kind: 'conflicted' }, rejected('Conflicted'));
+    for (const [reason, kind] of Object.entries(NOT_ACCEPTED_KINDS) as [NotAcceptedReason, string][]) {
+      const count = result.diagnostics.filter((d) =>
+        d.conditions.some((c) => c.type === 'Accepted' && c.reason === reason),
+      ).length;
+      this.metrics.configErrors.set({ kind }, count);
+    }
   }
 
   #observeRoutes(): void {

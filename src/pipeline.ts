@@ -1,17 +1,21 @@
 // sources -> snapshot -> compile -> serving backend: the one path every
 // configuration change takes, in standalone and controller mode alike.
 import type { FastifyBaseLogger } from 'fastify';
+import type { Snapshot, SourceError } from './api/snapshot.ts';
 import type { Condition, SecretObject } from './api/types.ts';
-import { type CompileResult, compile, type RouteDiagnostic } from './compile/compile.ts';
-import type { Snapshot, SourceError } from './compile/snapshot.ts';
+import { compile } from './compile/compile.ts';
 import type { ServingBackend } from './dataplane/data-plane.ts';
-import { registerSecrets } from './log.ts';
+import type { CompileResult, RouteDiagnostic } from './model/compile-result.ts';
+import { registerSecrets } from './util/log.ts';
 import { perObject } from './util/per-object.ts';
 
 export type CompileListener = (result: CompileResult, stats: { compileMs: number }) => void;
 
+/** What the pipeline needs of the serving backend. */
+type Backend = Pick<ServingBackend, 'serve' | 'health'>;
+
 export class Pipeline {
-  readonly #backend: ServingBackend;
+  readonly #backend: Backend;
   /** The application log, for messages about configuration and serving. */
   readonly log: FastifyBaseLogger;
   readonly #listeners: CompileListener[] = [];
@@ -21,7 +25,7 @@ export class Pipeline {
   /** The Ready condition last logged per route, so that only changes are logged. */
   #loggedReady = new Map<string, Condition>();
 
-  constructor(backend: ServingBackend, log: FastifyBaseLogger) {
+  constructor(backend: Backend, log: FastifyBaseLogger) {
     this.#backend = backend;
     this.log = log;
     backend.health.onChange(() => this.#diagnosticsChanged());
@@ -65,7 +69,7 @@ export class Pipeline {
     const started = performance.now();
     const result = compile(snapshot, ++this.#version);
     const compileMs = performance.now() - started;
-    this.#backend.serve(result, snapshot);
+    this.#backend.serve(result.table, snapshot);
     this.#logSourceErrors(this.#current, result);
     this.#current = result;
     this.log.info(

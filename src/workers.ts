@@ -7,20 +7,16 @@
 // their metrics on request, and when they have drained.
 import cluster, { type Worker } from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
-import {
-  AggregatorRegistry,
-  type MetricObjectWithValues,
-  type MetricValue,
-  type Registry,
-} from 'prom-client';
-import { Metrics } from './admin/metrics.ts';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { ServingReason } from './api/failure.ts';
+import type { Snapshot } from './api/snapshot.ts';
 import { compile } from './compile/compile.ts';
-import type { Snapshot } from './compile/snapshot.ts';
-import { DataPlane, type DataPlaneOptions } from './dataplane/data-plane.ts';
-import { type ProblemReason, RouteHealth } from './dataplane/health.ts';
-import type { Loggers } from './log.ts';
+import { DataPlane, type DataPlaneOptions, type ServingBackend } from './dataplane/data-plane.ts';
+import { RouteHealth } from './dataplane/health.ts';
+import { Metrics } from './metrics/metrics.ts';
+import type { RouteTable } from './model/table.ts';
 
-type Problems = [routeKey: string, reason: ProblemReason, message: string][];
+type Problems = [routeKey: string, reason: ServingReason, message: string][];
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 type ToWorker =
@@ -42,29 +38,32 @@ interface WorkerState {
 }
 
 /** The primary's serving backend: forwards tables to the workers and watches over them. */
-export class WorkerPool {
+export class WorkerPool implements ServingBackend {
   readonly health = new RouteHealth();
   readonly #count: number;
   readonly #log: FastifyBaseLogger;
+  /** The primary's own metrics (the control loop's), added to the workers'. */
+  readonly #metrics: Metrics;
   readonly #workers = new Map<number, WorkerState>();
   readonly #pendingMetrics = new Map<number, (metrics: MetricsJson) => void>();
   #latest: { version: number; snapshot: Snapshot } | undefined;
   #nextId = 0;
   #closing = false;
 
-  constructor(count: number, log: FastifyBaseLogger) {
+  constructor(count: number, log: FastifyBaseLogger, metrics: Metrics) {
     this.#count = count;
     this.#log = log;
+    this.#metrics = metrics;
   }
 
-  start(): void {
+  async start(): Promise<void> {
     // Structured clone over IPC: snapshots hold Maps and Buffers.
     cluster.setupPrimary({ serialization: 'advanced' });
     for (let i = 0; i < this.#count; i++) this.#fork();
   }
 
-  serve(result: { table: { version: number } }, snapshot: Snapshot): void {
-    this.#latest = { version: result.table.version, snapshot };
+  serve(table: RouteTable, snapshot: Snapshot): void {
+    this.#latest = { version: table.version, snapshot };
     for (const { worker } of this.#workers.values()) send(worker, { type: 'snapshot', ...this.#latest });
   }
 
@@ -75,11 +74,11 @@ export class WorkerPool {
   }
 
   /** The workers' metrics aggregated (counters summed) with the primary's own. */
-  async metrics(primary: Registry): Promise<string> {
+  async metrics(): Promise<string> {
     const replies = await Promise.all(
       [...this.#workers.values()].map(({ worker }) => this.#askMetrics(worker)),
     );
-    const all = [await primary.getMetricsAsJSON(), ...replies.filter((r) => r !== undefined)];
+    const all = [await this.#metrics.registry.getMetricsAsJSON(), ...replies.filter((r) => r !== undefined)];
     return AggregatorRegistry.aggregate(all as MetricsJson[]).metrics();
   }
 
@@ -170,10 +169,10 @@ function send(target: Worker | NodeJS.Process, message: ToWorker | ToPrimary): v
 
 /** A worker process: a data plane fed by the primary. Resolves when it has drained. */
 export async function runWorker(
-  options: Omit<DataPlaneOptions, 'metrics'> & { loggers: Loggers },
+  options: Omit<DataPlaneOptions, 'metrics' | 'reusePort'> & { shutdownGraceMs: number },
 ): Promise<void> {
   const metrics = new Metrics();
-  const dataPlane = new DataPlane({ ...options, metrics });
+  const dataPlane = new DataPlane({ ...options, metrics, reusePort: true });
   const log = options.loggers.app;
   dataPlane.health.onChange(() => send(process, { type: 'health', problems: dataPlane.health.list() }));
   let draining: Promise<void> | undefined;
@@ -184,7 +183,7 @@ export async function runWorker(
   process.on('message', async (message: ToWorker) => {
     switch (message.type) {
       case 'snapshot':
-        dataPlane.serve(compile(message.snapshot, message.version));
+        dataPlane.serve(compile(message.snapshot, message.version).table);
         send(process, { type: 'applied', version: message.version });
         break;
       case 'metrics':
@@ -200,8 +199,10 @@ export async function runWorker(
     }
   });
   // Ctrl-C reaches every process of the group; the primary's drain message may follow.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void drain(25_000));
-  await dataPlane.listen(true);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => void drain(options.shutdownGraceMs));
+  }
+  await dataPlane.start();
   log.info({ url: dataPlane.url }, 'worker serving');
   send(process, { type: 'listening' });
 }

@@ -1,23 +1,24 @@
 // The admin port: liveness, readiness and the live table for debugging.
 // Kept apart from the data plane so probes and scrapes never compete with,
-// or get routed like, user traffic.
+// or get routed like, user traffic. It is handed what it shows, as functions.
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import { Registry } from 'prom-client';
-import { describeResult } from '../compile/describe.ts';
-import type { Pipeline } from '../pipeline.ts';
 
 export interface AdminOptions {
   logger: FastifyBaseLogger;
-  pipeline: Pipeline;
   /** The Prometheus exposition text: this process's registry, or all workers' aggregated. */
   metrics: () => Promise<string>;
   /** Ready to take traffic: a table is compiled, sources are synced, not shutting down. */
   ready: () => boolean;
-  /** Serve /debug/routes: it shows upstream origins, function ARNs, account and role ids, file names. */
-  debugRoutes: boolean;
+  /**
+   * The live table and every route's conditions as plain data (undefined before the first
+   * compile), for /debug/routes; absent, /debug/routes is off. It shows upstream origins,
+   * function ARNs, account and role ids, file names.
+   */
+  debugRoutes: (() => unknown) | undefined;
 }
 
-export function createAdminServer({ logger, pipeline, metrics, ready, debugRoutes }: AdminOptions) {
+export function createAdminServer({ logger, metrics, ready, debugRoutes }: AdminOptions) {
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -38,9 +39,9 @@ export function createAdminServer({ logger, pipeline, metrics, ready, debugRoute
         message: '/debug/routes is off: start lambda-ingress with --debug-routes to serve it',
       });
     }
-    const current = pipeline.current;
-    if (!current) return reply.code(503).send({ error: 'no routing table compiled yet' });
-    return describeResult(current, pipeline.diagnostics());
+    const routes = debugRoutes();
+    if (routes === undefined) return reply.code(503).send({ error: 'no routing table compiled yet' });
+    return routes;
   });
   return app;
 }

@@ -20,7 +20,7 @@ function toCrdSchema(node: unknown): unknown {
   );
 }
 
-export function buildCrd() {
+function buildCrd() {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',

@@ -1,5 +1,6 @@
 // LambdaRoute v1alpha1 as users write it (after defaults are applied) and the
 // Kubernetes object shapes the sources hand to the compiler.
+import type { Reason } from './failure.ts';
 
 export const GROUP = 'lambda-ingress.io';
 export const VERSION = 'v1alpha1';
@@ -22,7 +23,7 @@ export interface SecretRef {
   namespace?: string;
 }
 
-export interface FunctionTarget {
+export interface FunctionTargetSpec {
   name: string;
   qualifier?: string;
   region?: string;
@@ -41,7 +42,7 @@ export interface LambdaRouteSpec {
   target: {
     url?: string;
     forwardSubpath: boolean;
-    function?: FunctionTarget;
+    function?: FunctionTargetSpec;
   };
   auth?: {
     apiKey?: { secretRef: SecretKeyRef & { namespace?: string } };
@@ -103,7 +104,8 @@ export interface Condition {
   type: ConditionType;
   /** Unknown: not evaluated (the references of a route that was not accepted). */
   status: 'True' | 'False' | 'Unknown';
-  reason: string;
+  /** Why it is False or Unknown; the condition's own type when it is True. */
+  reason: Reason | ConditionType;
   message: string;
   observedGeneration?: number;
 }

@@ -5,19 +5,17 @@ import { type ParseResult, parse } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject } from 'ajv';
 import { closest } from '../util/closest.ts';
 import { perObject } from '../util/per-object.ts';
+import type { Failure, Result } from './failure.ts';
 import { specSchema } from './schema.ts';
 import type { LambdaRouteSpec } from './types.ts';
 
-export interface FieldError {
-  /** Dotted field path from the object root, e.g. "spec.match.path". */
-  field: string;
-  message: string;
-}
+/** One field that is wrong; `path` is dotted from the object root, e.g. "spec.match.path". */
+export type FieldError = Failure<'Invalid'> & { path: string };
 
+/** `partial` is the input with whatever defaults could be applied, for reading the valid parts. */
 export type ValidationResult =
-  | { ok: true; spec: LambdaRouteSpec }
-  /** `partial` is the input with whatever defaults could be applied, for reading the valid parts. */
-  | { ok: false; errors: FieldError[]; partial: unknown };
+  | Extract<Result<LambdaRouteSpec>, { ok: true }>
+  | { ok: false; failures: readonly [FieldError, ...FieldError[]]; partial: unknown };
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
 // Kubernetes annotations in the schema: list semantics are checked below, CEL rules by celErrors(), the rest
@@ -51,9 +49,22 @@ function validateUncached(spec: unknown): ValidationResult {
   const structureOk = validateStructure(copy);
   const errors = structureOk ? [] : (validateStructure.errors ?? []).map(toFieldError);
   errors.push(...celErrors(specSchema, copy, 'spec'));
-  return errors.length === 0
-    ? { ok: true, spec: copy as LambdaRouteSpec }
-    : { ok: false, errors, partial: copy };
+  const [first, ...rest] = errors;
+  return first === undefined
+    ? { ok: true, value: copy as LambdaRouteSpec }
+    : { ok: false, failures: [first, ...rest], partial: copy };
+}
+
+/**
+ * A check of one field of the spec alone, against its part of the schema and
+ * its CEL rules: for reading the valid parts of a spec that is invalid elsewhere.
+ * `field` is a property path below spec, such as ['match', 'path'].
+ */
+export function fieldValidator(field: readonly string[]): (value: unknown) => boolean {
+  let schema = specSchema as SchemaNode;
+  for (const name of field) schema = schema.properties![name]!;
+  const validate = ajv.compile(schema);
+  return (value) => validate(structuredClone(value)) && celErrors(schema, value, 'spec').length === 0;
 }
 
 function toFieldError(error: ErrorObject): FieldError {
@@ -72,7 +83,11 @@ function toFieldError(error: ErrorObject): FieldError {
   } else if (error.keyword === 'pattern' && error.parentSchema?.['description']) {
     message = `${message}: ${error.parentSchema['description']}`;
   }
-  return { field: ['spec', ...path].join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]'), message };
+  return {
+    reason: 'Invalid',
+    path: ['spec', ...path].join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]'),
+    message,
+  };
 }
 
 function decodePointer(segment: string): string {
@@ -110,7 +125,8 @@ function celErrors(schema: SchemaNode, data: unknown, path: string): FieldError[
     }
     if (passed !== true) {
       errors.push({
-        field: path + (fieldPath ?? ''),
+        reason: 'Invalid',
+        path: path + (fieldPath ?? ''),
         message: evaluatedMessage(messageExpression, self) ?? message,
       });
     }

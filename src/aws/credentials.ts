@@ -4,7 +4,7 @@
 // failure keeps the current credentials while they are valid, retries with
 // backoff, and is reported (routes go not-ready) until a fetch succeeds.
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { registerSecrets, scrubSecrets } from '../log.ts';
+import { registerSecrets, scrubSecrets } from '../util/log.ts';
 
 export interface CredentialSource {
   /** Valid credentials now, or undefined (see `problem`). */
@@ -31,7 +31,7 @@ export async function waitForCredentials(
 }
 
 /** Credentials from a Secret: always current. */
-export function staticSource(credentials: AwsCredentialIdentity): CredentialSource {
+export function staticCredentialSource(credentials: AwsCredentialIdentity): CredentialSource {
   return {
     current: () => credentials,
     problem: undefined,
@@ -52,7 +52,7 @@ export interface RefreshOptions {
 
 type Provider = (options?: { forceRefresh?: boolean }) => Promise<AwsCredentialIdentity>;
 
-export class RefreshingSource implements CredentialSource {
+export class RefreshingCredentialSource implements CredentialSource {
   readonly #provider: Provider;
   readonly #describe: string;
   readonly #options: Required<RefreshOptions>;

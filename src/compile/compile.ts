@@ -2,38 +2,24 @@
 // LambdaRoute, settles conflicts (oldest wins), resolves Secret references and
 // compiles targets. Diagnostics are data: the status writer, /debug/routes and
 // the data plane's 503 answers all read them.
+import { type Failure, failuresText, failureText, type NotAcceptedReason, succeed } from '../api/failure.ts';
 import { specSchema } from '../api/schema.ts';
-import type { Condition, LambdaRouteObject, LambdaRouteSpec } from '../api/types.ts';
-import { type FieldError, validateSpec } from '../api/validate.ts';
+import { objectKey, type Snapshot } from '../api/snapshot.ts';
+import type { Condition, ConditionType, LambdaRouteObject, LambdaRouteSpec } from '../api/types.ts';
+import { fieldValidator, validateSpec } from '../api/validate.ts';
+import type { CompileResult, RouteDiagnostic } from '../model/compile-result.ts';
+import type { CompiledRoute, IamAuth, ReadyRoute, RouteMatch } from '../model/route.ts';
+import { RouteTable } from '../model/table.ts';
 import { type Conflict, settleConflicts } from './conflicts.ts';
 import { resolveRefs, type SecretLookup } from './refs.ts';
-import type { CompiledRoute, IamAuth, ReadyRoute, RouteMatch } from './route.ts';
-import { objectKey, type Snapshot, type SourceError } from './snapshot.ts';
-import { RouteTable } from './table.ts';
 import { compileConnection, compileFunctionTarget, compileUrlTarget, urlSigningDefaults } from './targets.ts';
 
-export interface RouteDiagnostic {
-  key: string;
-  namespace: string;
-  name: string;
-  generation?: number;
-  origin?: string;
-  conditions: Condition[];
-}
-
-export interface CompileResult {
-  table: RouteTable;
-  /** One entry per LambdaRoute in the snapshot, served or not, by namespace/name. */
-  diagnostics: RouteDiagnostic[];
-  errors: readonly SourceError[];
-}
-
-/** A route after validation: its spec, or its errors plus whatever part of the match could be read. */
+/** A route after validation: its spec, or why it is invalid plus whatever part of the match could be read. */
 interface Candidate {
   object: LambdaRouteObject;
   key: string;
   spec?: LambdaRouteSpec;
-  errors?: FieldError[];
+  invalid?: Failure<'Invalid'>;
   match?: RouteMatch;
 }
 
@@ -89,9 +75,10 @@ function secretLookup(secrets: Snapshot['secrets']): SecretLookup {
 function validate(object: LambdaRouteObject): Candidate {
   const key = objectKey(object.metadata);
   const result = validateSpec(object.spec);
-  if (result.ok) return { object, key, spec: result.spec, match: toMatch(result.spec) };
-  const match = readableMatch(result.partial as LambdaRouteSpec, result.errors);
-  return { object, key, errors: result.errors, ...(match && { match }) };
+  if (result.ok) return { object, key, spec: result.value, match: toMatch(result.value) };
+  const invalid: Failure<'Invalid'> = { reason: 'Invalid', message: failuresText(result.failures) };
+  const match = readableMatch(result.partial);
+  return { object, key, invalid, ...(match && { match }) };
 }
 
 function toMatch(spec: LambdaRouteSpec): RouteMatch {
@@ -105,95 +92,95 @@ function toMatch(spec: LambdaRouteSpec): RouteMatch {
 
 const PATH_TYPES: readonly string[] = specSchema.properties.match.properties.pathType.enum;
 const METHODS: readonly string[] = specSchema.properties.match.properties.methods.items.enum;
+const validPath = fieldValidator(['match', 'path']);
+const validHosts = fieldValidator(['hosts']);
 
 /**
  * What an invalid route still claims, so that it answers 503 rather than
- * vanishing: its path when the path and hosts can be read, whatever else in
+ * vanishing: its path when the path and hosts are valid, whatever else in
  * `match` is wrong. Only what is certain is claimed: an unreadable pathType
  * counts as Exact, and only the valid methods count (none: nothing is claimed).
  */
-function readableMatch(partial: LambdaRouteSpec, errors: readonly FieldError[]): RouteMatch | undefined {
-  if (errors.some((e) => /^spec(\.match|\.match\.path|\.hosts.*)?$/.test(e.field))) return undefined;
-  const { path, pathType, methods } = partial.match;
+function readableMatch(partial: unknown): RouteMatch | undefined {
+  const { match, hosts } = isObject(partial) ? partial : {};
+  if (!isObject(match) || !validPath(match['path'])) return undefined;
+  if (hosts !== undefined && !validHosts(hosts)) return undefined;
+  const { path, pathType, methods } = match as LambdaRouteSpec['match'];
   const listed: unknown = methods ?? [];
   if (!Array.isArray(listed)) return undefined;
   const valid = listed.filter((m) => METHODS.includes(m));
   if (listed.length > 0 && valid.length === 0) return undefined;
   return {
-    hosts: partial.hosts ?? [],
+    hosts: (hosts as string[] | undefined) ?? [],
     path,
     pathType: PATH_TYPES.includes(pathType) ? pathType : 'Exact',
     methods: [...new Set(valid)],
   };
 }
 
-const condition = (type: Condition['type'], ok: boolean, reason: string, message: string): Condition => ({
-  type,
-  status: ok ? 'True' : 'False',
-  reason,
-  message,
-});
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const TRUE_MESSAGES: Record<ConditionType, string> = {
+  Accepted: 'Route is valid',
+  ResolvedRefs: 'All references resolved',
+  Ready: 'Served by the data plane',
+};
+
+/** The condition `type`: True, or False for `failure`. */
+const condition = (type: ConditionType, failure?: Failure): Condition =>
+  failure
+    ? { type, status: 'False', reason: failure.reason, message: failureText(failure) }
+    : { type, status: 'True', reason: type, message: TRUE_MESSAGES[type] };
 
 function build(
   candidate: Candidate,
   conflict: Conflict | undefined,
   secrets: SecretLookup,
 ): { route?: CompiledRoute; conditions: Condition[] } {
-  const { key, object, spec, errors, match } = candidate;
+  const { key, object, spec, invalid, match } = candidate;
   const base = { key, namespace: object.metadata.namespace, name: object.metadata.name };
   const identity = {
     ...base,
     ...(object.metadata.generation !== undefined && { generation: object.metadata.generation }),
     ...(object.origin !== undefined && { origin: object.origin }),
   };
-  const notReady = (reason: string, message: string, resolvedRefs: Condition, accepted: Condition) => ({
-    ...(match && !conflict && { route: { ...identity, match, ready: false as const, reason, message } }),
-    conditions: [accepted, resolvedRefs, condition('Ready', false, reason, message)],
+  const notReady = (failure: Failure, resolvedRefs: Condition, accepted: Condition) => ({
+    ...(match &&
+      !conflict && {
+        route: {
+          ...identity,
+          match,
+          ready: false as const,
+          reason: failure.reason,
+          message: failureText(failure),
+        },
+      }),
+    conditions: [accepted, resolvedRefs, condition('Ready', failure)],
   });
   // A route that is not accepted never has its references looked at: they are neither resolved nor broken.
-  const refsUnknown = (reason: 'Invalid' | 'Conflicted'): Condition => ({
-    type: 'ResolvedRefs',
-    status: 'Unknown',
-    reason,
-    message: `References are not resolved for a route that is not accepted (${reason})`,
-  });
+  const notAccepted = (failure: Failure<NotAcceptedReason>) =>
+    notReady(failure, refsUnknown(failure.reason), condition('Accepted', failure));
 
-  if (!spec) {
-    const message = errors!.map((e) => `${e.field}: ${e.message}`).join('; ');
-    return notReady(
-      'Invalid',
-      message,
-      refsUnknown('Invalid'),
-      condition('Accepted', false, 'Invalid', message),
-    );
-  }
+  if (!spec) return notAccepted(invalid!);
   if (conflict) {
     const winner = conflict.loadedFirst
       ? `the route ${conflict.winner} (loaded first)`
       : `the older route ${conflict.winner}`;
     const message = `${conflict.path} is served by ${winner}${conflict.host ? ` for host ${conflict.host}` : ''}`;
-    return notReady(
-      'Conflicted',
-      message,
-      refsUnknown('Conflicted'),
-      condition('Accepted', false, 'Conflicted', message),
-    );
+    return notAccepted({ reason: 'Conflicted', message });
   }
 
   const resolved = resolveRefs(object.metadata.namespace, spec.auth, secrets);
-  const refs =
-    'reason' in resolved
-      ? condition('ResolvedRefs', false, resolved.reason, resolved.message)
-      : condition('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved');
-
-  const target = spec.target.url
-    ? compileUrlTarget(spec.target.url, spec.target.forwardSubpath)
+  const refs = condition('ResolvedRefs', resolved.ok ? undefined : resolved.failures[0]);
+  const compiled = spec.target.url
+    ? succeed(compileUrlTarget(spec.target.url, spec.target.forwardSubpath))
     : compileFunctionTarget(spec.target.function!, spec.auth?.iam?.region);
-  if ('error' in target)
-    return notReady('Invalid', target.error, refs, condition('Accepted', false, 'Invalid', target.error));
-  const accepted = condition('Accepted', true, 'Accepted', 'Route is valid');
-  if ('reason' in resolved) return notReady(resolved.reason, resolved.message, refs, accepted);
+  if (!compiled.ok) return notReady(compiled.failures[0], refs, condition('Accepted', compiled.failures[0]));
+  const accepted = condition('Accepted');
+  if (!resolved.ok) return notReady(resolved.failures[0], refs, accepted);
 
+  const target = compiled.value;
   // Function targets are always signed: the Invoke API accepts nothing else.
   const iamSpec = spec.auth?.iam ?? (target.kind === 'function' ? {} : undefined);
   let iam: IamAuth | undefined;
@@ -203,7 +190,7 @@ function build(
         ? urlSigningDefaults(spec.target.url!)
         : { region: target.region, service: 'lambda' };
     iam = {
-      credentials: resolved.staticCredentials ?? { kind: 'chain' },
+      credentials: resolved.value.staticCredentials ?? { kind: 'chain' },
       region: iamSpec.region ?? defaults.region,
       service: iamSpec.service ?? defaults.service,
       ...(iamSpec.roleArn && {
@@ -211,16 +198,22 @@ function build(
       }),
     };
   }
+  const { apiKey } = resolved.value;
   const route: ReadyRoute = {
     ...identity,
     match: match!,
     ready: true,
     target,
     connection: compileConnection(spec),
-    auth: { ...(resolved.apiKey && { apiKey: resolved.apiKey }), ...(iam && { iam }) },
+    auth: { ...(apiKey && { apiKey }), ...(iam && { iam }) },
   };
-  return {
-    route,
-    conditions: [accepted, refs, condition('Ready', true, 'Ready', 'Served by the data plane')],
-  };
+  return { route, conditions: [accepted, refs, condition('Ready')] };
 }
+
+/** ResolvedRefs of a route that is not accepted: Unknown, with the reason it was not. */
+const refsUnknown = (reason: NotAcceptedReason): Condition => ({
+  type: 'ResolvedRefs',
+  status: 'Unknown',
+  reason,
+  message: `References are not resolved for a route that is not accepted (${reason})`,
+});

@@ -4,8 +4,8 @@
 // process read first, then by namespace/name. Every other one is reported as
 // Conflicted, naming the winner.
 import type { LambdaRouteObject } from '../api/types.ts';
-import type { RouteMatch } from './route.ts';
-import { prefixSegments } from './table.ts';
+import type { RouteMatch } from '../model/route.ts';
+import { prefixSegments } from '../model/table.ts';
 
 export interface Conflict {
   winner: string;

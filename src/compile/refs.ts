@@ -1,14 +1,12 @@
 // Resolves a route's Secret references. Every failure has a reason the user
 // can act on: SecretNotFound, KeyNotFound, InvalidSecret, RefNotPermitted.
+import { fail, type RefReason, type Result, succeed } from '../api/failure.ts';
 import { Sensitive } from '../api/sensitive.ts';
 import type { LambdaRouteSpec, SecretObject } from '../api/types.ts';
+import type { StaticCredentials } from '../model/route.ts';
 import { perObject } from '../util/per-object.ts';
-import type { StaticCredentials } from './route.ts';
 
-export interface RefError {
-  reason: 'SecretNotFound' | 'KeyNotFound' | 'InvalidSecret' | 'RefNotPermitted';
-  message: string;
-}
+type RefResult<T> = Result<T, RefReason>;
 
 export interface ResolvedAuth {
   apiKey?: Sensitive;
@@ -25,25 +23,25 @@ export function resolveRefs(
   namespace: string,
   auth: LambdaRouteSpec['auth'],
   lookup: SecretLookup,
-): ResolvedAuth | RefError {
+): RefResult<ResolvedAuth> {
   const resolved: ResolvedAuth = {};
   const apiKeyRef = auth?.apiKey?.secretRef;
   if (apiKeyRef) {
     const secret = findSecret(namespace, apiKeyRef, 'spec.auth.apiKey.secretRef', lookup);
-    if ('reason' in secret) return secret;
-    const value = readKey(secret, apiKeyRef.key, 'spec.auth.apiKey.secretRef', true);
-    if (!(value instanceof Sensitive)) return value!;
-    resolved.apiKey = value;
+    if (!secret.ok) return secret;
+    const value = readKey(secret.value, apiKeyRef.key, 'spec.auth.apiKey.secretRef', true);
+    if (!value.ok) return value;
+    resolved.apiKey = value.value!;
   }
   const iamRef = auth?.iam?.secretRef;
   if (iamRef) {
     const secret = findSecret(namespace, iamRef, 'spec.auth.iam.secretRef', lookup);
-    if ('reason' in secret) return secret;
-    const credentials = staticCredentials(secret);
-    if ('reason' in credentials) return credentials;
-    resolved.staticCredentials = credentials;
+    if (!secret.ok) return secret;
+    const credentials = staticCredentials(secret.value);
+    if (!credentials.ok) return credentials;
+    resolved.staticCredentials = credentials.value;
   }
-  return resolved;
+  return succeed(resolved);
 }
 
 /**
@@ -51,19 +49,19 @@ export function resolveRefs(
  * the Secret shares them, and they stay the same objects across compiles
  * while the Secret is unchanged, so signers and their caches are kept too.
  */
-const staticCredentials = perObject((secret: SecretObject): StaticCredentials | RefError => {
+const staticCredentials = perObject((secret: SecretObject): RefResult<StaticCredentials> => {
   const accessKeyId = readKey(secret, 'accessKeyId', 'spec.auth.iam.secretRef', true);
+  if (!accessKeyId.ok) return accessKeyId;
   const secretAccessKey = readKey(secret, 'secretAccessKey', 'spec.auth.iam.secretRef', true);
+  if (!secretAccessKey.ok) return secretAccessKey;
   const sessionToken = readKey(secret, 'sessionToken', 'spec.auth.iam.secretRef', false);
-  const error = [accessKeyId, secretAccessKey, sessionToken].find((v) => v && !(v instanceof Sensitive));
-  return (
-    (error as RefError | undefined) ?? {
-      kind: 'static',
-      accessKeyId: accessKeyId as Sensitive,
-      secretAccessKey: secretAccessKey as Sensitive,
-      ...(sessionToken && { sessionToken: sessionToken as Sensitive }),
-    }
-  );
+  if (!sessionToken.ok) return sessionToken;
+  return succeed({
+    kind: 'static',
+    accessKeyId: accessKeyId.value!,
+    secretAccessKey: secretAccessKey.value!,
+    ...(sessionToken.value && { sessionToken: sessionToken.value }),
+  });
 });
 
 function findSecret(
@@ -71,44 +69,47 @@ function findSecret(
   ref: { name: string; namespace?: string },
   field: string,
   lookup: SecretLookup,
-): SecretObject | RefError {
+): RefResult<SecretObject> {
   if (ref.namespace !== undefined && ref.namespace !== namespace) {
-    return {
-      reason: 'RefNotPermitted',
-      message: `${field}: refers to namespace ${ref.namespace}; Secrets must be in the route's namespace ${namespace}`,
-    };
+    return fail(
+      'RefNotPermitted',
+      `refers to namespace ${ref.namespace}; Secrets must be in the route's namespace ${namespace}`,
+      field,
+    );
   }
   const secret = lookup.get(namespace, ref.name);
-  if (secret) return secret;
+  if (secret) return succeed(secret);
   const elsewhere = lookup.namespacesOf(ref.name);
   const hint =
     elsewhere.length === 0
       ? ''
       : ` (a Secret ${ref.name} exists in namespace ${elsewhere.join(', ')}; Secrets must be in the route's namespace)`;
-  return { reason: 'SecretNotFound', message: `${field}: Secret ${namespace}/${ref.name} not found${hint}` };
+  return fail('SecretNotFound', `Secret ${namespace}/${ref.name} not found${hint}`, field);
 }
 
-/** The trimmed value of `key`; KeyNotFound when a required key is absent, undefined when an optional one is. */
+/**
+ * The trimmed value of `key`; KeyNotFound when a required key is absent, an
+ * undefined value when an optional one is.
+ */
 function readKey(
   secret: SecretObject,
   key: string,
   field: string,
   required: boolean,
-): Sensitive | RefError | undefined {
+): RefResult<Sensitive | undefined> {
   const { namespace, name } = secret.metadata;
-  const where = `${field}: key ${key} of Secret ${namespace}/${name}`;
+  const where = `key ${key} of Secret ${namespace}/${name}`;
   const unreadable = secret.invalidKeys?.[key];
-  if (unreadable !== undefined)
-    return { reason: 'InvalidSecret', message: `${where} cannot be read: ${unreadable}` };
+  if (unreadable !== undefined) return fail('InvalidSecret', `${where} cannot be read: ${unreadable}`, field);
   const bytes = secret.data[key];
   if (bytes === undefined) {
     return required
-      ? { reason: 'KeyNotFound', message: `${field}: Secret ${namespace}/${name} has no key ${key}` }
-      : undefined;
+      ? fail('KeyNotFound', `Secret ${namespace}/${name} has no key ${key}`, field)
+      : succeed(undefined);
   }
   // A trailing newline from `echo … | base64` is the common mistake; trim it rather than fail.
   const value = bytes.toString('utf8').trim();
-  if (value === '') return { reason: 'InvalidSecret', message: `${where} is empty` };
-  if (/\s/.test(value)) return { reason: 'InvalidSecret', message: `${where} contains whitespace` };
-  return new Sensitive(value);
+  if (value === '') return fail('InvalidSecret', `${where} is empty`, field);
+  if (/\s/.test(value)) return fail('InvalidSecret', `${where} contains whitespace`, field);
+  return succeed(new Sensitive(value));
 }

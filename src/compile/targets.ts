@@ -1,11 +1,12 @@
 // Turns a validated spec's target and auth into the data plane's compiled
 // form: URLs parsed, AWS region and service defaults decided, Invoke API path
-// built. Pure; errors are returned as messages for the Accepted condition.
+// built. Pure; a target that cannot be compiled is an Invalid failure.
 import { parseDuration } from '../api/duration.ts';
+import { fail, type Result, succeed } from '../api/failure.ts';
 import type { LambdaRouteSpec } from '../api/types.ts';
-import type { ConnectionSettings, FunctionTarget, UrlTarget } from './route.ts';
+import type { ConnectionSettings, FunctionTarget, UrlTarget } from '../model/route.ts';
 
-export const DEFAULT_REGION = 'us-east-1';
+const DEFAULT_REGION = 'us-east-1';
 
 // {api-id}[-{vpce-id}].execute-api.{region}.amazonaws.com[.cn] and {url-id}.lambda-url.{region}.on.aws
 const awsHost = /\.(execute-api|lambda-url)\.([a-z]{2}(?:-[a-z]+)+-\d+)\./;
@@ -35,17 +36,19 @@ const functionArn = /^arn:(aws[a-zA-Z-]*):lambda:([a-z0-9-]+):\d{12}:function:/;
 export function compileFunctionTarget(
   fn: NonNullable<LambdaRouteSpec['target']['function']>,
   fallbackRegion: string | undefined,
-): FunctionTarget | { error: string } {
+): Result<FunctionTarget, 'Invalid'> {
   const arn = functionArn.exec(fn.name);
   if (arn && fn.region && fn.region !== arn[2]) {
-    return {
-      error: `spec.target.function.region: ${fn.region} contradicts the region in the ARN (${arn[2]})`,
-    };
+    return fail(
+      'Invalid',
+      `${fn.region} contradicts the region in the ARN (${arn[2]})`,
+      'spec.target.function.region',
+    );
   }
   const region = arn?.[2] ?? fn.region ?? fallbackRegion ?? DEFAULT_REGION;
   const endpoint = new URL(fn.endpoint ?? `https://lambda.${region}.${awsDomain(region)}`);
   const query = fn.qualifier ? `?Qualifier=${encodeURIComponent(fn.qualifier)}` : '';
-  return {
+  return succeed({
     kind: 'function',
     functionName: fn.name,
     origin: endpoint.origin,
@@ -54,7 +57,7 @@ export function compileFunctionTarget(
     invocationType: fn.invocationType,
     payloadFormat: fn.payloadFormat,
     region,
-  };
+  });
 }
 
 const awsDomain = (region: string): string =>

@@ -3,40 +3,46 @@
 // runs one next to the control half (Gateway); with --workers every worker
 // runs one and the primary runs the control half alone.
 import type { AddressInfo } from 'node:net';
-import type { Metrics } from '../admin/metrics.ts';
-import type { RefreshOptions } from '../aws/credentials.ts';
-import type { CompileResult } from '../compile/compile.ts';
-import type { Snapshot } from '../compile/snapshot.ts';
-import type { Loggers } from '../log.ts';
+import type { Snapshot } from '../api/snapshot.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { RouteTable } from '../model/table.ts';
+import { listenUrl } from '../util/listen-url.ts';
+import type { Loggers } from '../util/log.ts';
 import { ClientIpResolver } from './client-ip.ts';
 import { ERROR_STATUS } from './errors.ts';
 import type { RouteHealth } from './health.ts';
 import { type RoutedExchange, Router } from './router.ts';
-import { Runtime } from './runtime.ts';
+import { Runtime, type RuntimeOptions } from './runtime.ts';
 import { createDataPlaneServer } from './server.ts';
 
-export interface DataPlaneOptions {
+/** Defaults are in src/config.ts. */
+export interface DataPlaneOptions extends RuntimeOptions {
   loggers: Loggers;
   metrics: Metrics;
-  host?: string;
-  port?: number;
-  /** One JSON line per request (default true). */
-  accessLog?: boolean;
-  /** Largest request body buffered for signing (default 6 MiB). */
-  bodyLimit?: number;
+  host: string;
+  port: number;
+  /** Several worker processes listen on the same port (SO_REUSEPORT; the kernel spreads connections). */
+  reusePort: boolean;
+  /** One JSON line per request. */
+  accessLog: boolean;
   /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client and whose X-Forwarded-* are kept. */
-  trustedProxies?: readonly string[];
-  /** Refresh timing of expiring credentials (tests shorten it). */
-  credentialRefresh?: RefreshOptions;
-  /** How long the pool of a removed upstream stays open for requests already matched (default 30 s). */
-  poolCloseDelayMs?: number;
+  trustedProxies: readonly string[];
 }
 
-/** Where compiled tables go to be served: this process's data plane, or the workers'. */
+/** What serves the compiled tables: this process's data plane, or (--workers) the worker processes. */
 export interface ServingBackend {
-  serve(result: CompileResult, snapshot: Snapshot): void;
+  /** Starts serving: listens, or starts the worker processes. */
+  start(): Promise<void>;
+  /** Serves `table`; worker processes compile `snapshot` themselves, to the same table. */
+  serve(table: RouteTable, snapshot: Snapshot): void;
+  /** Every serving process is listening (and, for workers, has a table). */
+  readonly ready: boolean;
   /** Problems found while serving (credentials, missing functions). */
   readonly health: RouteHealth;
+  /** The Prometheus text of every serving process, the control half's metrics included. */
+  metrics(): Promise<string>;
+  /** Stops accepting connections and lets in-flight requests finish, up to `graceMs`. */
+  drain(graceMs: number): Promise<void>;
 }
 
 export class DataPlane implements ServingBackend {
@@ -48,11 +54,7 @@ export class DataPlane implements ServingBackend {
   constructor(options: DataPlaneOptions) {
     this.#options = options;
     this.router = new Router(new ClientIpResolver(options.trustedProxies));
-    this.runtime = new Runtime({
-      ...(options.credentialRefresh && { credentialRefresh: options.credentialRefresh }),
-      ...(options.bodyLimit !== undefined && { bodyLimit: options.bodyLimit }),
-      ...(options.poolCloseDelayMs !== undefined && { poolCloseDelayMs: options.poolCloseDelayMs }),
-    });
+    this.runtime = new Runtime(options);
     this.#server = createDataPlaneServer({
       router: this.router,
       logger: options.loggers.app,
@@ -70,23 +72,27 @@ export class DataPlane implements ServingBackend {
     return this.#server.server.listening;
   }
 
-  serve(result: CompileResult): void {
-    this.router.swap(this.runtime.build(result));
+  serve(table: RouteTable): void {
+    this.router.swap(this.runtime.build(table));
+    this.#options.metrics.retainRoutes(table.routes);
   }
 
-  /** `shared`: several worker processes listen on the same port (SO_REUSEPORT; the kernel spreads connections). */
-  async listen(shared = false): Promise<void> {
+  /** Listens for connections. */
+  async start(): Promise<void> {
+    const { host, port, reusePort } = this.#options;
     await this.#server.listen({
-      host: this.#options.host ?? '0.0.0.0',
-      port: this.#options.port ?? 9080,
-      ...(shared && { exclusive: true, reusePort: true }),
+      host,
+      port,
+      ...(reusePort && { exclusive: true, reusePort: true }),
     } as { host: string; port: number });
   }
 
+  metrics(): Promise<string> {
+    return this.#options.metrics.registry.metrics();
+  }
+
   get url(): string {
-    const address = this.#server.server.address() as AddressInfo;
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+    return listenUrl(this.#server.server.address() as AddressInfo);
   }
 
   /**
@@ -134,7 +140,7 @@ export class DataPlane implements ServingBackend {
       upstreamMs: exchange.upstreamMs,
       upstreamError: exchange.upstreamError,
     });
-    if (this.#options.accessLog === false) return;
+    if (!this.#options.accessLog) return;
     // Only fields that cannot carry credentials: no headers, no query string.
     this.#options.loggers.access.info(
       {

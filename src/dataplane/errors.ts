@@ -1,9 +1,10 @@
 // The responses the data plane gives itself (contract: "Responses the data
 // plane gives itself"), and how upstream failures map onto them.
 import type { ServerResponse } from 'node:http';
+import type { Reason } from '../api/failure.ts';
+import type { UpstreamErrorKind } from '../metrics/upstream-error.ts';
 import { type BodyError, BodyTimeoutError, BodyTooLargeError, hasBody } from './body.ts';
 import type { Exchange } from './exchange.ts';
-import type { UpstreamErrorKind } from './upstream-error.ts';
 
 /**
  * Every `error` code of the responses lambda-ingress gives itself, and the
@@ -43,7 +44,7 @@ export interface ErrorBody {
   error: ErrorCode;
   message: string;
   route?: string;
-  reason?: string;
+  reason?: Reason;
   requestId?: string;
   [extra: string]: unknown;
 }
@@ -102,7 +103,7 @@ export function rejectBody(exchange: Exchange, route: string, error: BodyError, 
 export function credentialsUnavailable(source: { problem: string | undefined }) {
   return {
     error: 'route_not_ready' as const,
-    reason: 'CredentialsUnavailable',
+    reason: 'CredentialsUnavailable' as const,
     message: source.problem ?? 'no AWS credentials available',
   };
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { UpstreamErrorKind } from '../metrics/upstream-error.ts';
 import type { Forwarding } from './headers.ts';
-import type { UpstreamErrorKind } from './upstream-error.ts';
 
 /** One request through the data plane: what handlers read, and what they record for logs and metrics. */
 export interface Exchange {

@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { CredentialSource } from '../aws/credentials.ts';
-import type { ReadyRoute, UrlTarget } from '../compile/route.ts';
+import type { ReadyRoute, UrlTarget } from '../model/route.ts';
 import { BodyTimeoutError, hasBody, sendContinue } from './body.ts';
 import { queueTimeout, sendError, sendUpstreamFailure } from './errors.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';

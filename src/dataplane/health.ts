@@ -1,19 +1,14 @@
 // Problems only found while serving: credentials that cannot be obtained, a
 // function the Invoke API says does not exist. They turn a route's Ready
 // condition False (status, /debug/routes) and clear themselves on recovery.
-export type ProblemReason = 'CredentialsUnavailable' | 'FunctionNotFound';
-
-export interface RouteProblem {
-  reason: ProblemReason;
-  message: string;
-}
+import type { Failure, ServingReason } from '../api/failure.ts';
 
 export class RouteHealth {
-  readonly #problems = new Map<string, Map<ProblemReason, string>>();
+  readonly #problems = new Map<string, Map<ServingReason, string>>();
   readonly #listeners: (() => void)[] = [];
 
   /** The route's first problem, if any. */
-  get(routeKey: string): RouteProblem | undefined {
+  get(routeKey: string): Failure<ServingReason> | undefined {
     const problems = this.#problems.get(routeKey);
     if (!problems) return undefined;
     const [reason, message] = problems.entries().next().value!;
@@ -21,7 +16,7 @@ export class RouteHealth {
   }
 
   /** Records (message) or clears (undefined) one kind of problem for a route. */
-  report(routeKey: string, reason: ProblemReason, message: string | undefined): void {
+  report(routeKey: string, reason: ServingReason, message: string | undefined): void {
     const problems = this.#problems.get(routeKey);
     if (problems?.get(reason) === message) return;
     if (message === undefined) {
@@ -36,8 +31,8 @@ export class RouteHealth {
   }
 
   /** Replaces every problem with `problems` (the union the worker processes report). */
-  assign(problems: readonly (readonly [routeKey: string, reason: ProblemReason, message: string])[]): void {
-    const next = new Map<string, Map<ProblemReason, string>>();
+  assign(problems: readonly (readonly [routeKey: string, reason: ServingReason, message: string])[]): void {
+    const next = new Map<string, Map<ServingReason, string>>();
     for (const [key, reason, message] of problems) {
       if (!next.has(key)) next.set(key, new Map());
       next.get(key)!.set(reason, message);
@@ -55,8 +50,8 @@ export class RouteHealth {
   }
 
   /** Every problem, as the worker processes report them to the primary. */
-  list(): [routeKey: string, reason: ProblemReason, message: string][] {
-    const out: [string, ProblemReason, string][] = [];
+  list(): [routeKey: string, reason: ServingReason, message: string][] {
+    const out: [string, ServingReason, string][] = [];
     for (const [key, map] of this.#problems)
       for (const [reason, message] of map) out.push([key, reason, message]);
     return out;

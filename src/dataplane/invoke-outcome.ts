@@ -4,10 +4,10 @@
 // not do to the response (framing headers, ids the proxy sets, a body where
 // HTTP allows none). invoke.ts does the I/O around it.
 import type { InvocationType } from '../api/types.ts';
+import type { UpstreamErrorKind } from '../metrics/upstream-error.ts';
 import type { ErrorCode } from './errors.ts';
-import type { PayloadFormat } from './events/types.ts';
+import type { PayloadCodec } from './events/types.ts';
 import { HOP_BY_HOP } from './headers.ts';
-import type { UpstreamErrorKind } from './upstream-error.ts';
 
 /** Invoke API payload limits: 6 MB synchronous, 1 MB asynchronous (Event). */
 export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
@@ -32,7 +32,7 @@ export interface InvokedFunction {
   functionName: string;
   /** The payload format's name ("2.0", "1.0", "alb"), for messages. */
   formatName: string;
-  format: PayloadFormat;
+  format: PayloadCodec;
 }
 
 /** The function's response, ready for writeHead and end. */
@@ -136,13 +136,13 @@ export function invokeOutcome(
   }
   const mapped = fn.format.toResponse(payload);
   if (!mapped.ok) {
-    const message = `the function's response is not valid for payload format ${fn.formatName}: ${mapped.reason}`;
+    const message = `the function's response is not valid for payload format ${fn.formatName}: ${mapped.failures[0].message}`;
     return failure('bad_upstream_response', 'bad_response', message, awsRequestId, true);
   }
 
-  const { statusCode, statusMessage, body } = mapped.response;
+  const { statusCode, statusMessage, body } = mapped.value;
   const flat: string[] = [];
-  for (const [name, value] of mapped.response.headers) {
+  for (const [name, value] of mapped.value.headers) {
     if (!CONTROLLED.has(name.toLowerCase())) flat.push(name, value);
   }
   if (awsRequestId) flat.push('x-amzn-RequestId', awsRequestId);

@@ -4,10 +4,10 @@
 // mapping").
 import type { Dispatcher } from 'undici';
 import type { CredentialSource } from '../aws/credentials.ts';
-import type { FunctionTarget, ReadyRoute } from '../compile/route.ts';
+import type { FunctionTarget, ReadyRoute } from '../model/route.ts';
 import { hasBody } from './body.ts';
 import { classifyUpstreamError, queueTimeout, sendError, sendUpstreamFailure } from './errors.ts';
-import type { PayloadFormat } from './events/types.ts';
+import type { PayloadCodec } from './events/types.ts';
 import type { Exchange, RouteHandler } from './exchange.ts';
 import { eventHeaders } from './headers.ts';
 import type { RouteHealth } from './health.ts';
@@ -31,7 +31,7 @@ const EMPTY = Buffer.alloc(0);
 export interface InvokerOptions {
   upstream: Upstream;
   credentials: CredentialSource;
-  format: PayloadFormat;
+  format: PayloadCodec;
   health: RouteHealth;
 }
 

@@ -3,7 +3,7 @@
 // table swap (their in-flight requests finish first).
 import type { Socket } from 'node:net';
 import { buildConnector, Pool } from 'undici';
-import type { ConnectionSettings } from '../compile/route.ts';
+import type { ConnectionSettings } from '../model/route.ts';
 
 export const poolKey = (origin: string, settings: ConnectionSettings): string =>
   `${origin} ${JSON.stringify(settings)}`;
@@ -21,10 +21,7 @@ export function createUpstream(origin: string, settings: ConnectionSettings): Up
   const connect = buildConnector({
     rejectUnauthorized: !settings.insecureSkipVerify,
     timeout: settings.timeoutMs,
-    // undici 8 would negotiate HTTP/2 with TLS upstreams that offer it; the relay and its header
-    // rules are HTTP/1.1's, and Node's HTTP/2 session can buffer without bound when a peer stops
-    // reading (see sources/kube-connections.ts).
-    allowH2: false,
+    allowH2: false, // as for the pool below
   });
   const pool = new Pool(origin, {
     connections: settings.maxConnections ?? null,

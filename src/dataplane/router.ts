@@ -25,10 +25,6 @@ export class Router {
     this.#serving = serving;
   }
 
-  get serving(): Serving | undefined {
-    return this.#serving;
-  }
-
   /** Routes one request. Resolves with the exchange (for logs and metrics) when the response is done. */
   async route(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<RoutedExchange> {
     const target = readTarget(req);
@@ -36,8 +32,7 @@ export class Router {
     const refusal = refuseMessage(req) ?? target.refusal;
     const method = req.method ?? 'GET';
     const client = this.#clientIp.resolve(req);
-    const found =
-      refusal || path === '*' ? undefined : this.#serving?.result.table.match(target.host, method, path);
+    const found = refusal || path === '*' ? undefined : this.#serving?.table.match(target.host, method, path);
     const exchange: RoutedExchange = {
       req,
       res,
@@ -69,14 +64,13 @@ export class Router {
       return exchange;
     }
     const { route } = found;
-    const handler = route.ready ? this.#serving!.handlers.get(route) : undefined;
-    if (!handler) {
-      const { reason, message } = route.ready
-        ? { reason: 'NotServed', message: 'route has no handler' }
-        : route;
+    if (!route.ready) {
+      const { reason, message } = route;
       sendError(res, { error: 'route_not_ready', message, route: route.key, reason, requestId });
       return exchange;
     }
+    // Every ready route of a table has its handler: Runtime.build made them together.
+    const handler = this.#serving!.handlers.get(route)!;
     try {
       await handler.handle(exchange);
     } catch (error) {

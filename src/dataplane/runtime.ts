@@ -2,38 +2,37 @@
 // route, with connection pools and credential sources reused across
 // tables by key, and the problems found while serving (RouteHealth).
 import type { CredentialSource, RefreshOptions } from '../aws/credentials.ts';
-import { credentialSourceSpec } from '../aws/sources.ts';
-import type { CompileResult } from '../compile/compile.ts';
-import type { CompiledRoute, IamAuth, ReadyRoute } from '../compile/route.ts';
+import { credentialSourceSpec } from '../aws/route-credentials.ts';
+import type { CompiledRoute, IamAuth, ReadyRoute } from '../model/route.ts';
+import type { RouteTable } from '../model/table.ts';
 import { ReuseCache } from '../util/reuse-cache.ts';
-import { payloadFormats } from './events/index.ts';
+import { payloadCodecs } from './events/index.ts';
 import type { RouteHandler } from './exchange.ts';
 import { UrlForwarder } from './forward.ts';
 import { RouteHealth } from './health.ts';
 import { FunctionInvoker } from './invoke.ts';
 import { createUpstream, poolKey, type Upstream } from './pools.ts';
 
-/** What the data plane serves: one compile result and its handlers, swapped as a unit. */
+/** What the data plane serves: one table and its handlers, swapped as a unit. */
 export interface Serving {
-  readonly result: CompileResult;
+  readonly table: RouteTable;
   readonly handlers: ReadonlyMap<CompiledRoute, RouteHandler>;
 }
 
+/** Defaults are in src/config.ts. */
 export interface RuntimeOptions {
-  /** Largest request body buffered for signing a url target (default 6 MiB). */
-  bodyLimit?: number;
+  /** Largest request body buffered for signing a url target. */
+  bodyLimit: number;
   /**
    * How long a pool no route uses any more stays open, for requests that
-   * matched the previous table and have not been sent yet (default 30 s).
+   * matched the previous table and have not been sent yet.
    */
-  poolCloseDelayMs?: number;
-  /** Refresh timing of expiring credentials (tests shorten it). */
+  poolCloseDelayMs: number;
+  /** Refresh timing of expiring credentials (tests shorten it); absent, the AWS SDKs' timing. */
   credentialRefresh?: RefreshOptions;
 }
 
-export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
-
-interface SigningSource {
+interface SharedCredentials {
   credentials: CredentialSource;
   /** Routes signing with this source in the current table. */
   routes: ReadonlySet<string>;
@@ -43,21 +42,21 @@ export class Runtime {
   readonly health = new RouteHealth();
   readonly #options: RuntimeOptions;
   readonly #pools: ReuseCache<Upstream>;
-  readonly #signing = new ReuseCache<SigningSource>((s) => s.credentials.close());
+  readonly #signing = new ReuseCache<SharedCredentials>((s) => s.credentials.close());
 
-  constructor(options: RuntimeOptions = {}) {
+  constructor(options: RuntimeOptions) {
     this.#options = options;
-    const delay = options.poolCloseDelayMs ?? 30_000;
+    const delay = options.poolCloseDelayMs;
     this.#pools = new ReuseCache(({ pool }) => setTimeout(() => void pool.close(), delay).unref());
   }
 
-  build(result: CompileResult): Serving {
+  build(table: RouteTable): Serving {
     this.#pools.begin();
     this.#signing.begin();
     const handlers = new Map<CompiledRoute, RouteHandler>();
     const served = new Set<string>();
-    const usage = new Map<SigningSource, Set<string>>();
-    for (const route of result.table.routes) {
+    const usage = new Map<SharedCredentials, Set<string>>();
+    for (const route of table.routes) {
       if (!route.ready) continue;
       handlers.set(route, this.#handler(route, usage));
       served.add(route.key);
@@ -69,7 +68,7 @@ export class Runtime {
       source.routes = usage.get(source) ?? new Set();
       this.#reportCredentials(source);
     }
-    return { result, handlers };
+    return { table, handlers };
   }
 
   /** Open connection pools, for tests and metrics. */
@@ -83,7 +82,7 @@ export class Runtime {
     await Promise.all(this.#pools.drain().map(({ pool }) => pool.close()));
   }
 
-  #handler(route: ReadyRoute, usage: Map<SigningSource, Set<string>>): RouteHandler {
+  #handler(route: ReadyRoute, usage: Map<SharedCredentials, Set<string>>): RouteHandler {
     const { target, connection } = route;
     const upstream = this.#pools.get(poolKey(target.origin, connection), () =>
       createUpstream(target.origin, connection),
@@ -95,7 +94,7 @@ export class Runtime {
         { ...route, target },
         {
           upstream,
-          bodyLimit: this.#options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+          bodyLimit: this.#options.bodyLimit,
           ...(signing && { credentials: signing.credentials }),
         },
       );
@@ -105,24 +104,24 @@ export class Runtime {
       {
         upstream,
         credentials: signing!.credentials,
-        format: payloadFormats[target.payloadFormat],
+        format: payloadCodecs[target.payloadFormat],
         health: this.health,
       },
     );
   }
 
-  #signingFor(iam: IamAuth): SigningSource {
+  #signingFor(iam: IamAuth): SharedCredentials {
     const spec = credentialSourceSpec(iam, this.#options.credentialRefresh);
     return this.#signing.get(spec.key, () => {
       const credentials = spec.create();
-      const created: SigningSource = { credentials, routes: new Set() };
+      const created: SharedCredentials = { credentials, routes: new Set() };
       credentials.onChange(() => this.#reportCredentials(created));
       return created;
     });
   }
 
   /** Marks every route using `source` not ready while it has no credentials, and ready again after. */
-  #reportCredentials(source: SigningSource): void {
+  #reportCredentials(source: SharedCredentials): void {
     for (const key of source.routes)
       this.health.report(key, 'CredentialsUnavailable', source.credentials.problem);
   }

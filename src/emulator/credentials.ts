@@ -4,12 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import type { AwsCredentials } from './sigv4.ts';
 
-export type CredentialSource = 'sts' | 'container-credentials';
+/** The emulated service that issued temporary credentials. */
+export type CredentialIssuer = 'sts' | 'container-credentials';
 
 export interface IssuedCredentials extends AwsCredentials {
   sessionToken: string;
   expiration: Date;
-  source: CredentialSource;
+  issuer: CredentialIssuer;
 }
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -33,7 +34,7 @@ export class CredentialStore {
   }
 
   /** Mints temporary credentials valid for `lifetimeSeconds` and registers them. */
-  issue(lifetimeSeconds: number, source: CredentialSource): IssuedCredentials {
+  issue(lifetimeSeconds: number, issuer: CredentialIssuer): IssuedCredentials {
     const suffix = Array.from(randomBytes(16), (byte) => BASE32[byte % 32]).join('');
     const credentials: IssuedCredentials = {
       accessKeyId: `ASIA${suffix}`,
@@ -41,7 +42,7 @@ export class CredentialStore {
       sessionToken: `IQoJb3JpZ2luX2Vj${randomBytes(96).toString('base64')}`,
       // AWS's Expiration has second precision; keep the key's real expiry equal to what it advertises.
       expiration: new Date(Math.floor((this.#now() + lifetimeSeconds * 1000) / 1000) * 1000),
-      source,
+      issuer,
     };
     this.add(credentials);
     this.#issued.push(credentials);

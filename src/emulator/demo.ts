@@ -1,12 +1,13 @@
 // The AWS the demo talks to: the APISIX aws-lambda example's function behind
 // an IAM-authorized API Gateway stage, and the same function on the Invoke API.
+
+import type { Snapshot } from '../api/snapshot.ts';
 import type { LambdaRouteObject } from '../api/types.ts';
-import type { Snapshot } from '../compile/snapshot.ts';
 import { perObject } from '../util/per-object.ts';
 import { type Emulator, startEmulator } from './server.ts';
 
 /** Where examples/ expect the demo's emulator (its default port). */
-export const EXAMPLES_EMULATOR_URL = 'http://127.0.0.1:9092';
+const EXAMPLES_EMULATOR_URL = 'http://127.0.0.1:9092';
 
 /** AWS's documented example key pair; examples/aws-credentials.yaml holds the same. */
 export const DEMO_CREDENTIALS = {

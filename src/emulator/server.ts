@@ -38,7 +38,7 @@ import { handleSts, isStsRequest, type StsOptions } from './sts.ts';
 import { generateSelfSignedCertificate } from './tls.ts';
 
 export type { ContainerCredentialsOptions } from './container-credentials.ts';
-export type { CredentialSource, IssuedCredentials } from './credentials.ts';
+export type { CredentialIssuer, IssuedCredentials } from './credentials.ts';
 export type {
   EndpointHandler,
   EndpointOptions,

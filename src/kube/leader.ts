@@ -35,7 +35,7 @@ export interface LeaderElectorOptions {
 }
 
 /** POD_NAME (downward API) or the host name, plus a random suffix: unique even across restarts. */
-export function defaultIdentity(): string {
+function defaultIdentity(): string {
   const base = process.env['POD_NAME'] || hostname();
   return `${base}_${randomBytes(4).toString('hex')}`;
 }

@@ -9,9 +9,10 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, relative } from 'node:path';
+import { failuresText } from '../api/failure.ts';
+import { objectKey, type Snapshot, type SourceError } from '../api/snapshot.ts';
 import type { LambdaRouteObject, SecretObject } from '../api/types.ts';
 import { validateSpec } from '../api/validate.ts';
-import { objectKey, type Snapshot, type SourceError } from '../compile/snapshot.ts';
 import { Debounce } from '../util/debounce.ts';
 import { ManifestReader, type ReadError } from './manifest-reader.ts';
 import { listManifests, type TreeLimits } from './manifest-tree.ts';
@@ -296,10 +297,9 @@ function keepLastGood(
     }
     const last = previous?.validRoutes.has(key) && previous.routes.find((r) => objectKey(r.metadata) === key);
     if (!last) return route; // new and invalid: compile() reports it on the route itself
-    const problems = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
     errors.push({
       origin: route.origin!,
-      message: `LambdaRoute ${key} is invalid (${problems}); still serving the previous version`,
+      message: `LambdaRoute ${key} is invalid (${failuresText(result.failures)}); still serving the previous version`,
     });
     validRoutes.add(key);
     return last;
@@ -307,8 +307,8 @@ function keepLastGood(
   // A Secret whose data breaks keeps its last good version; a new one is passed on, so that routes say what is wrong.
   const secrets = parsed.secrets.filter((s) => !s.invalidKeys);
   for (const error of parsed.errors) {
-    const named = (s: SecretObject) => `Secret ${objectKey(s.metadata)}` === error.object;
-    const last = error.object && previous?.secrets.find((s) => named(s) && !s.invalidKeys);
+    const named = (s: SecretObject) => objectKey(s.metadata) === error.secret;
+    const last = error.secret && previous?.secrets.find((s) => named(s) && !s.invalidKeys);
     const kept = last || parsed.secrets.find((s) => named(s) && s.invalidKeys);
     if (kept) secrets.push(kept);
     errors.push(

@@ -1,8 +1,9 @@
 // The cluster source's conversion of apiserver JSON into what compile() and the
 // status writer read, and the comparisons that tell a real change from a
 // resync or a status-only update.
+
+import { objectKey } from '../api/snapshot.ts';
 import { API_VERSION, KIND, type LambdaRouteObject, type SecretObject } from '../api/types.ts';
-import { objectKey } from '../compile/snapshot.ts';
 import type { RawObject } from '../kube/reflector.ts';
 import type { MetaCondition, ObservedRoute, RouteStatus } from '../kube/route-status.ts';
 

@@ -11,8 +11,9 @@
 // - A change of what compile() reads is `changed`; a route whose observed state
 //   changed (its status, written by us, included) is `routeObserved`, and only
 //   that, when nothing else of it changed.
+
+import { objectKey, type Snapshot } from '../api/snapshot.ts';
 import type { LambdaRouteObject, SecretObject } from '../api/types.ts';
-import { objectKey, type Snapshot } from '../compile/snapshot.ts';
 import type { RawObject } from '../kube/reflector.ts';
 import type { ObservedRoute } from '../kube/route-status.ts';
 import {

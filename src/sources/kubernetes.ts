@@ -15,8 +15,9 @@
 //   a steady stream of changes still produces Snapshots.
 // - Status-only changes of a route (our own status writes) update the observed
 //   status that the status writer reads (RouteStatusView), without a new Snapshot.
+
+import type { Snapshot } from '../api/snapshot.ts';
 import { GROUP, PLURAL, VERSION } from '../api/types.ts';
-import type { Snapshot } from '../compile/snapshot.ts';
 import type { BackoffOptions } from '../kube/backoff.ts';
 import { describeError } from '../kube/errors.ts';
 import { type Log, silentLog } from '../kube/log.ts';

@@ -5,7 +5,7 @@
 import type { Dirent, Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SourceError } from '../compile/snapshot.ts';
+import type { SourceError } from '../api/snapshot.ts';
 
 export interface TreeLimits {
   /** Directory levels below the root that are read (default 16, documented in the README). */

@@ -5,12 +5,19 @@
 // nodes from ten lines) and duplicate keys are found in linear time (the yaml
 // package's own check compares every pair of keys in a mapping).
 import { type Document, isScalar, parseAllDocuments, visit } from 'yaml';
-import { API_VERSION, KIND, type LambdaRouteObject, type SecretObject } from '../api/types.ts';
-import { objectKey, type Snapshot, type SourceError } from '../compile/snapshot.ts';
+import { fail, type Result, succeed } from '../api/failure.ts';
+import { objectKey, type Snapshot, type SourceError } from '../api/snapshot.ts';
+import {
+  API_VERSION,
+  KIND,
+  type LambdaRouteObject,
+  type ObjectMeta,
+  type SecretObject,
+} from '../api/types.ts';
 
-/** A document problem; `object` ("Secret default/aws") when the broken document still says what it is. */
+/** A document problem; `secret` ("default/aws") when the document is a Secret that says its name. */
 export interface ManifestError extends SourceError {
-  object?: string;
+  secret?: string;
 }
 
 export interface ParsedManifests {
@@ -28,14 +35,11 @@ export interface ParsedManifests {
 const DEFAULT_NAMESPACE = 'default';
 
 /** Aliases one document may expand (the yaml package's default, stated because it is what stops an alias bomb). */
-export const MAX_ALIAS_COUNT = 100;
+const MAX_ALIAS_COUNT = 100;
 
 export function parseManifests(text: string, file: string): ParsedManifests {
   const parsed: ParsedManifests = { routes: [], secrets: [], errors: [], unreadable: false };
-  const unreadable = (origin: string, message: string) => {
-    parsed.unreadable = true;
-    parsed.errors.push({ origin, message });
-  };
+  const unreadable = (origin: string, message: string) => markUnreadable(parsed, origin, message);
   let docs: Document.Parsed[];
   try {
     docs = parseAllDocuments(text, { uniqueKeys: false });
@@ -59,19 +63,15 @@ export function parseManifests(text: string, file: string): ParsedManifests {
       continue;
     }
     if (value === null || value === undefined) continue; // an empty document, e.g. after a trailing ---
-    const object = readObject(value, origin);
-    if (typeof object === 'string') unreadable(origin, object);
-    else if ('message' in object) parsed.errors.push(object);
-    else if ('spec' in object) parsed.routes.push(object);
-    else {
-      parsed.secrets.push(object);
-      const problems = Object.values(object.invalidKeys ?? {});
-      const key = `Secret ${objectKey(object.metadata)}`;
-      if (problems.length > 0)
-        parsed.errors.push({ origin, message: `${key}: ${problems.join('; ')}`, object: key });
-    }
+    readDocument(value, origin, parsed);
   }
   return parsed;
+}
+
+/** A problem that makes the whole file untrustworthy (see ParsedManifests.unreadable). */
+function markUnreadable(parsed: ParsedManifests, origin: string, message: string): void {
+  parsed.unreadable = true;
+  parsed.errors.push({ origin, message });
 }
 
 const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split('\n')[0];
@@ -96,39 +96,61 @@ function duplicateKey(doc: Document.Parsed): string | undefined {
   return found;
 }
 
-/** The object a document describes; a string when it is not a named Kubernetes object at all. */
-function readObject(
-  value: unknown,
-  origin: string,
-): LambdaRouteObject | SecretObject | ManifestError | string {
+/**
+ * Adds the object a document describes to `parsed`, or its problem: a
+ * document that is not a named Kubernetes object at all makes the file
+ * unreadable; another kind of object, or a Secret whose data cannot be read,
+ * is an error about that document alone.
+ */
+function readDocument(value: unknown, origin: string, parsed: ParsedManifests): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return 'expected a Kubernetes object (a YAML mapping)';
+    markUnreadable(parsed, origin, 'expected a Kubernetes object (a YAML mapping)');
+    return;
   }
   const object = value as Record<string, unknown>;
   const metadata = readMetadata(object['metadata']);
-  if (typeof metadata === 'string') return metadata;
+  if (!metadata.ok) {
+    markUnreadable(parsed, origin, metadata.failures[0].message);
+    return;
+  }
   if (object['apiVersion'] === API_VERSION && object['kind'] === KIND) {
-    return { apiVersion: API_VERSION, kind: KIND, metadata, spec: object['spec'], origin };
+    parsed.routes.push({
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: metadata.value,
+      spec: object['spec'],
+      origin,
+    });
+    return;
   }
   if (object['apiVersion'] === 'v1' && object['kind'] === 'Secret') {
+    const secret = objectKey(metadata.value);
     const read = readSecretData(object);
-    const key = `Secret ${metadata.namespace}/${metadata.name}`;
-    return typeof read === 'string'
-      ? { origin, message: `${key}: ${read}`, object: key }
-      : { metadata, ...read, origin };
+    if (!read.ok) {
+      parsed.errors.push({ origin, message: `Secret ${secret}: ${read.failures[0].message}`, secret });
+      return;
+    }
+    parsed.secrets.push({ metadata: metadata.value, ...read.value, origin });
+    const problems = Object.values(read.value.invalidKeys ?? {});
+    if (problems.length > 0) {
+      parsed.errors.push({ origin, message: `Secret ${secret}: ${problems.join('; ')}`, secret });
+    }
+    return;
   }
-  return {
+  parsed.errors.push({
     origin,
     message: `unsupported object ${String(object['apiVersion'])}/${String(object['kind'])}: expected ${API_VERSION}/${KIND} or v1/Secret`,
-  };
+  });
 }
 
-function readMetadata(metadata: unknown): LambdaRouteObject['metadata'] | string {
-  if (typeof metadata !== 'object' || metadata === null) return 'metadata is required';
+function readMetadata(metadata: unknown): Result<ObjectMeta, 'Invalid'> {
+  if (typeof metadata !== 'object' || metadata === null) return fail('Invalid', 'metadata is required');
   const { name, namespace, creationTimestamp, generation } = metadata as Record<string, unknown>;
-  if (typeof name !== 'string' || name === '') return 'metadata.name is required';
-  if (namespace !== undefined && typeof namespace !== 'string') return 'metadata.namespace must be a string';
-  return {
+  if (typeof name !== 'string' || name === '') return fail('Invalid', 'metadata.name is required');
+  if (namespace !== undefined && typeof namespace !== 'string') {
+    return fail('Invalid', 'metadata.namespace must be a string');
+  }
+  return succeed({
     name,
     namespace: namespace || DEFAULT_NAMESPACE,
     ...(typeof generation === 'number' && { generation }),
@@ -137,7 +159,7 @@ function readMetadata(metadata: unknown): LambdaRouteObject['metadata'] | string
       creationTimestamp:
         creationTimestamp instanceof Date ? creationTimestamp.toISOString() : String(creationTimestamp),
     }),
-  };
+  });
 }
 
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -149,7 +171,7 @@ const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
  */
 function readSecretData(
   secret: Record<string, unknown>,
-): Pick<SecretObject, 'data' | 'invalidKeys'> | string {
+): Result<Pick<SecretObject, 'data' | 'invalidKeys'>, 'InvalidSecret'> {
   const data = new Map<string, Buffer>();
   const invalidKeys = new Map<string, string>();
   for (const [field, decode] of [
@@ -158,7 +180,8 @@ function readSecretData(
   ] as const) {
     const values = secret[field];
     if (values === undefined || values === null) continue;
-    if (typeof values !== 'object' || Array.isArray(values)) return `${field} must be a mapping`;
+    if (typeof values !== 'object' || Array.isArray(values))
+      return fail('InvalidSecret', `${field} must be a mapping`);
     for (const [key, value] of Object.entries(values)) {
       const clean = typeof value === 'string' && field === 'data' ? value.replace(/\s+/g, '') : value;
       let problem: string | undefined;
@@ -175,10 +198,10 @@ function readSecretData(
       }
     }
   }
-  return {
+  return succeed({
     data: Object.fromEntries(data),
     ...(invalidKeys.size > 0 && { invalidKeys: Object.fromEntries(invalidKeys) }),
-  };
+  });
 }
 
 /** A snapshot of one parsed file, read as at start-up (the file source merges many; tests use one). */

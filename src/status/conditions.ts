@@ -1,11 +1,12 @@
 // Pure status logic: from compile() diagnostics and the observed status to the
 // status to write, whether it differs, and which failures are new.
-import type { RouteDiagnostic } from '../compile/compile.ts';
-import type { MetaCondition, RouteStatus } from '../kube/route-status.ts';
 
-/** The CRD's limits (metav1.Condition). */
+import type { Failure } from '../api/failure.ts';
+import type { MetaCondition, RouteStatus } from '../kube/route-status.ts';
+import type { RouteDiagnostic } from '../model/compile-result.ts';
+
+/** The CRD's limit (metav1.Condition); reasons are short words. */
 const MAX_MESSAGE = 32_768;
-const MAX_REASON = 1024;
 
 /** metav1.Time: RFC 3339 in UTC, whole seconds. */
 export const metaTime = (date: Date): string => date.toISOString().replace(/\.\d+Z$/, 'Z');
@@ -27,7 +28,7 @@ export function desiredStatus(
     return {
       type: c.type,
       status: c.status,
-      reason: (c.reason || (c.status === 'True' ? c.type : 'Unknown')).slice(0, MAX_REASON),
+      reason: c.reason,
       message: truncate(c.message, MAX_MESSAGE),
       ...(observedGeneration !== undefined && { observedGeneration }),
       lastTransitionTime:
@@ -62,17 +63,15 @@ export function sameStatus(a: RouteStatus | undefined, b: RouteStatus | undefine
   });
 }
 
-export interface Failure {
-  reason: string;
-  message: string;
-}
-
 /**
  * The failure worth an Event: Ready turned False, or stayed False for a
  * different reason. Nothing when the route keeps failing the same way, so a
  * recompile (or a new leader, which reads the same observed status) stays quiet.
  */
-export function newFailure(observed: RouteStatus | undefined, desired: RouteStatus): Failure | undefined {
+export function newFailure(
+  observed: RouteStatus | undefined,
+  desired: RouteStatus,
+): Failure<string> | undefined {
   const ready = desired.conditions?.find((c) => c.type === 'Ready');
   if (ready?.status !== 'False') return undefined;
   const before = observed?.conditions?.find((c) => c.type === 'Ready');

@@ -15,7 +15,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../api/types.ts';
-import type { RouteDiagnostic } from '../compile/compile.ts';
 import type { BackoffOptions } from '../kube/backoff.ts';
 import { callOptions, MERGE_PATCH } from '../kube/call-options.ts';
 import { describeError, isTransient, statusOf } from '../kube/errors.ts';
@@ -23,8 +22,9 @@ import { LeaderElector } from '../kube/leader.ts';
 import { type Log, silentLog } from '../kube/log.ts';
 import { KeyedRetry } from '../kube/retry.ts';
 import type { RouteStatusView } from '../kube/route-status.ts';
+import type { RouteDiagnostic } from '../model/compile-result.ts';
 import { desiredStatus, newFailure, sameStatus } from './conditions.ts';
-import { EventRecorder } from './events.ts';
+import { EventRecorder } from './kube-events.ts';
 
 export interface StatusWriterObserver {
   /** A status PATCH succeeded. */

@@ -9,13 +9,13 @@ const valid = {
 function errorsOf(spec: unknown) {
   const result = validateSpec(spec);
   if (result.ok) throw new Error('expected validation errors');
-  return result.errors;
+  return result.failures.map(({ path, message }) => ({ field: path, message }));
 }
 
 describe('validateSpec', () => {
   it('applies the contract defaults', () => {
     const result = validateSpec(valid);
-    expect(result.ok && result.spec).toEqual({
+    expect(result.ok && result.value).toEqual({
       match: { path: '/aws', pathType: 'Exact' },
       target: { url: valid.target.url, forwardSubpath: false },
       timeout: '3s',
@@ -26,7 +26,7 @@ describe('validateSpec', () => {
 
   it('defaults function targets to RequestResponse and payload format 2.0', () => {
     const result = validateSpec({ match: { path: '/f' }, target: { function: { name: 'my-fn' } } });
-    expect(result.ok && result.spec.target.function).toEqual({
+    expect(result.ok && result.value.target.function).toEqual({
       name: 'my-fn',
       invocationType: 'RequestResponse',
       payloadFormat: '2.0',

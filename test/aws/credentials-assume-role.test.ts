@@ -57,7 +57,7 @@ it('assumes the role and refreshes the session before it expires, without a fail
   const results = await underLoad(gw.url, '/assumed', () => Date.now() - started > 2.2 * LIFETIME_S * 1000);
   expect(results.filter((r) => r.status !== 200)).toEqual([]);
   expect(results.length).toBeGreaterThan(20);
-  const sessions = emulator.issuedCredentials.filter((c) => c.source === 'sts');
+  const sessions = emulator.issuedCredentials.filter((c) => c.issuer === 'sts');
   expect(sessions.length).toBeGreaterThanOrEqual(3); // first fetch plus two refreshes
   expect(signers().size).toBeGreaterThanOrEqual(3); // each session was used to sign
   expect([...signers()].every((key) => key.startsWith('ASIA'))).toBe(true); // never the base keys

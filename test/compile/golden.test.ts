@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { compile } from '../../src/compile/compile.ts';
-import { describeResult } from '../../src/compile/describe.ts';
+import { describeResult } from '../../src/model/compile-result.ts';
 import { parseManifests, snapshotOf } from '../../src/sources/manifests.ts';
 
 const dir = join(import.meta.dirname, 'testdata');

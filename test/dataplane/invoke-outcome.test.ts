@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { InvocationType } from '../../src/api/types.ts';
 import type { UpstreamFailure } from '../../src/dataplane/errors.ts';
 import { classifyUpstreamError, ERROR_STATUS } from '../../src/dataplane/errors.ts';
-import { payloadFormats } from '../../src/dataplane/events/index.ts';
+import { payloadCodecs } from '../../src/dataplane/events/index.ts';
 import {
   ASYNC_PAYLOAD_LIMIT,
   eventTooLarge,
@@ -81,7 +81,7 @@ type Format = '2.0' | '1.0' | 'alb';
 
 /** Maps an answer for a route with `format`, for a request with `method`. */
 function map(answer: InvokeAnswer, format: Format = '2.0', method = 'GET'): Seen | undefined {
-  const fn = { functionName: 'orders', formatName: format, format: payloadFormats[format] };
+  const fn = { functionName: 'orders', formatName: format, format: payloadCodecs[format] };
   return seen(invokeOutcome(answer, fn, method, REQUEST_ID));
 }
 

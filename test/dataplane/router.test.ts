@@ -5,8 +5,8 @@ import { compile } from '../../src/compile/compile.ts';
 import type { Exchange } from '../../src/dataplane/exchange.ts';
 import { Router } from '../../src/dataplane/router.ts';
 import { createDataPlaneServer } from '../../src/dataplane/server.ts';
-import { createLoggers } from '../../src/log.ts';
 import { parseManifests, snapshotOf } from '../../src/sources/manifests.ts';
+import { createLoggers } from '../../src/util/log.ts';
 import { send } from '../support/http.ts';
 import { lambdaRoute } from '../support/manifests.ts';
 
@@ -33,7 +33,7 @@ beforeAll(async () => {
       exchange.res.end('fine');
     },
   };
-  router.swap({ result, handlers: new Map([[result.table.routes[0]!, handler]]) });
+  router.swap({ table: result.table, handlers: new Map([[result.table.routes[0]!, handler]]) });
   await server.listen({ port: 0, host: '127.0.0.1' });
   url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
 });

@@ -3,7 +3,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterInfo, startApiserver, stopApiserver } from '../../hack/cluster.ts';
-import type { Snapshot } from '../../src/compile/snapshot.ts';
+import type { Snapshot } from '../../src/api/snapshot.ts';
 import { KubeReader } from '../../src/kube/reader.ts';
 import { KubernetesSource, type KubernetesSourceOptions } from '../../src/sources/kubernetes.ts';
 import { secretRefs } from '../../src/sources/kubernetes-convert.ts';

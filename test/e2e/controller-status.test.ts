@@ -6,9 +6,10 @@ import type { TLSSocket } from 'node:tls';
 import { CoordinationV1Api, CoreV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterInfo } from '../../hack/cluster.ts';
-import { compile, type RouteDiagnostic } from '../../src/compile/compile.ts';
+import { compile } from '../../src/compile/compile.ts';
 import { KubeReader } from '../../src/kube/reader.ts';
 import type { MetaCondition, ObservedRoute, RouteStatusView } from '../../src/kube/route-status.ts';
+import type { RouteDiagnostic } from '../../src/model/compile-result.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
 import { StatusWriter, type StatusWriterOptions } from '../../src/status/writer.ts';
 import {

@@ -42,7 +42,7 @@ it.each([
 ])('refuses %s with the message standalone mode gives', async (_name, fields, [field, message]) => {
   const spec = { match: { path: '/t' }, target: { url: 'http://127.0.0.1:9/x' }, ...fields };
   const standalone = validateSpec(spec);
-  expect(standalone.ok ? [] : standalone.errors).toEqual([{ field, message }]);
+  expect(standalone.ok ? [] : standalone.failures).toEqual([{ reason: 'Invalid', path: field, message }]);
 
   const { code, output } = await apply(lambdaRoute('durations', JSON.stringify(spec)));
   expect(code, output).toBe(1);

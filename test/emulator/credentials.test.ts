@@ -85,7 +85,7 @@ describe('STS', () => {
     expect(expiration - clock).toBeGreaterThan(18_000);
     expect(expiration - clock).toBeLessThanOrEqual(20_000);
     expect(emulator.issuedCredentials.length).toBe(before + 1);
-    expect(emulator.issuedCredentials.at(-1)).toMatchObject({ source: 'sts' });
+    expect(emulator.issuedCredentials.at(-1)).toMatchObject({ issuer: 'sts' });
     expect(emulator.requests.at(-1)).toMatchObject({ service: 'sts', verification: { ok: true } });
   });
 
@@ -233,7 +233,7 @@ describe('container credentials endpoint', () => {
     expect(lifetime).toBeGreaterThan(15_000);
     expect(lifetime).toBeLessThanOrEqual(20_000);
     expect(emulator.issuedCredentials).toMatchObject([
-      { accessKeyId: body.AccessKeyId, source: 'container-credentials' },
+      { accessKeyId: body.AccessKeyId, issuer: 'container-credentials' },
     ]);
 
     const credentials = {

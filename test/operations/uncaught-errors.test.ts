@@ -3,12 +3,13 @@
 // counts an uncaught error, and logs the error in the application log only.
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Metrics } from '../../src/admin/metrics.ts';
 import { compile } from '../../src/compile/compile.ts';
+import { SERVING_DEFAULTS } from '../../src/config.ts';
 import { DataPlane } from '../../src/dataplane/data-plane.ts';
 import type { Exchange } from '../../src/dataplane/exchange.ts';
-import { createLoggers } from '../../src/log.ts';
+import { Metrics } from '../../src/metrics/metrics.ts';
 import { parseManifests, snapshotOf } from '../../src/sources/manifests.ts';
+import { createLoggers } from '../../src/util/log.ts';
 import { send } from '../support/http.ts';
 import { documents, lambdaRoute } from '../support/manifests.ts';
 
@@ -21,10 +22,12 @@ const sink = new Writable({
 });
 const metrics = new Metrics();
 const dataPlane = new DataPlane({
+  ...SERVING_DEFAULTS,
   loggers: createLoggers('info', sink),
   metrics,
   host: '127.0.0.1',
   port: 0,
+  reusePort: false,
 });
 
 beforeAll(async () => {
@@ -55,13 +58,13 @@ beforeAll(async () => {
     },
   };
   dataPlane.router.swap({
-    result,
+    table: result.table,
     handlers: new Map([
       [routeNamed('before'), throwsBefore],
       [routeNamed('after'), throwsAfter],
     ]),
   });
-  await dataPlane.listen();
+  await dataPlane.start();
 });
 afterAll(() => dataPlane.drain(0));
 

@@ -10,7 +10,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Snapshot } from '../../src/compile/snapshot.ts';
+import type { Snapshot } from '../../src/api/snapshot.ts';
 import { FileSource, type FileSourceOptions } from '../../src/sources/files.ts';
 
 const route = (name: string, path: string) => `apiVersion: lambda-ingress.io/v1alpha1

@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Snapshot } from '../../src/compile/snapshot.ts';
+import type { Snapshot } from '../../src/api/snapshot.ts';
 import { KubeReader } from '../../src/kube/reader.ts';
 import { KubernetesSource, type KubernetesSourceOptions } from '../../src/sources/kubernetes.ts';
 import { CaptureLog } from '../support/capture-log.ts';

@@ -1,8 +1,10 @@
 // Pure status logic: desired status, change detection, new failures.
 import { describe, expect, it } from 'vitest';
 import { lambdaRouteSchema } from '../../src/api/schema.ts';
-import { compile, type RouteDiagnostic } from '../../src/compile/compile.ts';
+import type { Condition } from '../../src/api/types.ts';
+import { compile } from '../../src/compile/compile.ts';
 import type { MetaCondition, RouteStatus } from '../../src/kube/route-status.ts';
+import type { RouteDiagnostic } from '../../src/model/compile-result.ts';
 import { parseManifests, snapshotOf } from '../../src/sources/manifests.ts';
 import { desiredStatus, metaTime, newFailure, sameStatus } from '../../src/status/conditions.ts';
 
@@ -11,7 +13,7 @@ const NOW = new Date('2025-06-01T12:34:56.789Z');
 
 function diagnostic(
   ready: boolean,
-  reason = ready ? 'Ready' : 'SecretNotFound',
+  reason: Condition['reason'] = ready ? 'Ready' : 'SecretNotFound',
   generation = 3,
 ): RouteDiagnostic {
   return {

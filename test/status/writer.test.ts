@@ -4,8 +4,9 @@
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { RouteDiagnostic } from '../../src/compile/compile.ts';
+import type { Failure } from '../../src/api/failure.ts';
 import type { ObservedRoute, RouteStatusView } from '../../src/kube/route-status.ts';
+import type { RouteDiagnostic } from '../../src/model/compile-result.ts';
 import { StatusWriter, type StatusWriterOptions } from '../../src/status/writer.ts';
 import { CaptureLog } from '../support/capture-log.ts';
 import {
@@ -49,11 +50,7 @@ const observed = (name: string, resourceVersion: string, generation = 1): Observ
   resourceVersion,
 });
 
-function diagnostic(
-  name: string,
-  ready: true | { reason: string; message: string },
-  generation = 1,
-): RouteDiagnostic {
+function diagnostic(name: string, ready: true | Failure, generation = 1): RouteDiagnostic {
   return {
     key: `ns/${name}`,
     namespace: 'ns',
@@ -193,7 +190,10 @@ describe('StatusWriter', () => {
     const { writer, routes } = await start();
     routes.set(observed('r', '5'));
     writer.start();
-    const missing = { reason: 'SecretNotFound', message: 'auth.apiKey.secretRef: Secret ns/k not found' };
+    const missing: Failure = {
+      reason: 'SecretNotFound',
+      message: 'auth.apiKey.secretRef: Secret ns/k not found',
+    };
     writer.update([diagnostic('r', missing)]);
 
     await eventually(() => expect(events()).toHaveLength(1));

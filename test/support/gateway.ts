@@ -4,9 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { SERVING_DEFAULTS } from '../../src/config.ts';
 import { Gateway, type GatewayOptions } from '../../src/gateway.ts';
-import { createLoggers } from '../../src/log.ts';
 import { FileSource } from '../../src/sources/files.ts';
+import { createLoggers } from '../../src/util/log.ts';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -43,6 +44,7 @@ export async function startTestGateway(
   const source = new FileSource(dir, { debounceMs: 20, pollIntervalMs: 60_000 });
   const snapshot = await source.load();
   const gateway = await Gateway.start({
+    ...SERVING_DEFAULTS,
     loggers,
     host: '127.0.0.1',
     port: 0,

@@ -12,7 +12,7 @@ import {
   readResult,
   singleHeaders,
 } from './response.ts';
-import type { EventContext, EventRequest, EventResponse, PayloadFormat, ResponseResult } from './types.ts';
+import type { EventContext, EventRequest, EventResponse, PayloadCodec, ResponseResult } from './types.ts';
 
 export interface AlbOptions {
   /**
@@ -23,7 +23,7 @@ export interface AlbOptions {
   multiValueHeaders: boolean;
 }
 
-export function albFormat(options: AlbOptions): PayloadFormat {
+export function albCodec(options: AlbOptions): PayloadCodec {
   const multi = options.multiValueHeaders;
   return {
     toEvent(request: EventRequest): Record<string, unknown> {
@@ -65,7 +65,7 @@ export function albFormat(options: AlbOptions): PayloadFormat {
         const body = bodyOf(result['body'], result['isBase64Encoded']);
         const response: EventResponse = { statusCode, headers, body };
         if (statusMessage !== undefined) response.statusMessage = statusMessage;
-        return { ok: true, response };
+        return response;
       });
     },
   };

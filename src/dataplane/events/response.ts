@@ -1,17 +1,19 @@
 // Response-side helpers shared by the payload formats: reading and checking
-// the function's result. A check that fails throws InvalidResult, which the
-// format turns into { ok: false, reason }; reasons describe the problem and
-// never quote the function's output (not even a header name).
-import type { ResponseResult } from './types.ts';
+// the function's result. A check that fails throws InvalidResult, which never
+// leaves src/dataplane/events: the format's toResponse turns it into a failed
+// Result (readResult). Messages describe the problem and never quote the
+// function's output (not even a header name).
+import { fail, succeed } from '../../api/failure.ts';
+import type { EventResponse, ResponseResult } from './types.ts';
 
 export class InvalidResult extends Error {}
 
-/** Runs a format's reader, turning InvalidResult into { ok: false }. */
-export function readResult(read: () => ResponseResult): ResponseResult {
+/** Runs a format's reader, turning InvalidResult into a failed Result. */
+export function readResult(read: () => EventResponse): ResponseResult {
   try {
-    return read();
+    return succeed(read());
   } catch (error) {
-    if (error instanceof InvalidResult) return { ok: false, reason: error.message };
+    if (error instanceof InvalidResult) return fail('InvalidResult', error.message);
     throw error;
   }
 }

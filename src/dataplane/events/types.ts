@@ -1,6 +1,7 @@
 // The contract between the data plane and the payload formats: what lambda-ingress
 // knows about a request, and what it needs back to answer it. Everything in
 // src/dataplane/events is pure: no I/O, no clock, no randomness.
+import type { Result } from '../../api/failure.ts';
 
 /** The LambdaRoute that matched, as far as the event needs it. */
 export interface EventRoute {
@@ -52,10 +53,11 @@ export interface EventResponse {
   body: Buffer;
 }
 
-/** A function result that is not valid for the format gives a short reason that never quotes the result. */
-export type ResponseResult = { ok: true; response: EventResponse } | { ok: false; reason: string };
+/** A function result that is not valid for the format fails with a short message that never quotes the result. */
+export type ResponseResult = Result<EventResponse, 'InvalidResult'>;
 
-export interface PayloadFormat {
+/** One payload format ("2.0", "1.0", "alb") at work: the API's PayloadFormat names it. */
+export interface PayloadCodec {
   /** The event to pass to the Invoke API (serialise with JSON.stringify). */
   toEvent(request: EventRequest): Record<string, unknown>;
   /** The function's result payload, as the Invoke API returned it, to HTTP. */

@@ -21,9 +21,9 @@ import {
   readResult,
   singleHeaders,
 } from './response.ts';
-import type { EventRequest, PayloadFormat, ResponseResult } from './types.ts';
+import type { EventRequest, PayloadCodec, ResponseResult } from './types.ts';
 
-export const restApiV1: PayloadFormat = {
+export const restApiV1: PayloadCodec = {
   toEvent(request: EventRequest): Record<string, unknown> {
     const { route, context } = request;
     // Names as the client spelt them; the single-value maps keep the last value.
@@ -96,7 +96,7 @@ export const restApiV1: PayloadFormat = {
         'multi',
       );
       const body = bodyOf(result['body'], result['isBase64Encoded']);
-      return { ok: true, response: { statusCode, headers, body } };
+      return { statusCode, headers, body };
     });
   },
 };

@@ -24,9 +24,9 @@ import {
   singleHeaders,
   statusCodeOf,
 } from './response.ts';
-import type { EventRequest, PayloadFormat, ResponseResult } from './types.ts';
+import type { EventRequest, PayloadCodec, ResponseResult } from './types.ts';
 
-export const httpApiV2: PayloadFormat = {
+export const httpApiV2: PayloadCodec = {
   toEvent(request: EventRequest): Record<string, unknown> {
     const { route, context } = request;
     // Header names lower-cased, repeats joined with "," (no space); Cookie
@@ -108,10 +108,7 @@ export const httpApiV2: PayloadFormat = {
       // Valid JSON without a statusCode is the body itself, byte for byte: a
       // function returning "Hello" answers 200 application/json `"Hello"`.
       if (!isObject(result) || result['statusCode'] === undefined || result['statusCode'] === null) {
-        return {
-          ok: true,
-          response: { statusCode: 200, headers: [['content-type', 'application/json']], body: payload },
-        };
+        return { statusCode: 200, headers: [['content-type', 'application/json']], body: payload };
       }
       const statusCode = statusCodeOf(result['statusCode']);
       const headers = singleHeaders(result['headers']);
@@ -124,7 +121,7 @@ export const httpApiV2: PayloadFormat = {
         }
       }
       const body = bodyOf(result['body'], result['isBase64Encoded']);
-      return { ok: true, response: { statusCode, headers, body } };
+      return { statusCode, headers, body };
     });
   },
 };

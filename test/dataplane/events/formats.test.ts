@@ -2,18 +2,18 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  albFormat,
+  albCodec,
   type EventRoute,
-  type PayloadFormat,
-  payloadFormats,
+  type PayloadCodec,
+  payloadCodecs,
 } from '../../../src/dataplane/events/index.ts';
 import { eventRequest, exact, okResponse, prefix, respond, toEvent } from './support.ts';
 
-const v2 = payloadFormats['2.0'];
-const v1 = payloadFormats['1.0'];
-const alb = payloadFormats.alb;
-const albSingle = albFormat({ multiValueHeaders: false });
-const FORMATS: [string, PayloadFormat][] = [
+const v2 = payloadCodecs['2.0'];
+const v1 = payloadCodecs['1.0'];
+const alb = payloadCodecs.alb;
+const albSingle = albCodec({ multiValueHeaders: false });
+const FORMATS: [string, PayloadCodec][] = [
   ['2.0', v2],
   ['1.0', v1],
   ['alb (multi-value)', alb],
@@ -460,7 +460,10 @@ describe('1.0 results', () => {
   });
 
   it('infers nothing: a result without statusCode is invalid, and cookies are not part of the format', () => {
-    expect(respond(v1, { hello: 'world' })).toEqual({ ok: false, reason: 'statusCode is missing' });
+    expect(respond(v1, { hello: 'world' })).toEqual({
+      ok: false,
+      failures: [{ reason: 'InvalidResult', message: 'statusCode is missing' }],
+    });
     expect(respond(v1, '"Hello"').ok).toBe(false);
     expect(okResponse(v1, { statusCode: 200, cookies: ['a=1'] }).headers).toEqual([]);
   });
@@ -555,9 +558,9 @@ describe('invalid results', () => {
     ],
     ['multiValueHeaders that are an array', { statusCode: 200, multiValueHeaders: ['SECRET'] }],
   ];
-  const cases: [string, PayloadFormat, string, string | object][] = [
+  const cases: [string, PayloadCodec, string, string | object][] = [
     ...FORMATS.flatMap(([name, format]) =>
-      common.map(([what, result]): [string, PayloadFormat, string, string | object] => [
+      common.map(([what, result]): [string, PayloadCodec, string, string | object] => [
         name,
         format,
         what,
@@ -565,7 +568,7 @@ describe('invalid results', () => {
       ]),
     ),
     ...FORMATS.slice(1).flatMap(([name, format]) =>
-      multi.map(([what, result]): [string, PayloadFormat, string, string | object] => [
+      multi.map(([what, result]): [string, PayloadCodec, string, string | object] => [
         name,
         format,
         what,
@@ -587,7 +590,7 @@ describe('invalid results', () => {
     const mapped = respond(format, result);
     expect(mapped.ok).toBe(false);
     if (mapped.ok) return;
-    expect(mapped.reason).not.toMatch(/SECRET|X-A|✓/);
-    expect(mapped.reason.length).toBeLessThan(80);
+    expect(mapped.failures[0].message).not.toMatch(/SECRET|X-A|✓/);
+    expect(mapped.failures[0].message.length).toBeLessThan(80);
   });
 });

@@ -11,10 +11,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  albFormat,
+  albCodec,
   type EventRequest,
-  type PayloadFormat,
-  payloadFormats,
+  type PayloadCodec,
+  payloadCodecs,
 } from '../../../src/dataplane/events/index.ts';
 import { sharedTestdata } from '../../support/testdata.ts';
 import { type Json, okResponse, prefix, toEvent } from './support.ts';
@@ -54,7 +54,7 @@ const pathValue = (value: Json, path: string): Json =>
   path.split('.').reduce((node, key) => node?.[key], value);
 
 interface RequestCase {
-  format: PayloadFormat;
+  format: PayloadCodec;
   /** The HTTP request that produced the sample. */
   request(sample: Json): EventRequest;
   /** Fields compared on neither side, each with why. */
@@ -148,7 +148,7 @@ const ABBREVIATED =
   "missing from the sample's abbreviated headers although the request had it (requestContext shows domainName, http.userAgent, and a text body)";
 
 const v2Authorized = (authorizer: string): RequestCase => ({
-  format: payloadFormats['2.0'],
+  format: payloadCodecs['2.0'],
   request: (sample) =>
     v2Request(sample, [
       ['Host', sample.requestContext.domainName],
@@ -194,7 +194,7 @@ const IDENTITY_UNKNOWN = [
 const ALB_ARN =
   "the target group id is assigned by AWS; ours is a stable hash, with partition, region, account and name as in the sample's ARN";
 
-const albCase = (format: PayloadFormat, multi: boolean): RequestCase => ({
+const albCase = (format: PayloadCodec, multi: boolean): RequestCase => ({
   format,
   request: (sample) => albRequest(sample, multi),
   excluded: { 'requestContext.elb.targetGroupArn': ALB_ARN },
@@ -209,7 +209,7 @@ const albCase = (format: PayloadFormat, multi: boolean): RequestCase => ({
 
 const REQUEST_CASES: Record<string, RequestCase> = {
   'apigw-request.json': {
-    format: payloadFormats['1.0'],
+    format: payloadCodecs['1.0'],
     request: (sample) => ({
       method: sample.httpMethod,
       rawPath: sample.path,
@@ -268,14 +268,14 @@ const REQUEST_CASES: Record<string, RequestCase> = {
   'apigw-v2-request-iam.json': v2Authorized('IAM'),
   'apigw-v2-request-jwt-authorizer.json': v2Authorized('JWT'),
   'apigw-v2-request-no-authorizer.json': {
-    format: payloadFormats['2.0'],
+    format: payloadCodecs['2.0'],
     request: (sample) => v2Request(sample),
     excluded: {
       'requestContext.authentication': 'mutual TLS client certificate: lambda-ingress does not ask for one',
     },
   },
   'lambda-urls-request.json': {
-    format: payloadFormats['2.0'],
+    format: payloadCodecs['2.0'],
     request: (sample) =>
       v2Request(sample, [
         ['Host', sample.requestContext.domainName],
@@ -301,8 +301,8 @@ const REQUEST_CASES: Record<string, RequestCase> = {
       expect(event.requestContext.time).toBe('04/Mar/2020:19:03:58 +0000');
     },
   },
-  'alb-lambda-target-request-headers-only.json': albCase(albFormat({ multiValueHeaders: false }), false),
-  'alb-lambda-target-request-multivalue-headers.json': albCase(payloadFormats.alb, true),
+  'alb-lambda-target-request-headers-only.json': albCase(albCodec({ multiValueHeaders: false }), false),
+  'alb-lambda-target-request-multivalue-headers.json': albCase(payloadCodecs.alb, true),
 };
 
 describe.skipIf(!dir)('AWS sample events', () => {
@@ -342,7 +342,7 @@ describe.skipIf(!dir)('AWS sample events', () => {
 
   it('apigw-response.json: headers and multiValueHeaders merged, each header once', () => {
     const sample = load('apigw-response.json');
-    const response = okResponse(payloadFormats['1.0'], sample);
+    const response = okResponse(payloadCodecs['1.0'], sample);
     expect(response.statusCode).toBe(200);
     expect(response.headers).toEqual(multiValuePairs(sample.multiValueHeaders));
     expect(response.headers).toHaveLength(Object.keys(sample.headers).length);
@@ -350,7 +350,7 @@ describe.skipIf(!dir)('AWS sample events', () => {
   });
 
   it('lambda-urls-response.json: status, headers, one Set-Cookie per cookie, body', () => {
-    const response = okResponse(payloadFormats['2.0'], load('lambda-urls-response.json'));
+    const response = okResponse(payloadCodecs['2.0'], load('lambda-urls-response.json'));
     expect(response).toEqual({
       statusCode: 201,
       headers: [
@@ -364,7 +364,7 @@ describe.skipIf(!dir)('AWS sample events', () => {
   });
 
   it('alb-lambda-target-response.json, multi-value headers: multiValueHeaders win, both cookies', () => {
-    const response = okResponse(payloadFormats.alb, load('alb-lambda-target-response.json'));
+    const response = okResponse(payloadCodecs.alb, load('alb-lambda-target-response.json'));
     expect(response).toEqual({
       statusCode: 200,
       statusMessage: 'OK',
@@ -379,7 +379,7 @@ describe.skipIf(!dir)('AWS sample events', () => {
 
   it('alb-lambda-target-response.json, single-value headers: headers win', () => {
     const response = okResponse(
-      albFormat({ multiValueHeaders: false }),
+      albCodec({ multiValueHeaders: false }),
       load('alb-lambda-target-response.json'),
     );
     expect(response).toEqual({

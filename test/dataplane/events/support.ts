@@ -2,7 +2,7 @@
 import type {
   EventRequest,
   EventRoute,
-  PayloadFormat,
+  PayloadCodec,
   ResponseResult,
 } from '../../../src/dataplane/events/index.ts';
 
@@ -41,17 +41,17 @@ export function exact(path: string, methods?: string[]): EventRoute {
 }
 
 /** The event as the Invoke API receives it: JSON. */
-export function toEvent(format: PayloadFormat, request: EventRequest): Json {
+export function toEvent(format: PayloadCodec, request: EventRequest): Json {
   return JSON.parse(JSON.stringify(format.toEvent(request)));
 }
 
-export function respond(format: PayloadFormat, result: unknown): ResponseResult {
+export function respond(format: PayloadCodec, result: unknown): ResponseResult {
   return format.toResponse(Buffer.from(typeof result === 'string' ? result : JSON.stringify(result)));
 }
 
 /** The response of a result that must be valid. */
-export function okResponse(format: PayloadFormat, result: unknown) {
+export function okResponse(format: PayloadCodec, result: unknown) {
   const mapped = respond(format, result);
-  if (!mapped.ok) throw new Error(`expected a valid result, got: ${mapped.reason}`);
-  return mapped.response;
+  if (!mapped.ok) throw new Error(`expected a valid result, got: ${mapped.failures[0].message}`);
+  return mapped.value;
 }

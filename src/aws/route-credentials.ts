@@ -4,9 +4,14 @@
 import { hash } from 'node:crypto';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import type { IamAuth, StaticCredentials } from '../compile/route.ts';
+import type { IamAuth, StaticCredentials } from '../model/route.ts';
 import { perObject } from '../util/per-object.ts';
-import { type CredentialSource, RefreshingSource, type RefreshOptions, staticSource } from './credentials.ts';
+import {
+  type CredentialSource,
+  RefreshingCredentialSource,
+  type RefreshOptions,
+  staticCredentialSource,
+} from './credentials.ts';
 
 /**
  * Identifies a credential set by a digest, so caches keyed by it never hold readable secrets.
@@ -36,12 +41,12 @@ function credentialChain(region: string): AwsCredentialIdentityProvider {
   };
 }
 
-export interface SourceSpec {
+export interface CredentialSourceSpec {
   key: string;
   create: () => CredentialSource;
 }
 
-export function credentialSourceSpec(iam: IamAuth, options: RefreshOptions = {}): SourceSpec {
+export function credentialSourceSpec(iam: IamAuth, options: RefreshOptions = {}): CredentialSourceSpec {
   const { credentials, assumeRole, region } = iam;
   const base =
     credentials.kind === 'static'
@@ -56,17 +61,18 @@ export function credentialSourceSpec(iam: IamAuth, options: RefreshOptions = {})
       : { key: `chain:${region}`, identity: undefined };
   if (!assumeRole) {
     return base.identity
-      ? { key: base.key, create: () => staticSource(base.identity) }
+      ? { key: base.key, create: () => staticCredentialSource(base.identity) }
       : {
           key: base.key,
-          create: () => new RefreshingSource(credentialChain(region), 'the AWS credential chain', options),
+          create: () =>
+            new RefreshingCredentialSource(credentialChain(region), 'the AWS credential chain', options),
         };
   }
   const { roleArn, sessionName } = assumeRole;
   return {
     key: `assume:${roleArn}:${sessionName}:${region}:${base.key}`,
     create: () =>
-      new RefreshingSource(
+      new RefreshingCredentialSource(
         fromTemporaryCredentials({
           params: { RoleArn: roleArn, RoleSessionName: sessionName },
           clientConfig: { region },

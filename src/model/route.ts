@@ -1,5 +1,6 @@
 // The compiled form of one LambdaRoute: everything the data plane needs,
 // parsed and defaulted once, so a request does no parsing of its own.
+import type { Reason } from '../api/failure.ts';
 import type { Sensitive } from '../api/sensitive.ts';
 import type { InvocationType, PathType, PayloadFormat } from '../api/types.ts';
 
@@ -85,7 +86,7 @@ export interface ReadyRoute extends RouteBase {
 /** A route that owns its path but cannot serve: the data plane answers 503 with this reason. */
 export interface NotReadyRoute extends RouteBase {
   ready: false;
-  reason: string;
+  reason: Reason;
   message: string;
 }
 

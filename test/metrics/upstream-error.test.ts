@@ -1,8 +1,8 @@
 // The upstream error kinds are listed once (UPSTREAM_ERROR_KINDS): the README's
 // metrics table and the metric's help text name exactly those.
 import { expect, it } from 'vitest';
-import { Metrics } from '../../src/admin/metrics.ts';
-import { UPSTREAM_ERROR_KINDS } from '../../src/dataplane/upstream-error.ts';
+import { Metrics } from '../../src/metrics/metrics.ts';
+import { UPSTREAM_ERROR_KINDS } from '../../src/metrics/upstream-error.ts';
 import { codeSpans, readmeTable } from '../support/readme.ts';
 
 it("the README's lambda_ingress_upstream_errors_total row lists the kinds, in order", () => {

@@ -1,4 +1,4 @@
-import type { LambdaRouteObject, SecretObject } from '../api/types.ts';
+import type { LambdaRouteObject, SecretObject } from './types.ts';
 
 /** A problem a source found before compiling (unreadable file, broken document). */
 export interface SourceError {

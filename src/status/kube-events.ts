@@ -9,7 +9,7 @@ import { describeError } from '../kube/errors.ts';
 import { type Log, silentLog } from '../kube/log.ts';
 import type { ObservedRoute } from '../kube/route-status.ts';
 
-export const REPORTING_CONTROLLER = 'lambda-ingress.io/controller';
+const REPORTING_CONTROLLER = 'lambda-ingress.io/controller';
 
 export interface RouteEvent {
   type: 'Normal' | 'Warning';

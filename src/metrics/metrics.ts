@@ -3,11 +3,10 @@
 // request that matches no route is counted under route="(none)", methods
 // outside the standard set count as "OTHER", codes are status codes.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { UPSTREAM_ERROR_KINDS, type UpstreamErrorKind } from '../dataplane/upstream-error.ts';
+import { UPSTREAM_ERROR_KINDS, type UpstreamErrorKind } from './upstream-error.ts';
 
-export const NO_ROUTE = '(none)';
+const NO_ROUTE = '(none)';
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-/** Sub-millisecond to Lambda's longest synchronous calls. */
 /**
  * Request and upstream latency, 1 ms to Lambda's longest synchronous calls.
  * Kept short: every route gets two histograms, and thousands of routes mean
@@ -26,9 +25,13 @@ export interface RequestObservation {
 }
 
 interface RouteSeries {
-  requests: Map<string, { inc(): void }>;
+  labels: { route: string; namespace: string };
+  /** By "METHOD code". */
+  requests: Map<string, { method: string; code: string; counter: { inc(): void } }>;
   duration: { observe(value: number): void };
   upstream: { observe(value: number): void };
+  /** The upstream error kinds counted for the route: the labels to remove with it. */
+  errorKinds: Set<string>;
 }
 
 export class Metrics {
@@ -130,19 +133,42 @@ export class Metrics {
     const namespace = o.namespace ?? '';
     const series = this.#seriesOf(route, namespace);
     const method = METHODS.has(o.method) ? o.method : 'OTHER';
-    const requestsKey = `${method} ${o.status}`;
+    const code = String(o.status);
+    const requestsKey = `${method} ${code}`;
     let requests = series.requests.get(requestsKey);
     if (!requests) {
-      requests = this.#requests.labels({ route, namespace, method, code: String(o.status) });
+      requests = { method, code, counter: this.#requests.labels({ route, namespace, method, code }) };
       series.requests.set(requestsKey, requests);
     }
-    requests.inc();
+    requests.counter.inc();
     series.duration.observe(o.durationMs / 1000);
     if (o.upstreamMs !== undefined) {
       series.upstream.observe(o.upstreamMs / 1000);
       this.#overhead.observe(Math.max(0, o.durationMs - o.upstreamMs) / 1000);
     }
-    if (o.upstreamError) this.#upstreamErrors.inc({ route, namespace, kind: o.upstreamError });
+    if (o.upstreamError) {
+      series.errorKinds.add(o.upstreamError);
+      this.#upstreamErrors.inc({ route, namespace, kind: o.upstreamError });
+    }
+  }
+
+  /**
+   * Drops the series of every route not in `routes` (the table just swapped
+   * in), so that series do not pile up as routes are created and deleted.
+   * A request that matched a removed route and finishes later counts under it
+   * again, until the next swap.
+   */
+  retainRoutes(routes: Iterable<{ namespace: string; name: string }>): void {
+    const kept = new Set([`/${NO_ROUTE}`]);
+    for (const { namespace, name } of routes) kept.add(`${namespace}/${name}`);
+    for (const [key, { labels, requests, errorKinds }] of this.#series) {
+      if (kept.has(key)) continue;
+      this.#series.delete(key);
+      for (const { method, code } of requests.values()) this.#requests.remove({ ...labels, method, code });
+      this.#duration.remove(labels);
+      this.#upstream.remove(labels);
+      for (const kind of errorKinds) this.#upstreamErrors.remove({ ...labels, kind });
+    }
   }
 
   /**
@@ -155,9 +181,11 @@ export class Metrics {
     if (!series) {
       const labels = { route, namespace };
       series = {
+        labels,
         requests: new Map(),
         duration: this.#duration.labels(labels),
         upstream: this.#upstream.labels(labels),
+        errorKinds: new Set(),
       };
       this.#series.set(key, series);
     }

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 
 const REDACTED = '<redacted>';
 
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   '*.authorization',
   '*.Authorization',
   '*["x-api-key"]',

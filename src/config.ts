@@ -1,0 +1,33 @@
+// Every setting's default, in this one place (the README's Command line
+// table). cli.ts reads the command line and the environment once, validating
+// each value, and hands the settings on whole: Gateway, DataPlane, Runtime
+// and the worker processes take them as given and default nothing.
+import type { GatewayOptions } from './gateway.ts';
+
+/** The settings of a serving process that have a default. */
+export type ServingSettings = Omit<GatewayOptions, 'loggers' | 'sourcesReady' | 'credentialRefresh'>;
+
+export const SERVING_DEFAULTS: Readonly<ServingSettings> = {
+  host: '0.0.0.0',
+  port: 9080,
+  adminHost: '127.0.0.1',
+  adminPort: 9091,
+  debugRoutes: false,
+  workers: 1,
+  trustedProxies: [],
+  bodyLimit: 6 * 1024 * 1024,
+  shutdownGraceMs: 25_000,
+  accessLog: true,
+  // Not a flag: how long the pool of a removed upstream stays open for requests that matched before.
+  poolCloseDelayMs: 30_000,
+};
+
+export const DEFAULTS = {
+  ...SERVING_DEFAULTS,
+  logLevel: 'info',
+  /** Where the demo's AWS emulator listens; examples/ point at it. */
+  emulatorPort: 9092,
+  emulatorHost: '127.0.0.1',
+  /** Namespace of the leader Lease when $POD_NAMESPACE is not set. */
+  leaseNamespace: 'default',
+} as const;
