@@ -208,7 +208,7 @@ function median<T>(items: T[], key: (t: T) => number): T {
 async function check(url: string, spec: RowSpec): Promise<void> {
   const response = await fetch(url, {
     method: spec.method,
-    body: spec.bodyBytes > 0 ? Buffer.alloc(spec.bodyBytes, 'x') : undefined,
+    ...(spec.bodyBytes > 0 && { body: Buffer.alloc(spec.bodyBytes, 'x') }),
     signal: AbortSignal.timeout(10_000),
   });
   const body = await response.text();

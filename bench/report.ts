@@ -51,7 +51,7 @@ export interface Measured {
 export interface RowResult {
   spec: RowSpec;
   status: 'ok' | 'skipped' | 'failed';
-  reason?: string;
+  reason?: string | undefined;
   /** Fixed-rate rows: the requested rate. */
   rate?: number;
   /** The run reported (median by requests/s, or by p99 for fixed-rate rows). */
@@ -69,10 +69,10 @@ export interface Target {
 }
 
 export interface SignMicro {
-  emptyUs?: number;
-  oneKbUs?: number;
-  oneMbUs?: number;
-  smithyEmptyUs?: number;
+  emptyUs: number | undefined;
+  oneKbUs: number | undefined;
+  oneMbUs: number | undefined;
+  smithyEmptyUs: number | undefined;
   output: string;
 }
 

@@ -335,9 +335,12 @@ function hexValue(c: number): number {
 }
 
 function utf8Escapes(codePoint: number): string {
-  const last = ESCAPES[0x80 | (codePoint & 0x3f)];
-  if (codePoint < 0x800) return ESCAPES[0xc0 | (codePoint >> 6)] + last;
-  const third = ESCAPES[0x80 | ((codePoint >> 6) & 0x3f)];
-  if (codePoint < 0x10000) return ESCAPES[0xe0 | (codePoint >> 12)] + third + last;
-  return ESCAPES[0xf0 | (codePoint >> 18)] + ESCAPES[0x80 | ((codePoint >> 12) & 0x3f)] + third + last;
+  const last = escapeOf(0x80 | (codePoint & 0x3f));
+  if (codePoint < 0x800) return escapeOf(0xc0 | (codePoint >> 6)) + last;
+  const third = escapeOf(0x80 | ((codePoint >> 6) & 0x3f));
+  if (codePoint < 0x10000) return escapeOf(0xe0 | (codePoint >> 12)) + third + last;
+  return escapeOf(0xf0 | (codePoint >> 18)) + escapeOf(0x80 | ((codePoint >> 12) & 0x3f)) + third + last;
 }
+
+/** "%XX" of a byte (0..255). */
+const escapeOf = (byte: number): string => ESCAPES[byte]!;

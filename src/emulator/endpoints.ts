@@ -18,8 +18,8 @@ export interface EndpointRequest extends Omit<ReceivedRequest, 'bodySize'> {
 
 export interface EndpointResponse {
   status: number;
-  headers?: Record<string, string | string[]>;
-  body?: string | Buffer;
+  headers?: Record<string, string | string[]> | undefined;
+  body?: string | Buffer | undefined;
 }
 
 export type EndpointHandler = (request: EndpointRequest) => EndpointResponse | Promise<EndpointResponse>;

@@ -21,14 +21,14 @@ export interface ReceivedRequest {
 export interface Reply {
   status: number;
   /** A list value sends the header once per element (e.g. several `set-cookie`). */
-  headers?: Record<string, string | string[]>;
-  body?: string | Buffer;
+  headers?: Record<string, string | string[]> | undefined;
+  body?: string | Buffer | undefined;
 }
 
 /** A service's answer, with what the request log should know about it. */
 export interface ServiceReply extends Reply {
   /** The signature check the service ran, if any. */
-  verification?: VerifyResult;
+  verification?: VerifyResult | undefined;
   /** What a user-supplied handler threw, if it did. */
   error?: unknown;
 }

@@ -28,7 +28,9 @@ function http1Agent(kubeConfig: KubeConfig): Promise<Dispatcher | undefined> {
       const tls: RequestOptions = {};
       await kubeConfig.applyToHTTPSOptions(tls);
       const options = kubeConfig.createDispatcherOptions(kubeConfig.getCurrentCluster(), tls as AgentOptions);
-      return options.type === 'agent' ? new Agent({ connect: options.connect, allowH2: false }) : undefined;
+      // client-node's options are node:tls ConnectionOptions, whose optional fields may be undefined.
+      const connect = options.type === 'agent' && (options.connect as Agent.Options['connect']);
+      return connect ? new Agent({ connect, allowH2: false }) : undefined;
     })();
     // A failure (an unreadable certificate file) is retried by the next request, not remembered.
     agent.catch(() => agents.delete(kubeConfig));

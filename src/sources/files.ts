@@ -328,8 +328,8 @@ function keepLastGood(
     }
   }
   for (const route of routes) {
-    if (!route.metadata.creationTimestamp)
-      route.readOrder = firstRead.get(`LambdaRoute ${objectKey(route.metadata)}`);
+    const rank = firstRead.get(`LambdaRoute ${objectKey(route.metadata)}`);
+    if (!route.metadata.creationTimestamp && rank !== undefined) route.readOrder = rank;
   }
   return { stamp, routes, secrets, errors, validRoutes, firstRead };
 }

@@ -9,9 +9,9 @@ import type { SourceError } from '../api/snapshot.ts';
 
 export interface TreeLimits {
   /** Directory levels below the root that are read (default 16, documented in the README). */
-  maxDepth?: number;
+  maxDepth?: number | undefined;
   /** Manifest files and directories read, the root included (default 10,000, documented in the README). */
-  maxEntries?: number;
+  maxEntries?: number | undefined;
 }
 
 const MANIFEST = /\.(ya?ml|json)$/;

@@ -44,7 +44,8 @@ export async function expectControllerPermissions(
 ): Promise<void> {
   const lr = 'lambdaroutes.lambda-ingress.io';
   const ns = scope.watched[0] ?? 'default';
-  const lease = ['leases.coordination.k8s.io', '-n', scope.leaseNamespace];
+  const leases = 'leases.coordination.k8s.io';
+  const lease = [leases, '-n', scope.leaseNamespace];
   const reads = (where: string[]) => [
     ['list', lr, ...where],
     ['watch', lr, ...where],
@@ -63,8 +64,8 @@ export async function expectControllerPermissions(
     ...(scope.watched.length ? scope.watched.flatMap((n) => reads(['-n', n])) : reads(['-A'])),
     ...(scope.watched.length ? scope.watched : [ns]).flatMap(inNamespace),
     ['create', ...lease],
-    ['get', `${lease[0]}/lambda-ingress-leader`, ...lease.slice(1)],
-    ['update', `${lease[0]}/lambda-ingress-leader`, ...lease.slice(1)],
+    ['get', `${leases}/lambda-ingress-leader`, ...lease.slice(1)],
+    ['update', `${leases}/lambda-ingress-leader`, ...lease.slice(1)],
   ];
   const denied = [
     ['list', 'configmaps', '-n', ns],
@@ -77,10 +78,10 @@ export async function expectControllerPermissions(
     ['create', 'secrets', '-n', ns],
     ['update', 'secrets', '-n', ns],
     ['delete', 'events', '-n', ns],
-    ['get', `${lease[0]}/someone-else`, ...lease.slice(1)],
-    ['delete', `${lease[0]}/lambda-ingress-leader`, ...lease.slice(1)],
-    ['update', `${lease[0]}/lambda-ingress-leader`, '-n', 'kube-system'],
-    ...(scope.leaseNamespace === ns ? [] : [['create', lease[0], '-n', ns]]),
+    ['get', `${leases}/someone-else`, ...lease.slice(1)],
+    ['delete', `${leases}/lambda-ingress-leader`, ...lease.slice(1)],
+    ['update', `${leases}/lambda-ingress-leader`, '-n', 'kube-system'],
+    ...(scope.leaseNamespace === ns ? [] : [['create', leases, '-n', ns]]),
     ...(scope.watched.length ? reads(['-A']) : []),
     ...(unwatched ? [...reads(['-n', unwatched]), ...inNamespace(unwatched)] : []),
   ];

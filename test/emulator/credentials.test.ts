@@ -44,7 +44,7 @@ describe('STS', () => {
           kind: 'execute-api',
           path: '/prod',
           auth: 'iam',
-          handler: (req) => ({ status: 200, body: req.signature?.accessKeyId }),
+          handler: (req) => ({ status: 200, body: req.signature?.accessKeyId ?? '' }),
         },
         {
           kind: 'function-url',
