@@ -83,9 +83,9 @@ describe('event stream decoding', () => {
     const frame = payloadChunk(bytes('abcdef'));
     const scratch = Buffer.from(frame);
     const decoder = new InvokeStreamDecoder();
-    expect(decoder.push(scratch.subarray(0, 20))).toEqual([]);
+    expect([...decoder.push(scratch.subarray(0, 20))]).toEqual([]);
     scratch.fill(0xff, 0, 20);
-    const [event] = decoder.push(frame.subarray(20));
+    const [event] = [...decoder.push(frame.subarray(20))];
     expect(event?.kind === 'chunk' && Buffer.from(event.payload).toString()).toBe('abcdef');
   });
 
@@ -167,13 +167,54 @@ describe('event stream decoding', () => {
     expect(() => decode(chunks)).toThrow(message);
   });
 
+  it('yields the good messages before a broken one in the same chunk, then the error', () => {
+    const broken = payloadChunk(bytes('late'));
+    broken[broken.length - 1]! ^= 0x01;
+    const decoder = new InvokeStreamDecoder();
+    const seen: string[] = [];
+    expect(() => {
+      for (const event of decoder.push(
+        Buffer.concat([payloadChunk(bytes('one')), payloadChunk(bytes('two')), broken]),
+      )) {
+        if (event.kind === 'chunk') seen.push(Buffer.from(event.payload).toString());
+      }
+    }).toThrow(EventStreamError);
+    expect(seen).toEqual(['one', 'two']);
+    expect(() => decoder.end()).toThrow(EventStreamError);
+  });
+
+  it('keeps what a caller left unread when it stopped early, for the next push', () => {
+    const decoder = new InvokeStreamDecoder();
+    for (const event of decoder.push(
+      Buffer.concat([payloadChunk(bytes('one')), payloadChunk(bytes('two'))]),
+    )) {
+      expect(event).toMatchObject({ kind: 'chunk' });
+      break;
+    }
+    expect(decode([invokeComplete({})], decoder)).toEqual([
+      { kind: 'chunk', text: 'two' },
+      { kind: 'complete' },
+    ]);
+
+    // Stopping at InvokeComplete is the usual early stop: nothing is left, so the stream ends cleanly.
+    const done = new InvokeStreamDecoder();
+    for (const event of done.push(Buffer.concat([payloadChunk(bytes('x')), invokeComplete({})]))) {
+      if (event.kind === 'complete') break;
+    }
+    expect(() => done.end()).not.toThrow();
+
+    const messages = new EventStreamDecoder();
+    for (const _ of messages.push(Buffer.concat([payloadChunk(bytes('a')), payloadChunk(bytes('b'))]))) break;
+    expect(() => messages.end()).toThrow(/ended with \d+ bytes unread/);
+  });
+
   it('refuses a bad prelude CRC as soon as the prelude is in, without waiting for the message', () => {
     const frame = payloadChunk(bytes('abc'));
     frame[9]! ^= 0x01;
     const decoder = new EventStreamDecoder();
-    expect(() => decoder.push(frame.subarray(0, 12))).toThrow('prelude fails its CRC32 check');
+    expect(() => [...decoder.push(frame.subarray(0, 12))]).toThrow('prelude fails its CRC32 check');
     // A broken stream stays broken: nothing after it is trusted.
-    expect(() => decoder.push(payloadChunk(bytes('next')))).toThrow(EventStreamError);
+    expect(() => [...decoder.push(payloadChunk(bytes('next')))]).toThrow(EventStreamError);
     expect(() => decoder.end()).toThrow(EventStreamError);
   });
 
@@ -197,16 +238,16 @@ describe('event stream decoding', () => {
     ['whose headers overflow it', prelude(40, 30), '30 bytes of headers in a 40-byte message'],
   ])('refuses a message length %s from the prelude alone', (_, bad, message) => {
     const decoder = new EventStreamDecoder();
-    expect(() => decoder.push(bad)).toThrow(message);
+    expect(() => [...decoder.push(bad)]).toThrow(message);
   });
 
   it('refuses a message over the configured maximum before buffering it', () => {
     const big = payloadChunk(Buffer.alloc(2048, 0x61));
     const decoder = new EventStreamDecoder({ maxMessageBytes: 1024 });
-    expect(() => decoder.push(big.subarray(0, 12))).toThrow(
+    expect(() => [...decoder.push(big.subarray(0, 12))]).toThrow(
       `announces ${big.length} bytes (allowed: 16 to 1024)`,
     );
     const roomy = new EventStreamDecoder({ maxMessageBytes: big.length });
-    expect(roomy.push(big)).toHaveLength(1);
+    expect([...roomy.push(big)]).toHaveLength(1);
   });
 });

@@ -3,6 +3,11 @@
 // chunk boundary and several may come in one chunk; smithy's EventStreamCodec
 // checks each whole message (both CRCs) and parses its headers. Pure, no I/O.
 //
+// push() yields a chunk's messages one at a time, so that the good messages
+// before a broken one are handled before the error is thrown. A caller that
+// stops iterating early (after the last event it wanted) leaves the rest of
+// the chunk for the next push or for end().
+//
 // Memory is bounded: at most one partial message is held, and a message whose
 // prelude announces more than `maxMessageBytes` is refused before any of it
 // is buffered. The prelude's CRC is checked first, so a corrupt length is
@@ -35,27 +40,45 @@ export class EventStreamDecoder {
   #message: Buffer | undefined;
   /** Bytes of the current message received so far (prelude included). */
   #received = 0;
+  /** What a push left unread when its caller stopped iterating early (a copy). */
+  #unread: Buffer | undefined;
   #failure: EventStreamError | undefined;
 
   constructor(options: { maxMessageBytes?: number } = {}) {
     this.#maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   }
 
-  /** Every message `chunk` completes, in order; an incomplete tail is kept for the next call. */
-  push(chunk: Uint8Array): Message[] {
+  /** Every message `chunk` completes, in order, then the error if the stream breaks; an incomplete tail is kept. */
+  *push(chunk: Uint8Array): Generator<Message, void, undefined> {
     if (this.#failure) throw this.#failure;
+    let data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.#unread) {
+      data = Buffer.concat([this.#unread, data]);
+      this.#unread = undefined;
+    }
+    const read = { offset: 0 };
+    let done = false;
     try {
-      return this.#push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      yield* this.#push(data, read);
+      done = true;
     } catch (error) {
       this.#failure =
         error instanceof EventStreamError ? error : new EventStreamError(`broken event stream: ${error}`);
       throw this.#failure;
+    } finally {
+      if (!done && !this.#failure && read.offset < data.length) {
+        this.#unread = Buffer.from(data.subarray(read.offset));
+      }
     }
   }
 
   /** The stream ended: an error if it stopped in the middle of a message. */
   end(): void {
     if (this.#failure) throw this.#failure;
+    if (this.#unread) {
+      this.#failure = new EventStreamError(`the event stream ended with ${this.#unread.length} bytes unread`);
+      throw this.#failure;
+    }
     if (this.#received > 0) {
       const expected = this.#message ? ` of ${this.#message.length}` : '';
       this.#failure = new EventStreamError(
@@ -65,41 +88,40 @@ export class EventStreamDecoder {
     }
   }
 
-  #push(data: Buffer): Message[] {
-    const messages: Message[] = [];
-    let offset = 0;
-    while (offset < data.length) {
-      if (this.#received === 0 && data.length - offset >= PRELUDE_BYTES) {
+  /** Decodes from read.offset on, keeping read.offset past what it consumed. */
+  *#push(data: Buffer, read: { offset: number }): Generator<Message, void, undefined> {
+    while (read.offset < data.length) {
+      if (this.#received === 0 && data.length - read.offset >= PRELUDE_BYTES) {
         // The common case: the message starts in this chunk; decode it in place when it ends here too.
-        const total = this.#checkPrelude(data.subarray(offset, offset + PRELUDE_BYTES));
-        if (data.length - offset >= total) {
-          messages.push(this.#decode(data.subarray(offset, offset + total)));
-          offset += total;
+        const total = this.#checkPrelude(data.subarray(read.offset, read.offset + PRELUDE_BYTES));
+        if (data.length - read.offset >= total) {
+          const message = this.#decode(data.subarray(read.offset, read.offset + total));
+          read.offset += total;
+          yield message;
           continue;
         }
         this.#message = Buffer.allocUnsafe(total);
       }
       if (this.#message === undefined) {
-        const take = Math.min(PRELUDE_BYTES - this.#received, data.length - offset);
-        data.copy(this.#prelude, this.#received, offset, offset + take);
+        const take = Math.min(PRELUDE_BYTES - this.#received, data.length - read.offset);
+        data.copy(this.#prelude, this.#received, read.offset, read.offset + take);
         this.#received += take;
-        offset += take;
+        read.offset += take;
         if (this.#received < PRELUDE_BYTES) break;
         this.#message = Buffer.allocUnsafe(this.#checkPrelude(this.#prelude));
         this.#prelude.copy(this.#message);
         continue;
       }
-      const take = Math.min(this.#message.length - this.#received, data.length - offset);
-      data.copy(this.#message, this.#received, offset, offset + take);
+      const take = Math.min(this.#message.length - this.#received, data.length - read.offset);
+      data.copy(this.#message, this.#received, read.offset, read.offset + take);
       this.#received += take;
-      offset += take;
+      read.offset += take;
       if (this.#received < this.#message.length) break;
       const message = this.#message;
       this.#message = undefined;
       this.#received = 0;
-      messages.push(this.#decode(message));
+      yield this.#decode(message);
     }
-    return messages;
   }
 
   /** The message's total length, once the prelude's CRC and lengths are known to be sound. */

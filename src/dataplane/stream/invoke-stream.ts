@@ -16,28 +16,43 @@ export type InvokeStreamEvent =
 export class InvokeStreamDecoder {
   readonly #messages: EventStreamDecoder;
   #finished = false;
+  #failure: EventStreamError | undefined;
 
   constructor(options: { maxMessageBytes?: number } = {}) {
     this.#messages = new EventStreamDecoder(options);
   }
 
-  /** The events `chunk` completes; throws EventStreamError when the stream is broken. */
-  push(chunk: Uint8Array): InvokeStreamEvent[] {
-    const events: InvokeStreamEvent[] = [];
-    for (const message of this.#messages.push(chunk)) {
-      if (this.#finished) throw new EventStreamError('the event stream goes on after its last event');
-      const event = toEvent(message);
-      if (event === undefined) continue;
-      if (event.kind !== 'chunk') this.#finished = true;
-      events.push(event);
+  /**
+   * The events `chunk` completes, one at a time, then EventStreamError if the
+   * stream breaks (after the good events before it). Iterate it to its end or
+   * error before the next push.
+   */
+  *push(chunk: Uint8Array): Generator<InvokeStreamEvent, void, undefined> {
+    if (this.#failure) throw this.#failure;
+    try {
+      for (const message of this.#messages.push(chunk)) {
+        if (this.#finished) throw new EventStreamError('the event stream goes on after its last event');
+        const event = toEvent(message);
+        if (event === undefined) continue;
+        if (event.kind !== 'chunk') this.#finished = true;
+        yield event;
+      }
+    } catch (error) {
+      this.#failure = error as EventStreamError;
+      throw error;
     }
-    return events;
   }
 
   /** The HTTP body ended: an error unless the stream ended with InvokeComplete or an error message. */
   end(): void {
-    this.#messages.end();
-    if (!this.#finished) throw new EventStreamError('the event stream ended without InvokeComplete');
+    if (this.#failure) throw this.#failure;
+    try {
+      this.#messages.end();
+      if (!this.#finished) throw new EventStreamError('the event stream ended without InvokeComplete');
+    } catch (error) {
+      this.#failure = error as EventStreamError;
+      throw error;
+    }
   }
 }
 
