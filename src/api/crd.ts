@@ -45,6 +45,12 @@ export function buildCrd() {
             { name: 'Path', type: 'string', jsonPath: '.spec.match.path' },
             { name: 'URL', type: 'string', jsonPath: '.spec.target.url' },
             { name: 'Function', type: 'string', jsonPath: '.spec.target.function.name' },
+            {
+              name: 'Invoke Mode',
+              type: 'string',
+              jsonPath: '.spec.target.function.invokeMode',
+              priority: 1,
+            },
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

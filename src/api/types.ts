@@ -10,6 +10,7 @@ export const PLURAL = 'lambdaroutes';
 export type PathType = 'Exact' | 'Prefix';
 export type InvocationType = 'RequestResponse' | 'Event';
 export type PayloadFormat = '2.0' | '1.0' | 'alb';
+export type InvokeMode = 'Buffered' | 'ResponseStream';
 
 export interface SecretKeyRef {
   name: string;
@@ -28,6 +29,7 @@ export interface FunctionTarget {
   region?: string;
   invocationType: InvocationType;
   payloadFormat: PayloadFormat;
+  invokeMode: InvokeMode;
   endpoint?: string;
 }
 

@@ -21,6 +21,7 @@ describe('crds/lambdaroute.yaml', () => {
       'Path',
       'URL',
       'Function',
+      'Invoke Mode',
       'Ready',
       'Age',
     ]);
