@@ -1,6 +1,9 @@
 // The AWS the demo talks to: the APISIX aws-lambda example's function behind
-// an IAM-authorized API Gateway stage, and the same function on the Invoke API.
+// an IAM-authorized API Gateway stage, and the same function on the Invoke API;
+// and `stream`, which streams what its request asks for (streaming-functions.ts),
+// on InvokeWithResponseStream and behind a RESPONSE_STREAM function URL at /stream.
 import { type Emulator, startEmulator } from './server.ts';
+import { streamOnCommand } from './streaming-functions.ts';
 
 /** AWS's documented example key pair; examples/aws-credentials.yaml holds the same. */
 export const DEMO_CREDENTIALS = {
@@ -27,6 +30,13 @@ export function startDemoEmulator(options: { host: string; port: number }): Prom
           body: greeting(new URLSearchParams(request.query).get('name') ?? undefined),
         }),
       },
+      {
+        kind: 'function-url',
+        path: '/stream',
+        auth: 'iam',
+        invokeMode: 'RESPONSE_STREAM',
+        functionName: 'stream',
+      },
     ],
     functions: {
       // The function from the APISIX aws-lambda docs, for direct invocation.
@@ -38,6 +48,8 @@ export function startDemoEmulator(options: { host: string; port: number }): Prom
           ),
         }),
       },
+      // Lambda's longest timeout, so that large or slow streams can run to their end.
+      stream: { streamingHandler: streamOnCommand, timeoutMs: 900_000 },
     },
   });
 }

@@ -11,6 +11,7 @@ import {
   isTimeout,
 } from '../../src/dataplane/stream/invoke-stream.ts';
 import { PreludeReader } from '../../src/dataplane/stream/prelude.ts';
+import { DEMO_CREDENTIALS, startDemoEmulator } from '../../src/emulator/demo.ts';
 import {
   type Emulator,
   HttpResponseStream,
@@ -479,5 +480,31 @@ describe('RESPONSE_STREAM function URL', () => {
     }
     expect(seen.join('')).toBe('firstlast');
     expect(seen[0]).toBe('first');
+  });
+});
+
+describe('the demo emulator', () => {
+  it('serves the stream function on InvokeWithResponseStream and behind a RESPONSE_STREAM function URL', async () => {
+    const demo = await startDemoEmulator({ host: '127.0.0.1', port: 0 });
+    try {
+      const demoSigning: Signing = { credentials: DEMO_CREDENTIALS, service: 'lambda' };
+      const invoked = await open(
+        demo,
+        { method: 'POST', path: streamPath('stream'), body: '{"chunks":2,"size":3}' },
+        demoSigning,
+      );
+      const { events, body } = await decodeAll(invoked);
+      expect(body.toString()).toBe('aaabbb');
+      expect(events.at(-1)).toEqual({ kind: 'complete' });
+      const url = await call(
+        demo,
+        { path: '/stream', query: 'metadata=one&status=201&chunks=1&size=2' },
+        demoSigning,
+      );
+      expect(url.status).toBe(201);
+      expect(url.body).toBe('aa');
+    } finally {
+      await demo.close();
+    }
   });
 });
