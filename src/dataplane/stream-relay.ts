@@ -10,6 +10,7 @@
 // why. What the function or Lambda say about an error (ErrorDetails, error
 // messages) goes nowhere: it may hold the function's secrets.
 import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Exchange } from './exchange.ts';
 import {
   badStream,
@@ -28,17 +29,18 @@ export const STREAM_LIMIT = 200 * 1024 * 1024;
 /**
  * Relays the body of a 200 InvokeWithResponseStream answer to the client.
  * Resolves with the failure that stopped it, for the caller to answer (or
- * cut), or undefined once the response is complete or the client has gone.
- * Rejects with what reading `body` rejects with (timeouts, resets, aborts).
+ * cut), or undefined once the response is complete. Rejects with what
+ * reading `body` fails with (timeouts, resets, and the abort that follows
+ * the client going away).
  */
 export async function relayResponseStream(
   exchange: Exchange,
-  body: AsyncIterable<Buffer>,
+  body: Readable,
   awsRequestId: string | undefined,
   limit: number,
 ): Promise<InvokeFailure | undefined> {
   try {
-    return await relay(exchange, body, awsRequestId, limit);
+    return await relay(exchange, body, new StreamToClient(exchange, awsRequestId, limit));
   } finally {
     // Node's http holds this turn's writes back (corked) until the next: send them before the
     // caller cuts the connection, so that the client gets the head and body written so far.
@@ -47,33 +49,57 @@ export async function relayResponseStream(
   }
 }
 
-async function relay(
+/**
+ * Reads `body` as it is pushed ('data' events: no copies into larger reads),
+ * pausing it while the client's buffer is full.
+ */
+function relay(
   exchange: Exchange,
-  body: AsyncIterable<Buffer>,
-  awsRequestId: string | undefined,
-  limit: number,
+  body: Readable,
+  client: StreamToClient,
 ): Promise<InvokeFailure | undefined> {
-  const client = new StreamToClient(exchange, awsRequestId, limit);
+  const { res } = exchange;
   const decoder = new InvokeStreamDecoder();
-  try {
-    for await (const chunk of body) {
-      for (const event of decoder.push(chunk)) {
-        if (event.kind === 'chunk') {
-          const failure = await client.write(event.payload);
-          if (failure || client.gone) return failure;
-        } else if (event.kind === 'error') {
-          return streamInvokeFailed(event.code, awsRequestId);
-        } else if (event.errorCode !== undefined) {
-          return functionFailed(isTimeout(event), undefined, awsRequestId);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const resume = () => body.resume();
+    const settle = () => {
+      settled = true;
+      body.off('data', onData).off('end', onEnd);
+      res.off('drain', resume);
+    };
+    const stop = (failure: InvokeFailure | undefined) => {
+      settle();
+      body.destroy(); // the rest of Lambda's answer is not wanted (nothing is left once it ended)
+      resolve(failure);
+    };
+    // Stays attached once settled: what the stopped request still reports goes nowhere.
+    const onError = (error: Error) => {
+      if (settled) return;
+      settle();
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      try {
+        const failure = client.pass(decoder, chunk);
+        if (failure) stop(failure);
+        else if (client.full) {
+          body.pause();
+          res.once('drain', resume);
         }
+      } catch (error) {
+        onError(error as Error);
       }
-    }
-    decoder.end();
-  } catch (error) {
-    if (!(error instanceof EventStreamError)) throw error;
-    return badStream(`the response stream is broken: ${error.message}`, awsRequestId);
-  }
-  return client.end();
+    };
+    const onEnd = () => {
+      try {
+        stop(client.end(decoder));
+      } catch (error) {
+        onError(error as Error);
+      }
+    };
+    body.on('data', onData).on('end', onEnd).on('error', onError);
+  });
 }
 
 /** The client's side of a stream: its head once the prelude decides it, then the body, within the limit. */
@@ -85,6 +111,8 @@ class StreamToClient {
   /** Until the head is decided. */
   #prelude: PreludeReader | undefined = new PreludeReader();
   #size = 0;
+  /** The client's buffer is full: wait for 'drain' before reading more. */
+  full = false;
 
   constructor(exchange: Exchange, awsRequestId: string | undefined, limit: number) {
     this.#exchange = exchange;
@@ -93,15 +121,49 @@ class StreamToClient {
     this.#limit = limit;
   }
 
-  /** The client closed the connection (recorded as client_closed). */
-  get gone(): boolean {
-    if (!this.#res.destroyed) return false;
-    this.#exchange.upstreamError = 'client_closed';
-    return true;
+  /** Passes on the events one network chunk completes; the failure that ends the stream, if one does. */
+  pass(decoder: InvokeStreamDecoder, chunk: Buffer): InvokeFailure | undefined {
+    this.full = false;
+    try {
+      for (const event of decoder.push(chunk)) {
+        if (event.kind === 'chunk') {
+          const failure = this.#write(event.payload);
+          if (failure) return failure;
+        } else if (event.kind === 'error') {
+          return streamInvokeFailed(event.code, this.#awsRequestId);
+        } else if (event.errorCode !== undefined) {
+          return functionFailed(isTimeout(event), undefined, this.#awsRequestId);
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof EventStreamError)) throw error;
+      return this.#broken(error);
+    }
+    return undefined;
   }
 
-  /** Passes on one PayloadChunk's bytes (to the prelude reader first); waits while the client's buffer is full. */
-  async write(payload: Uint8Array): Promise<InvokeFailure | undefined> {
+  /** Lambda's answer ended: the stream must have ended whole; then the head, if still undecided, and the end. */
+  end(decoder: InvokeStreamDecoder): InvokeFailure | undefined {
+    try {
+      decoder.end();
+    } catch (error) {
+      if (!(error instanceof EventStreamError)) throw error;
+      return this.#broken(error);
+    }
+    if (this.#prelude) {
+      const decided = this.#prelude.end();
+      if (!decided.ok) return badStream(decided.reason, this.#awsRequestId);
+      const failure = this.#head(decided.head, false);
+      if (failure) return failure;
+      this.#res.end(decided.body);
+      return undefined;
+    }
+    this.#res.end();
+    return undefined;
+  }
+
+  /** One PayloadChunk's bytes: to the prelude reader until it decides the head, then to the client. */
+  #write(payload: Uint8Array): InvokeFailure | undefined {
     this.#size += payload.length;
     if (this.#size > this.#limit) {
       return badStream(
@@ -119,22 +181,12 @@ class StreamToClient {
       if (failure) return failure;
       bytes = decided.body;
     }
-    if (bytes.length > 0 && !this.#res.write(bytes)) await drained(this.#res);
+    if (bytes.length > 0 && !this.#res.write(bytes)) this.full = true;
     return undefined;
   }
 
-  /** The stream ended whole: the head, if the prelude had not decided yet, and the end of the response. */
-  end(): InvokeFailure | undefined {
-    if (this.#prelude) {
-      const decided = this.#prelude.end();
-      if (!decided.ok) return badStream(decided.reason, this.#awsRequestId);
-      const failure = this.#head(decided.head, false);
-      if (failure) return failure;
-      this.#res.end(decided.body);
-      return undefined;
-    }
-    this.#res.end();
-    return undefined;
+  #broken(error: EventStreamError): InvokeFailure {
+    return badStream(`the response stream is broken: ${error.message}`, this.#awsRequestId);
   }
 
   /** Writes the head; sends it at once when no body bytes go with it (a server-sent event stream waits for none). */
@@ -149,16 +201,4 @@ class StreamToClient {
     if (flush) this.#res.flushHeaders();
     return undefined;
   }
-}
-
-/** Resolves when the client's buffer has drained, or the client has gone. */
-function drained(res: ServerResponse): Promise<void> {
-  if (res.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done).off('close', done);
-      resolve();
-    };
-    res.on('drain', done).on('close', done);
-  });
 }
