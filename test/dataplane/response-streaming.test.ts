@@ -5,7 +5,12 @@
 // error responses, after it a cut connection and an access log that says why.
 import { type IncomingHttpHeaders, request } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Emulator, type InvocationRecord, startEmulator } from '../../src/emulator/server.ts';
+import {
+  type Emulator,
+  HttpResponseStream,
+  type InvocationRecord,
+  startEmulator,
+} from '../../src/emulator/server.ts';
 import { STREAM_METADATA, streamOnCommand } from '../../src/emulator/streaming-functions.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { credentialsSecret, documents, lambdaRoute } from '../support/manifests.ts';
@@ -24,6 +29,8 @@ interface Streamed {
 
 interface StreamOptions {
   method?: string;
+  /** Called when the status and headers have arrived. */
+  onHead?: () => void;
   /** Called with each chunk of the body as it arrives; `stop` destroys the connection. */
   onChunk?: (chunk: Buffer, stop: () => void) => void;
 }
@@ -58,6 +65,7 @@ describe('response streaming', () => {
           agent: false,
         },
         (res) => {
+          options.onHead?.();
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => {
             chunks.push(chunk);
@@ -126,6 +134,21 @@ describe('response streaming', () => {
           },
           timeoutMs: 60_000,
         },
+        // Sets its head, then waits until released: a server-sent event stream with nothing to say yet.
+        'gated-head': {
+          streamingHandler: async (_event, responseStream) => {
+            HttpResponseStream.from(responseStream, {
+              statusCode: 200,
+              headers: { 'content-type': 'text/event-stream' },
+            });
+            await new Promise<void>((resolve) => {
+              release = resolve;
+            });
+            timeline.push('function ends');
+            responseStream.end('data: done\n\n');
+          },
+          timeoutMs: 60_000,
+        },
         throttled: { streamingHandler: streamOnCommand, throttle: true },
       },
     });
@@ -152,6 +175,7 @@ auth: {iam: {secretRef: {name: keys}, service: lambda}}`,
           route('idle', 'stream', 'timeout: 300ms'),
           route('quick', 'quick'),
           route('gated', 'gated', 'timeout: 30s'),
+          route('gated-head', 'gated-head', 'timeout: 30s'),
           route('throttled', 'throttled'),
           route('missing', 'no-such-function'),
           urlRoute('url-stream', '/url/stream'),
@@ -234,6 +258,19 @@ auth: {iam: {secretRef: {name: keys}, service: lambda}}`,
       expect(res).toMatchObject({ status: 200, complete: true });
       expect(res.body.toString()).toBe('first last');
       expect(timeline).toEqual(['client reads first', 'function ends', 'client reads last']);
+    });
+
+    it('is sent as soon as the metadata is complete, before any body byte', async () => {
+      const res = await get('/gated-head', {
+        onHead: () => {
+          timeline.push('client gets the head');
+          release();
+        },
+      });
+      expect(res).toMatchObject({ status: 200, complete: true });
+      expect(res.headers['content-type']).toBe('text/event-stream');
+      expect(res.body.toString()).toBe('data: done\n\n');
+      expect(timeline).toEqual(['client gets the head', 'function ends']);
     });
   });
 
