@@ -2,7 +2,9 @@
 // response to send, or the failure to answer with. Pure (no I/O): the
 // README's "Error mapping" table in code, and what a function's result may
 // not do to the response (framing headers, ids the proxy sets, a body where
-// HTTP allows none). invoke.ts does the I/O around it.
+// HTTP allows none); and the failures a response stream can end with (the
+// README's "Response streaming" table). invoke.ts and stream-relay.ts do the
+// I/O around it.
 import type { InvocationType } from '../api/types.ts';
 import type { UpstreamErrorKind } from '../metrics/upstream-error.ts';
 import type { ErrorCode } from './errors.ts';
