@@ -513,9 +513,14 @@ describe('StatusWriter (real kube-apiserver)', () => {
       'REASON',
       'HOSTS',
       'INVOCATION',
+      'INVOKE MODE',
       'AGE',
     ]);
-    expect(wide['ok']).toMatchObject({ HOSTS: '["a.example.com","*.example.org"]', INVOCATION: '' });
-    expect(wide['events']).toMatchObject({ HOSTS: '', INVOCATION: 'Event' });
+    expect(wide['ok']).toMatchObject({
+      HOSTS: '["a.example.com","*.example.org"]',
+      INVOCATION: '',
+      'INVOKE MODE': '',
+    });
+    expect(wide['events']).toMatchObject({ HOSTS: '', INVOCATION: 'Event', 'INVOKE MODE': 'Buffered' });
   });
 });
