@@ -129,11 +129,33 @@ it('serves a new version on new handshakes during a stream of requests, with non
   expect(kept.every((k) => k.fingerprint === old)).toBe(true);
 });
 
+it('builds one context per version: the same content read again reuses it, new content gets a new one', () => {
+  const probe = new CertificateStore();
+  let defaultChanges = 0;
+  probe.onDefaultChange(() => defaultChanges++);
+  const update = (pair: KeyPair) =>
+    probe.update({
+      hosts: new Map([[HOST, binding(SECRET, pair)]]),
+      default: binding('ingress/fallback', pair),
+    });
+  update(v1);
+  const first = probe.select(HOST);
+  update(v1); // a new read of the same bytes, as after a resync
+  expect(probe.select(HOST)).toBe(first);
+  expect(probe.select('other.test')).toBe(first);
+  expect(defaultChanges).toBe(1);
+  update(v2);
+  expect(probe.select(HOST)).not.toBe(first);
+  expect(defaultChanges).toBe(2);
+});
+
 describe('keep-last-good', () => {
   it('keeps serving the last good certificate when the new key does not fit, and says so', async () => {
     only(HOST, binding(SECRET, v2, 'default/api'));
     const good = await fingerprintOf(v2);
+    const context = store.select(HOST);
     const report = only(HOST, binding(SECRET, { cert: v3.cert, key: v1.key }, 'default/api'));
+    expect(store.select(HOST)).toBe(context);
     expect(report).toEqual([
       {
         host: HOST,
