@@ -54,6 +54,8 @@ export interface LambdaRouteSpec {
       roleSessionName?: string;
     };
   };
+  /** A kubernetes.io/tls Secret in the route's namespace, served by SNI for `hosts`. */
+  certificateRef?: { name: string };
   timeout: string;
   tls: { insecureSkipVerify: boolean };
   keepalive: {
