@@ -93,6 +93,8 @@ export interface LambdaRouteObject {
 /** A Secret's decoded data. Values are bytes as in Kubernetes; they are wrapped when resolved. */
 export interface SecretObject {
   metadata: ObjectMeta;
+  /** "kubernetes.io/tls", "Opaque", …; absent is Opaque, as in Kubernetes. */
+  type?: string;
   data: Record<string, Buffer>;
   /** Keys whose value could not be read (standalone: not base64), with why; routes using one get InvalidSecret. */
   invalidKeys?: Readonly<Record<string, string>>;

@@ -46,7 +46,12 @@ export function toSecret(raw: RawObject): SecretObject {
   for (const [key, value] of Object.entries((raw.data ?? {}) as Record<string, unknown>)) {
     if (typeof value === 'string') data[key] = Buffer.from(value, 'base64');
   }
-  return { metadata, data, origin: `Secret ${objectKey(metadata)}` };
+  return {
+    metadata,
+    ...(typeof raw.type === 'string' && { type: raw.type }),
+    data,
+    origin: `Secret ${objectKey(metadata)}`,
+  };
 }
 
 /** Secret keys referenced by a route in its own namespace (references elsewhere are refused by compile). */

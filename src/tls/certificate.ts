@@ -13,7 +13,9 @@ import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'n
 import { inspect } from 'node:util';
 import { type Failure, fail, type Result, succeed } from '../api/failure.ts';
 import { Sensitive } from '../api/sensitive.ts';
+import type { SecretObject } from '../api/types.ts';
 
+export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 export const CERTIFICATE_KEY = 'tls.crt';
 export const PRIVATE_KEY_KEY = 'tls.key';
 
@@ -67,7 +69,9 @@ export class TlsCertificate {
 
 export type CertificateProblem =
   | 'SecretNotFound'
+  | 'NotTlsSecret'
   | 'KeyNotFound'
+  | 'Undecodable'
   | 'NotPem'
   | 'BadCertificate'
   | 'BadKey'
@@ -136,6 +140,25 @@ export function readCertificate(
     key: new Sensitive(key.pem),
   });
   return succeed(certificate);
+}
+
+/**
+ * Reads Secret `key` ("namespace/name") as a certificate: a `kubernetes.io/tls`
+ * Secret, whose tls.crt and tls.key could be decoded (standalone files may hold
+ * data that is not base64), then readCertificate.
+ */
+export function readTlsSecret(key: string, secret: SecretObject | undefined): CertificateRead {
+  if (secret && (secret.type ?? 'Opaque') !== TLS_SECRET_TYPE) {
+    return fail(
+      'NotTlsSecret',
+      `Secret ${key} is of type ${secret.type ?? 'Opaque'}, not ${TLS_SECRET_TYPE} (kubectl create secret tls makes one)`,
+    );
+  }
+  for (const name of [CERTIFICATE_KEY, PRIVATE_KEY_KEY]) {
+    const why = secret?.invalidKeys?.[name];
+    if (why !== undefined) return fail('Undecodable', `Secret ${key}: ${why}`);
+  }
+  return readCertificate(key, secret?.data);
 }
 
 const NOT_PEM = `${CERTIFICATE_KEY} is not PEM (expected -----BEGIN CERTIFICATE----- blocks)`;
