@@ -70,7 +70,12 @@ export class Router {
       return exchange;
     }
     const redirect = this.#redirect;
-    const location = redirect && !secure && httpsRedirect(target, redirect.certificates, redirect.tlsPort);
+    // A trusted proxy that says the client spoke https terminated TLS itself: redirecting would loop.
+    const location =
+      redirect &&
+      !secure &&
+      !(client.trustedPeer && req.headers['x-forwarded-proto'] === 'https') &&
+      httpsRedirect(target, redirect.certificates, redirect.tlsPort);
     if (location) {
       sendHttpsRedirect(res, location, requestId);
       return exchange;

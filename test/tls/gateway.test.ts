@@ -348,7 +348,7 @@ describe('--redirect-http', () => {
           ),
         ),
       },
-      { redirectHttp: true, defaultCertificate: 'default/fallback' },
+      { redirectHttp: true, defaultCertificate: 'default/fallback', trustedProxies: ['127.0.0.1'] },
     );
   });
   afterAll(() => redirecting?.close());
@@ -367,6 +367,17 @@ describe('--redirect-http', () => {
     // Over TLS the route is served.
     const secure = await send(`https://127.0.0.1:${port}`, { path: '/api', headers: [['Host', API]] });
     expect(secure.status).toBe(200);
+  });
+
+  it('serves plain HTTP that a trusted proxy says it received over https (it terminated TLS)', async () => {
+    const proxied = await send(redirecting.url, {
+      path: '/api',
+      headers: [
+        ['Host', API],
+        ['X-Forwarded-Proto', 'https'],
+      ],
+    });
+    expect(proxied.status).toBe(200);
   });
 
   it('serves plain HTTP for hosts that only the default certificate covers', async () => {
