@@ -69,6 +69,7 @@ export class DataPlane implements ServingBackend {
   /** The HTTPS listener, once it is opened: at start with a default certificate, else with the first certificate. */
   #tlsServer: Server | undefined;
   #tlsListening: Promise<void> | undefined;
+  #draining = false;
 
   constructor(options: DataPlaneOptions) {
     this.#options = options;
@@ -104,7 +105,7 @@ export class DataPlane implements ServingBackend {
     this.router.swap(this.runtime.build(table));
     this.#options.metrics.retainRoutes(table.routes);
     this.certificates.update(certificates);
-    if (!this.certificates.empty) void this.#listenTls().catch(() => {});
+    if (!this.certificates.empty && !this.#draining) void this.#listenTls().catch(() => {});
   }
 
   /** Listens for connections (and over TLS when there is a default certificate). */
@@ -123,6 +124,7 @@ export class DataPlane implements ServingBackend {
       } catch (error) {
         this.#tlsServer = undefined;
         this.#tlsListening = undefined;
+        await server.close();
         this.#options.loggers.app.error(
           { err: error },
           `cannot listen for HTTPS on port ${this.#options.tlsPort}`,
@@ -164,6 +166,8 @@ export class DataPlane implements ServingBackend {
    * `graceMs`; then closes what is left, the pools and credential refreshes.
    */
   async drain(graceMs: number): Promise<void> {
+    this.#draining = true;
+    await this.#tlsListening?.catch(() => {});
     const servers = [this.#server, ...(this.#tlsServer ? [this.#tlsServer] : [])];
     // Keep-alive connections whose request has finished would hold close() open: close them as they go idle.
     const sweep = setInterval(() => {
