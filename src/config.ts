@@ -2,6 +2,7 @@
 // table). cli.ts reads the command line and the environment once, validating
 // each value, and hands the settings on whole: Gateway, DataPlane, Runtime
 // and the worker processes take them as given and default nothing.
+import { SYNC_PAYLOAD_LIMIT } from './dataplane/invoke-outcome.ts';
 import type { GatewayOptions } from './gateway.ts';
 
 /** The settings of a serving process that have a default. */
@@ -18,7 +19,8 @@ export const SERVING_DEFAULTS: Readonly<ServingSettings> = {
   debugRoutes: false,
   workers: 1,
   trustedProxies: [],
-  bodyLimit: 6 * 1024 * 1024,
+  // A body larger than a synchronous Lambda payload could not be invoked with anyway.
+  bodyLimit: SYNC_PAYLOAD_LIMIT,
   shutdownGraceMs: 25_000,
   accessLog: true,
   // Not a flag: how long the pool of a removed upstream stays open for requests that matched before.

@@ -47,6 +47,14 @@ it.each([['/aws?name=APISIX'], ['/aws/default/test-apisix?name=APISIX'], ['/hell
   },
 );
 
+it("streams examples/stream-function.yaml's route from the emulator's stream function", async () => {
+  const response = await fetch(`${base}/stream?chunks=3&size=4&metadata=one`);
+  expect(response.status).toBe(200);
+  expect(response.headers.get('transfer-encoding')).toBe('chunked');
+  expect(response.headers.get('x-streamed')).toBe('yes');
+  expect(await response.text()).toBe('aaaabbbbcccc');
+});
+
 it('serves /debug/routes, showing examples/ pointed at the emulator port', async () => {
   const table = (await (await fetch(`${adminBase}/debug/routes`)).json()) as {
     routes: { target: { host?: string } }[];

@@ -58,6 +58,12 @@ function buildCrd() {
               jsonPath: '.spec.target.function.invocationType',
               priority: 1,
             },
+            {
+              name: 'Invoke Mode',
+              type: 'string',
+              jsonPath: '.spec.target.function.invokeMode',
+              priority: 1,
+            },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: { openAPIV3Schema: toCrdSchema(lambdaRouteSchema) },

@@ -124,6 +124,14 @@ const spec = {
           required: ['name'],
           additionalProperties: false,
           description: 'Invoke a Lambda function directly through the Invoke API.',
+          'x-kubernetes-validations': [
+            {
+              rule: "!has(self.invokeMode) || self.invokeMode != 'ResponseStream' || !has(self.invocationType) || self.invocationType != 'Event'",
+              message:
+                'invokeMode ResponseStream requires invocationType RequestResponse (Lambda has no asynchronous streaming invoke)',
+              fieldPath: '.invokeMode',
+            },
+          ],
           properties: {
             name: {
               type: 'string',
@@ -145,6 +153,13 @@ const spec = {
               default: 'RequestResponse',
             },
             payloadFormat: { type: 'string', enum: ['2.0', '1.0', 'alb'], default: '2.0' },
+            invokeMode: {
+              type: 'string',
+              enum: ['Buffered', 'ResponseStream'],
+              default: 'Buffered',
+              description:
+                'Buffered: the Invoke API. ResponseStream: InvokeWithResponseStream, the answer streamed to the client as it comes.',
+            },
             endpoint: {
               ...httpUrl,
               description:

@@ -11,6 +11,7 @@ export const PLURAL = 'lambdaroutes';
 export type PathType = 'Exact' | 'Prefix';
 export type InvocationType = 'RequestResponse' | 'Event';
 export type PayloadFormat = '2.0' | '1.0' | 'alb';
+export type InvokeMode = 'Buffered' | 'ResponseStream';
 
 export interface SecretKeyRef {
   name: string;
@@ -29,6 +30,7 @@ export interface FunctionTargetSpec {
   region?: string;
   invocationType: InvocationType;
   payloadFormat: PayloadFormat;
+  invokeMode: InvokeMode;
   endpoint?: string;
 }
 

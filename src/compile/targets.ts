@@ -48,14 +48,20 @@ export function compileFunctionTarget(
   const region = arn?.[2] ?? fn.region ?? fallbackRegion ?? DEFAULT_REGION;
   const endpoint = new URL(fn.endpoint ?? `https://lambda.${region}.${awsDomain(region)}`);
   const query = fn.qualifier ? `?Qualifier=${encodeURIComponent(fn.qualifier)}` : '';
+  const name = encodeURIComponent(fn.name);
+  const operation =
+    fn.invokeMode === 'ResponseStream'
+      ? `2021-11-15/functions/${name}/response-streaming-invocations`
+      : `2015-03-31/functions/${name}/invocations`;
   return succeed({
     kind: 'function',
     functionName: fn.name,
     origin: endpoint.origin,
     host: endpoint.host,
-    invokePath: `${endpoint.pathname.replace(/\/+$/, '')}/2015-03-31/functions/${encodeURIComponent(fn.name)}/invocations${query}`,
+    invokePath: `${endpoint.pathname.replace(/\/+$/, '')}/${operation}${query}`,
     invocationType: fn.invocationType,
     payloadFormat: fn.payloadFormat,
+    invokeMode: fn.invokeMode,
     region,
   });
 }

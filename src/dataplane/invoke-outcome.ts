@@ -2,7 +2,9 @@
 // response to send, or the failure to answer with. Pure (no I/O): the
 // README's "Error mapping" table in code, and what a function's result may
 // not do to the response (framing headers, ids the proxy sets, a body where
-// HTTP allows none). invoke.ts does the I/O around it.
+// HTTP allows none); and the failures a response stream can end with (the
+// README's "Response streaming" table). invoke.ts and stream-relay.ts do the
+// I/O around it.
 import type { InvocationType } from '../api/types.ts';
 import type { UpstreamErrorKind } from '../metrics/upstream-error.ts';
 import type { ErrorCode } from './errors.ts';
@@ -120,15 +122,7 @@ export function invokeOutcome(
   }
 
   const functionError = header(headers, 'x-amz-function-error');
-  if (functionError) {
-    if (isTimeout(payload)) {
-      const message = 'the Lambda function timed out';
-      return failure('function_timeout', 'function_timeout', message, awsRequestId, true);
-    }
-    // Never the function's error message or stack trace: they are for its logs, not its callers.
-    const message = `the Lambda function failed (${functionError})`;
-    return failure('function_error', 'function_error', message, awsRequestId, true);
-  }
+  if (functionError) return functionFailed(isTimeout(payload), functionError, awsRequestId);
   if (status === 202) {
     const flat = awsRequestId ? ['x-amzn-RequestId', awsRequestId] : [];
     flat.push('x-request-id', requestId, 'content-length', '0');
@@ -141,12 +135,7 @@ export function invokeOutcome(
   }
 
   const { statusCode, statusMessage, body } = mapped.value;
-  const flat: string[] = [];
-  for (const [name, value] of mapped.value.headers) {
-    if (!CONTROLLED.has(name.toLowerCase())) flat.push(name, value);
-  }
-  if (awsRequestId) flat.push('x-amzn-RequestId', awsRequestId);
-  flat.push('x-request-id', requestId);
+  const flat = functionHeaders(mapped.value.headers, awsRequestId, requestId);
   // 204 and 304 have no content (RFC 9110 §15.3.5, §15.4.5); a HEAD response tells the length of a GET's.
   const empty = statusCode === 204 || statusCode === 304;
   if (!empty) flat.push('content-length', String(body.length));
@@ -157,6 +146,59 @@ export function invokeOutcome(
     empty || method === 'HEAD' ? undefined : body,
     awsRequestId,
   );
+}
+
+/**
+ * The function's own headers as they may be sent: without those it cannot set
+ * (CONTROLLED), then Lambda's request id and ours.
+ */
+export function functionHeaders(
+  headers: Iterable<readonly [string, string]>,
+  awsRequestId: string | undefined,
+  requestId: string,
+): string[] {
+  const flat: string[] = [];
+  for (const [name, value] of headers) {
+    if (!CONTROLLED.has(name.toLowerCase())) flat.push(name, value);
+  }
+  if (awsRequestId) flat.push('x-amzn-RequestId', awsRequestId);
+  flat.push('x-request-id', requestId);
+  return flat;
+}
+
+/**
+ * The function failed (a function error, or a response stream's InvokeComplete
+ * with an ErrorCode); `kind` is X-Amz-Function-Error's Unhandled or Handled.
+ * Never the function's error message, stack trace or error type: they are
+ * for its logs, not its callers.
+ */
+export function functionFailed(
+  timedOut: boolean,
+  kind: string | undefined,
+  awsRequestId: string | undefined,
+): InvokeFailure {
+  if (timedOut) {
+    return failure(
+      'function_timeout',
+      'function_timeout',
+      'the Lambda function timed out',
+      awsRequestId,
+      true,
+    );
+  }
+  const message = `the Lambda function failed${kind ? ` (${kind})` : ''}`;
+  return failure('function_error', 'function_error', message, awsRequestId, true);
+}
+
+/** Lambda itself failed in the middle of a response stream (an error or exception message of type `type`). */
+export function streamInvokeFailed(type: string, awsRequestId: string | undefined): InvokeFailure {
+  const message = `the Lambda Invoke API failed in the middle of the response stream (${type})`;
+  return failure('invoke_failed', 'invoke_failed', message, awsRequestId, true);
+}
+
+/** A response stream that cannot be passed on: a broken frame, bad metadata, over the size limit. */
+export function badStream(message: string, awsRequestId: string | undefined): InvokeFailure {
+  return failure('bad_upstream_response', 'bad_response', message, awsRequestId, true);
 }
 
 function failure(

@@ -1,7 +1,9 @@
 // function targets: turn the request into the API Gateway / ALB event the
 // function expects, call the Lambda Invoke API with SigV4, and answer with
 // what invoke-outcome.ts makes of Lambda's answer (the README's "Error
-// mapping").
+// mapping"). With invokeMode ResponseStream the call is
+// InvokeWithResponseStream, and stream-relay.ts passes a 200's stream on as
+// it comes.
 import type { Dispatcher } from 'undici';
 import type { CredentialSource } from '../aws/credentials.ts';
 import type { FunctionTarget, ReadyRoute } from '../model/route.ts';
@@ -25,6 +27,7 @@ import {
 } from './invoke-outcome.ts';
 import type { Upstream } from './pools.ts';
 import { RouteSigning } from './signing.ts';
+import { relayResponseStream } from './stream-relay.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -33,6 +36,8 @@ export interface InvokerOptions {
   credentials: CredentialSource;
   format: PayloadCodec;
   health: RouteHealth;
+  /** The most a response stream may carry (invokeMode ResponseStream). */
+  streamLimit: number;
 }
 
 export class FunctionInvoker implements RouteHandler {
@@ -107,24 +112,56 @@ export class FunctionInvoker implements RouteHandler {
     const traceId = req.headers['x-amzn-trace-id'];
     if (typeof traceId === 'string') headers.push('x-amzn-trace-id', traceId);
 
+    // A stream's timeout bounds the wait for its first byte and each gap between chunks (undici's
+    // bodyTimeout, which does not run while the client's backpressure pauses the read).
     const { timeoutMs } = this.#route.connection;
-    const answer = await this.#invoke(exchange, {
+    const options: Dispatcher.RequestOptions = {
       method: 'POST',
       path: target.invokePath,
       headers,
       body: payload,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
-    });
-    if (!answer) return;
-    const outcome = invokeOutcome(answer, this.#function, exchange.method, exchange.requestId);
-    if (outcome.awsRequestId) exchange.upstreamRequestId = outcome.awsRequestId;
-    if (outcome.functionFound !== undefined) {
-      const problem = outcome.functionFound ? undefined : this.#notFound;
-      this.#options.health.report(this.#route.key, 'FunctionNotFound', problem);
+    };
+    if (target.invokeMode === 'ResponseStream') {
+      await this.#invoke(exchange, options, (response) => this.#stream(exchange, response));
+      return;
     }
+    const answer = await this.#invoke(exchange, options, readAnswer);
+    if (answer) this.#answer(exchange, answer);
+  }
+
+  #answer(exchange: Exchange, answer: InvokeAnswer): void {
+    const outcome = invokeOutcome(answer, this.#function, exchange.method, exchange.requestId);
+    this.#found(exchange, outcome.awsRequestId, outcome.functionFound);
     if (outcome.ok) this.#send(exchange, outcome);
     else this.#fail(exchange, outcome);
+  }
+
+  /** An InvokeWithResponseStream answer: a 200's stream relayed to the client, anything else mapped as Invoke's. */
+  async #stream(exchange: Exchange, response: Dispatcher.ResponseData): Promise<void> {
+    if (response.statusCode !== 200) return this.#answer(exchange, await readAnswer(response));
+    const requestId = response.headers['x-amzn-requestid'];
+    const awsRequestId = typeof requestId === 'string' ? requestId : undefined;
+    this.#found(exchange, awsRequestId, true);
+    const failure = await relayResponseStream(
+      exchange,
+      response.body,
+      awsRequestId,
+      this.#options.streamLimit,
+    );
+    if (failure) this.#fail(exchange, failure);
+  }
+
+  /** Records Lambda's request id, and whether the function exists when the answer tells. */
+  #found(exchange: Exchange, awsRequestId: string | undefined, functionFound: boolean | undefined): void {
+    if (awsRequestId) exchange.upstreamRequestId = awsRequestId;
+    if (functionFound === undefined) return;
+    this.#options.health.report(
+      this.#route.key,
+      'FunctionNotFound',
+      functionFound ? undefined : this.#notFound,
+    );
   }
 
   #event(exchange: Exchange, body: Buffer): Record<string, unknown> {
@@ -151,10 +188,15 @@ export class FunctionInvoker implements RouteHandler {
 
   /**
    * Calls the Invoke API: waits for a free connection (when they are capped),
-   * stops the call if the client goes away, and reads Lambda's answer. Answers
-   * the client itself, and gives undefined, when the call fails.
+   * stops the call if the client goes away, and reads Lambda's answer with
+   * `read`. Answers the client itself (or cuts a response under way), and
+   * gives undefined, when the call or the reading fails.
    */
-  async #invoke(exchange: Exchange, options: Dispatcher.RequestOptions): Promise<InvokeAnswer | undefined> {
+  async #invoke<T>(
+    exchange: Exchange,
+    options: Dispatcher.RequestOptions,
+    read: (response: Dispatcher.ResponseData) => Promise<T>,
+  ): Promise<T | undefined> {
     const { pool, slots, address } = this.#options.upstream;
     const { timeoutMs } = this.#route.connection;
     if (slots && !slots.tryAcquire() && !(await slots.wait(timeoutMs))) {
@@ -171,8 +213,7 @@ export class FunctionInvoker implements RouteHandler {
     const started = performance.now();
     try {
       const response = await pool.request({ ...options, signal: abort.signal });
-      const payload = await readPayload(response.body, RESPONSE_LIMIT);
-      return { status: response.statusCode, headers: response.headers, payload };
+      return await read(response);
     } catch (error) {
       if (res.destroyed) exchange.upstreamError = 'client_closed';
       else sendUpstreamFailure(exchange, this.#route.key, address, classifyUpstreamError(error, timeoutMs));
@@ -217,6 +258,12 @@ export class FunctionInvoker implements RouteHandler {
       failure.headers,
     );
   }
+}
+
+/** The Invoke API's answer, read whole (up to just over RESPONSE_LIMIT). */
+async function readAnswer(response: Dispatcher.ResponseData): Promise<InvokeAnswer> {
+  const payload = await readPayload(response.body, RESPONSE_LIMIT);
+  return { status: response.statusCode, headers: response.headers, payload };
 }
 
 /** The body, read until its end or until it is over `limit` (the payload is then longer than `limit`). */

@@ -12,6 +12,7 @@ import { UrlForwarder } from './forward.ts';
 import { RouteHealth } from './health.ts';
 import { FunctionInvoker } from './invoke.ts';
 import { createUpstream, poolKey, type Upstream } from './pools.ts';
+import { STREAM_LIMIT } from './stream-relay.ts';
 
 /** What the data plane serves: one table and its handlers, swapped as a unit. */
 export interface Serving {
@@ -30,6 +31,8 @@ export interface RuntimeOptions {
   poolCloseDelayMs: number;
   /** Refresh timing of expiring credentials (tests shorten it); absent, the AWS SDKs' timing. */
   credentialRefresh?: RefreshOptions;
+  /** The most a function's response stream may carry (tests lower it); absent, Lambda's 200 MB. */
+  responseStreamLimit?: number;
 }
 
 interface SharedCredentials {
@@ -106,6 +109,7 @@ export class Runtime {
         credentials: signing!.credentials,
         format: payloadCodecs[target.payloadFormat],
         health: this.health,
+        streamLimit: this.#options.responseStreamLimit ?? STREAM_LIMIT,
       },
     );
   }

@@ -1,10 +1,13 @@
 // The AWS the demo talks to: the APISIX aws-lambda example's function behind
-// an IAM-authorized API Gateway stage, and the same function on the Invoke API.
+// an IAM-authorized API Gateway stage, and the same function on the Invoke API;
+// and `stream`, which streams what its request asks for (streaming-functions.ts),
+// on InvokeWithResponseStream and behind a RESPONSE_STREAM function URL at /stream.
 
 import type { Snapshot } from '../api/snapshot.ts';
 import type { LambdaRouteObject } from '../api/types.ts';
 import { perObject } from '../util/per-object.ts';
 import { type Emulator, startEmulator } from './server.ts';
+import { streamOnCommand } from './streaming-functions.ts';
 
 /** Where examples/ expect the demo's emulator (its default port). */
 const EXAMPLES_EMULATOR_URL = 'http://127.0.0.1:9092';
@@ -34,6 +37,13 @@ export function startDemoEmulator(options: { host: string; port: number }): Prom
           body: greeting(new URLSearchParams(request.query).get('name') ?? undefined),
         }),
       },
+      {
+        kind: 'function-url',
+        path: '/stream',
+        auth: 'iam',
+        invokeMode: 'RESPONSE_STREAM',
+        functionName: 'stream',
+      },
     ],
     functions: {
       // The function from the APISIX aws-lambda docs, for direct invocation.
@@ -45,6 +55,8 @@ export function startDemoEmulator(options: { host: string; port: number }): Prom
           ),
         }),
       },
+      // Lambda's longest timeout, so that large or slow streams can run to their end.
+      stream: { streamingHandler: streamOnCommand, timeoutMs: 900_000 },
     },
   });
 }

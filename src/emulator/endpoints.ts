@@ -1,6 +1,7 @@
 // HTTP endpoints in front of a function: API Gateway `execute-api` stages and
 // Lambda function URLs. Each is mounted at a path prefix, checks the caller the
-// way AWS does for its auth type, and only then runs the test's handler.
+// way AWS does for its auth type, and only then runs the test's handler (or,
+// for a RESPONSE_STREAM function URL, the function: see function-url-stream.ts).
 import {
   headerValue,
   jsonReply,
@@ -30,10 +31,21 @@ interface EndpointBase {
   handler: EndpointHandler;
 }
 
-export type EndpointOptions =
+/** A function URL in RESPONSE_STREAM invoke mode, in front of one of the emulator's functions ($LATEST). */
+export interface StreamingFunctionUrl {
+  kind: 'function-url';
+  path: string;
+  auth: 'iam' | 'none';
+  invokeMode: 'RESPONSE_STREAM';
+  functionName: string;
+}
+
+export type HandlerEndpoint =
   | (EndpointBase & { kind: 'execute-api'; auth: 'iam' | 'none' })
   | (EndpointBase & { kind: 'execute-api'; auth: 'apiKey'; apiKey: string })
   | (EndpointBase & { kind: 'function-url'; auth: 'iam' | 'none' });
+
+export type EndpointOptions = HandlerEndpoint | StreamingFunctionUrl;
 
 /** The body of every function URL auth failure, as AWS words it today. */
 export const FUNCTION_URL_FORBIDDEN_MESSAGE =
@@ -55,28 +67,44 @@ export function matchEndpoint(
   return best;
 }
 
-export async function handleEndpoint(
+/** Checks the caller the way AWS does for the endpoint's auth type: the rejection, or who signed. */
+export function authorize(
   endpoint: EndpointOptions,
+  request: ReceivedRequest,
+  context: ServiceContext,
+):
+  | { rejection: ServiceReply }
+  | { signature: EndpointRequest['signature']; verification: VerifyResult | undefined } {
+  const requestId = { 'x-amzn-RequestId': request.requestId };
+  if (endpoint.auth === 'iam') {
+    const service = endpoint.kind === 'execute-api' ? 'execute-api' : 'lambda';
+    const verification = context.checkSignature(request, service, 'json');
+    if (verification?.ok === false) {
+      return { rejection: { ...rejectSignature(endpoint.kind, verification, requestId), verification } };
+    }
+    return { signature: verification && { accessKeyId: verification.accessKeyId }, verification };
+  }
+  if (endpoint.auth === 'apiKey' && headerValue(request.headers, 'x-api-key') !== endpoint.apiKey) {
+    return {
+      rejection: jsonReply(
+        403,
+        { message: 'Forbidden' },
+        { ...requestId, 'x-amzn-ErrorType': 'ForbiddenException' },
+      ),
+    };
+  }
+  return { signature: undefined, verification: undefined };
+}
+
+export async function handleEndpoint(
+  endpoint: HandlerEndpoint,
   request: ReceivedRequest,
   context: ServiceContext,
 ): Promise<ServiceReply> {
   const requestId = { 'x-amzn-RequestId': request.requestId };
-  let signature: EndpointRequest['signature'];
-  let verification: VerifyResult | undefined;
-  if (endpoint.auth === 'iam') {
-    const service = endpoint.kind === 'execute-api' ? 'execute-api' : 'lambda';
-    verification = context.checkSignature(request, service, 'json');
-    if (verification?.ok === false) {
-      return { ...rejectSignature(endpoint.kind, verification, requestId), verification };
-    }
-    signature = verification && { accessKeyId: verification.accessKeyId };
-  } else if (endpoint.auth === 'apiKey' && headerValue(request.headers, 'x-api-key') !== endpoint.apiKey) {
-    return jsonReply(
-      403,
-      { message: 'Forbidden' },
-      { ...requestId, 'x-amzn-ErrorType': 'ForbiddenException' },
-    );
-  }
+  const auth = authorize(endpoint, request, context);
+  if ('rejection' in auth) return auth.rejection;
+  const { signature, verification } = auth;
 
   try {
     const response = await endpoint.handler({

@@ -1,9 +1,16 @@
 // What the emulator's services receive and answer, independent of node:http,
 // and the helpers they share to build AWS-shaped replies.
+import type { Readable } from 'node:stream';
 import type { CredentialStore } from './credentials.ts';
 import type { ErrorStyle, HeaderPairs, VerifyResult } from './sigv4.ts';
 
-export type ServiceKind = 'execute-api' | 'function-url' | 'lambda-invoke' | 'sts' | 'container-credentials';
+export type ServiceKind =
+  | 'execute-api'
+  | 'function-url'
+  | 'lambda-invoke'
+  | 'lambda-stream'
+  | 'sts'
+  | 'container-credentials';
 
 /** A request as received: raw path and query, headers in wire order, the whole body. */
 export interface ReceivedRequest {
@@ -22,7 +29,8 @@ export interface Reply {
   status: number;
   /** A list value sends the header once per element (e.g. several `set-cookie`). */
   headers?: Record<string, string | string[]> | undefined;
-  body?: string | Buffer | undefined;
+  /** A Readable is streamed with backpressure (chunked); its error destroys the connection. */
+  body?: string | Buffer | Readable | undefined;
 }
 
 /** A service's answer, with what the request log should know about it. */

@@ -7,12 +7,16 @@
 //   1. GET <containerCredentials.path>                         → container credentials
 //   2. POST / with a form body holding `Action=` (if `sts` set) → STS
 //   3. POST /2015-03-31/functions/{name}/invocations          → Lambda Invoke API
-//   4. the endpoint with the longest mount path containing the path
-//   5. otherwise 404 {"message":"Not Found"}
+//   4. POST /2021-11-15/functions/{name}/response-streaming-invocations
+//                                                              → InvokeWithResponseStream
+//   5. the endpoint with the longest mount path containing the path
+//   6. otherwise 404 {"message":"Not Found"}
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   type ContainerCredentialsOptions,
   handleContainerCredentials,
@@ -20,6 +24,7 @@ import {
 } from './container-credentials.ts';
 import { CredentialStore, type IssuedCredentials } from './credentials.ts';
 import { type EndpointOptions, handleEndpoint, matchEndpoint } from './endpoints.ts';
+import { handleStreamingFunctionUrl } from './function-url-stream.ts';
 import {
   jsonReply,
   type ReceivedRequest,
@@ -31,6 +36,7 @@ import {
   type FunctionDefinition,
   type InvocationRecord,
   isInvokeRequest,
+  isStreamingInvokeRequest,
   LambdaService,
 } from './lambda-invoke.ts';
 import { type AwsCredentials, type VerifyResult, verify } from './sigv4.ts';
@@ -44,6 +50,7 @@ export type {
   EndpointOptions,
   EndpointRequest,
   EndpointResponse,
+  StreamingFunctionUrl,
 } from './endpoints.ts';
 export { FUNCTION_URL_FORBIDDEN_MESSAGE } from './endpoints.ts';
 export type { ReceivedRequest, ServiceKind } from './http.ts';
@@ -54,8 +61,11 @@ export type {
   InvocationType,
   LambdaContext,
   LambdaHandler,
+  StreamingHandler,
 } from './lambda-invoke.ts';
 export { HandledError, handledError } from './lambda-invoke.ts';
+export type { StreamFault, StreamStats, WireShape } from './lambda-stream.ts';
+export { HttpResponseStream, ResponseStream, STREAM_FAULTS } from './lambda-stream.ts';
 export type { AwsCredentials, VerifyResult } from './sigv4.ts';
 export type { StsOptions } from './sts.ts';
 
@@ -77,7 +87,7 @@ export interface EmulatorOptions {
   /** Keep every request and invocation for inspection (default true; the demo, which runs for hours, turns it off). */
   keepRecords?: boolean;
   endpoints?: readonly EndpointOptions[];
-  /** Functions served by the Invoke API, by name. */
+  /** Functions served by the Invoke API and InvokeWithResponseStream, by name. */
   functions?: Record<string, FunctionDefinition>;
   /** Serve STS at `/` (see the dispatch rule above). */
   sts?: StsOptions;
@@ -154,7 +164,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   async function route(request: ReceivedRequest): Promise<[ServiceKind | undefined, ServiceReply]> {
     const { containerCredentials, sts } = options;
     // Oversize bodies were not kept whole; the Invoke API answers them itself, in its own words.
-    if (request.bodySize > request.body.length && !isInvokeRequest(request)) {
+    const invoke = isInvokeRequest(request) || isStreamingInvokeRequest(request);
+    if (request.bodySize > request.body.length && !invoke) {
       return [
         undefined,
         jsonReply(413, { message: 'Request Too Long' }, { 'x-amzn-RequestId': request.requestId }),
@@ -164,9 +175,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return ['container-credentials', handleContainerCredentials(request, containerCredentials, context)];
     }
     if (sts && isStsRequest(request)) return ['sts', handleSts(request, sts, context)];
-    if (isInvokeRequest(request)) return ['lambda-invoke', await lambda.handle(request, context)];
+    if (invoke) {
+      const kind = isInvokeRequest(request) ? 'lambda-invoke' : 'lambda-stream';
+      return [kind, await lambda.handle(request, context)];
+    }
     const endpoint = matchEndpoint(endpoints, request.path);
-    if (endpoint) return [endpoint.kind, await handleEndpoint(endpoint, request, context)];
+    if (endpoint) {
+      const reply =
+        'invokeMode' in endpoint
+          ? await handleStreamingFunctionUrl(endpoint, request, context, lambda)
+          : await handleEndpoint(endpoint, request, context);
+      return [endpoint.kind, reply];
+    }
     return [undefined, jsonReply(404, { message: 'Not Found' }, { 'x-amzn-RequestId': request.requestId })];
   }
 
@@ -196,8 +216,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       record.service = service;
       record.verification = reply.verification;
       record.error = reply.error;
-      send(res, reply);
       record.status = reply.status;
+      await send(res, reply);
     } catch (error) {
       record.error = error;
       if (!res.headersSent && !res.destroyed) {
@@ -274,8 +294,10 @@ async function readBody(req: IncomingMessage): Promise<{ body: Buffer; size: num
   return { body: Buffer.concat(chunks, kept), size };
 }
 
-function send(res: ServerResponse, reply: ServiceReply): void {
+/** A stream body goes out as it comes; when the caller leaves, the stream is destroyed (and the function sees it). */
+async function send(res: ServerResponse, reply: ServiceReply): Promise<void> {
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
   res.statusCode = reply.status;
-  res.end(reply.body ?? '');
+  if (reply.body instanceof Readable) await pipeline(reply.body, res);
+  else res.end(reply.body ?? '');
 }

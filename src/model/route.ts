@@ -2,7 +2,7 @@
 // parsed and defaulted once, so a request does no parsing of its own.
 import type { Reason } from '../api/failure.ts';
 import type { Sensitive } from '../api/sensitive.ts';
-import type { InvocationType, PathType, PayloadFormat } from '../api/types.ts';
+import type { InvocationType, InvokeMode, PathType, PayloadFormat } from '../api/types.ts';
 
 export interface StaticCredentials {
   kind: 'static';
@@ -50,10 +50,14 @@ export interface FunctionTarget {
   functionName: string;
   origin: string;
   host: string;
-  /** /2015-03-31/functions/<encoded name>/invocations[?Qualifier=…], ready to send. */
+  /**
+   * Ready to send: /2015-03-31/functions/<encoded name>/invocations[?Qualifier=…] (Buffered), or
+   * /2021-11-15/functions/<encoded name>/response-streaming-invocations[?Qualifier=…] (ResponseStream).
+   */
   invokePath: string;
   invocationType: InvocationType;
   payloadFormat: PayloadFormat;
+  invokeMode: InvokeMode;
   region: string;
 }
 

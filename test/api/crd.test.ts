@@ -41,6 +41,7 @@ describe('crds/lambdaroute.yaml', () => {
       'Reason',
       'Hosts',
       'Invocation',
+      'Invoke Mode',
       'Age',
     ]);
   });

@@ -24,13 +24,24 @@ describe('validateSpec', () => {
     });
   });
 
-  it('defaults function targets to RequestResponse and payload format 2.0', () => {
+  it('defaults function targets to RequestResponse, payload format 2.0 and Buffered', () => {
     const result = validateSpec({ match: { path: '/f' }, target: { function: { name: 'my-fn' } } });
     expect(result.ok && result.value.target.function).toEqual({
       name: 'my-fn',
       invocationType: 'RequestResponse',
       payloadFormat: '2.0',
+      invokeMode: 'Buffered',
     });
+  });
+
+  it('accepts invokeMode ResponseStream with a synchronous invocation', () => {
+    const result = validateSpec({
+      match: { path: '/f' },
+      target: {
+        function: { name: 'my-fn', invokeMode: 'ResponseStream', invocationType: 'RequestResponse' },
+      },
+    });
+    expect(result.ok && result.value.target.function?.invokeMode).toBe('ResponseStream');
   });
 
   it('does not modify its input', () => {
@@ -126,6 +137,21 @@ describe('validateSpec', () => {
       { match: { path: '/f' }, target: { function: { name: 'f', payloadFormat: '3.0' } } },
       'spec.target.function.payloadFormat',
       'must be one of',
+    ],
+    [
+      'bad invoke mode',
+      { match: { path: '/f' }, target: { function: { name: 'f', invokeMode: 'Streaming' } } },
+      'spec.target.function.invokeMode',
+      'must be one of "Buffered", "ResponseStream"',
+    ],
+    [
+      'streaming an Event invocation',
+      {
+        match: { path: '/f' },
+        target: { function: { name: 'f', invokeMode: 'ResponseStream', invocationType: 'Event' } },
+      },
+      'spec.target.function.invokeMode',
+      'invokeMode ResponseStream requires invocationType RequestResponse',
     ],
     [
       'bad region',

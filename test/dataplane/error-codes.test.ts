@@ -1,9 +1,10 @@
 // The error codes of the responses lambda-ingress gives itself, and their
 // statuses, are one table in code (ERROR_STATUS): every row of the README's
-// "Responses lambda-ingress gives itself" and "Error mapping" tables agrees
-// with it, and every code in it is documented there.
+// "Responses lambda-ingress gives itself", "Error mapping" and "Response
+// streaming" tables agrees with it, and every code in it is documented there.
 import { describe, expect, it } from 'vitest';
 import { ERROR_STATUS, type ErrorCode } from '../../src/dataplane/errors.ts';
+import { UPSTREAM_ERROR_KINDS } from '../../src/metrics/upstream-error.ts';
 import { codeSpans, readmeTable } from '../support/readme.ts';
 
 /** [status, code] of each README row that names an error code (rows with "—" are not errors). */
@@ -19,9 +20,10 @@ function documented(heading: string, statusColumn: number, errorColumn: number):
 
 const own = documented('### Responses lambda-ingress gives itself', 1, 2);
 const lambda = documented('### Error mapping', 1, 2);
+const streams = documented('### Response streaming', 1, 2);
 
 describe('ERROR_STATUS', () => {
-  it.each([...own, ...lambda])('README: %i %s', (status, code) => {
+  it.each([...own, ...lambda, ...streams])('README: %i %s', (status, code) => {
     expect(Object.keys(ERROR_STATUS), `${code} is a known error code`).toContain(code);
     expect(ERROR_STATUS[code as ErrorCode]).toBe(status);
   });
@@ -31,8 +33,15 @@ describe('ERROR_STATUS', () => {
     expect(Object.keys(ERROR_STATUS).filter((code) => !codes.has(code))).toEqual([]);
   });
 
-  it('reads both tables', () => {
+  it('names known upstream error kinds for streams cut after their head', () => {
+    const kinds = readmeTable('### Response streaming').flatMap((cells) => codeSpans(cells[3]!));
+    expect(kinds.length).toBeGreaterThan(5);
+    expect(kinds.filter((kind) => !(UPSTREAM_ERROR_KINDS as readonly string[]).includes(kind))).toEqual([]);
+  });
+
+  it('reads the tables', () => {
     expect(own.length).toBeGreaterThan(10);
     expect(lambda.length).toBeGreaterThan(5);
+    expect(streams.length).toBeGreaterThan(5);
   });
 });

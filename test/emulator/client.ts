@@ -1,7 +1,7 @@
 // A raw HTTP(S) client for the emulator tests: sends exactly the path, query
 // and headers given (so encodings reach the wire untouched) and can sign with
 // the project's independent SigV4 module or with @smithy/signature-v4.
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -36,6 +36,18 @@ export async function call(
   req: ClientRequest,
   signing?: Signing,
 ): Promise<ClientResponse> {
+  const res = await open(emulator, req, signing);
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') };
+}
+
+/** Sends the request and resolves with the response as it starts, its body still to be read. */
+export async function open(
+  emulator: Emulator,
+  req: ClientRequest,
+  signing?: Signing,
+): Promise<IncomingMessage> {
   const method = req.method ?? 'GET';
   const body = Buffer.from(req.body ?? '');
   const query = req.query ?? '';
@@ -61,18 +73,7 @@ export async function call(
         headers: headers.flat(),
         ...(emulator.tls ? { ca: emulator.certificatePem } : {}),
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
+      resolve,
     );
     outgoing.on('error', reject);
     outgoing.end(body);
