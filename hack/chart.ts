@@ -46,6 +46,14 @@ export const CHART_CASES: ChartCase[] = [
   },
   { name: 'extra-args', values: { extraArgs: ['--trusted-proxy=10.0.0.0/8', '--log-level=debug'] } },
   {
+    name: 'tls',
+    values: {
+      tls: { secretName: 'fallback-tls', redirectHttp: true },
+      service: { type: 'NodePort', nodePorts: { https: 30443 } },
+    },
+  },
+  { name: 'tls-disabled', values: { tls: { enabled: false } } },
+  {
     name: 'load-balancer-and-ingress',
     values: {
       service: {
@@ -72,9 +80,14 @@ export const BAD_CASES: { name: string; values: object; error: string }[] = [
     error: "at '/watchNamespaces/0': 'Team_A' does not match pattern",
   },
   {
-    name: 'TLS before the data plane has it',
-    values: { tls: { enabled: true } },
-    error: 'tls.enabled: lambda-ingress has no TLS listener yet',
+    name: 'a default certificate in a namespace that is not watched',
+    values: { watchNamespaces: ['team-a'], tls: { secretName: 'fallback' } },
+    error: "tls.secretName: the default certificate is read from the release's namespace",
+  },
+  {
+    name: 'a default certificate that is no Secret name',
+    values: { tls: { secretName: 'ns/fallback' } },
+    error: "at '/tls/secretName': 'ns/fallback' does not match pattern",
   },
   {
     name: 'a ServiceMonitor without the metrics Service',

@@ -21,6 +21,8 @@ const loadController = () => import('./controller.ts');
 const loadDemoEmulator = () => import('./emulator/demo.ts');
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** "namespace/name" of a Secret: a DNS label, then a DNS subdomain. */
+const SECRET_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 const COMMANDS = {
   standalone: {
@@ -69,6 +71,23 @@ const OPTIONS = {
     arg: '<addr>',
     help: `data plane listen address (default ${DEFAULTS.host})`,
     commands: SERVING,
+  },
+  'tls-port': {
+    type: 'string',
+    arg: '<n>',
+    help: `HTTPS port, opened once a certificate is known (default ${DEFAULTS.tlsPort})`,
+    commands: ['standalone', 'controller'],
+  },
+  'default-certificate': {
+    type: 'string',
+    arg: '<ns/name>',
+    help: 'kubernetes.io/tls Secret for TLS clients no route certificate covers (default: their handshake is refused)',
+    commands: ['standalone', 'controller'],
+  },
+  'redirect-http': {
+    type: 'boolean',
+    help: 'answer plain HTTP for hosts that have a certificate with a 308 to https (default off)',
+    commands: ['standalone', 'controller'],
   },
   'admin-port': {
     type: 'string',
@@ -274,6 +293,23 @@ function parse(argv: string[]) {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
+  const port = number('port', DEFAULTS.port, 65535);
+  const tlsPort = number('tls-port', DEFAULTS.tlsPort, 65535);
+  if (tlsPort === port && port !== 0) throw new UsageError(`--tls-port must differ from --port (${port})`);
+  const namespaces = values.namespace ?? [];
+  const defaultCertificate = values['default-certificate'];
+  if (defaultCertificate !== undefined) {
+    const namespace = SECRET_KEY.exec(defaultCertificate)?.[1];
+    if (namespace === undefined) {
+      throw new UsageError(`--default-certificate must be <namespace>/<name>, got "${defaultCertificate}"`);
+    }
+    // A Secret outside the watched namespaces would never be seen.
+    if (namespaces.length > 0 && !namespaces.includes(namespace)) {
+      throw new UsageError(
+        `--default-certificate ${defaultCertificate}: namespace ${namespace} is not watched (add --namespace ${namespace})`,
+      );
+    }
+  }
   const trustedProxies = values['trusted-proxy'] ?? DEFAULTS.trustedProxies;
   try {
     new ClientIpResolver(trustedProxies);
@@ -285,14 +321,17 @@ function parse(argv: string[]) {
     extra: positionals.slice(1),
     help: values.help === true,
     version: values.version === true,
-    port: number('port', DEFAULTS.port, 65535),
+    port,
+    tlsPort,
+    defaultCertificate,
+    redirectHttp: values['redirect-http'] ?? DEFAULTS.redirectHttp,
     host: values.host ?? DEFAULTS.host,
     adminPort: number('admin-port', DEFAULTS.adminPort, 65535),
     adminHost: values['admin-host'] ?? DEFAULTS.adminHost,
     debugRoutes: values['debug-routes'] ?? DEFAULTS.debugRoutes,
     manifests: values.manifests,
     kubeconfig: values.kubeconfig,
-    namespaces: values.namespace ?? [],
+    namespaces,
     leaseNamespace: values['lease-namespace'] ?? process.env['POD_NAMESPACE'] ?? DEFAULTS.leaseNamespace,
     bodyLimit: number('body-limit', DEFAULTS.bodyLimit),
     trustedProxies,
@@ -314,6 +353,9 @@ function gatewayOptions(options: Options, loggers: Loggers): GatewayOptions {
     accessLog: options.accessLog,
     host: options.host,
     port: options.port,
+    tlsPort: options.tlsPort,
+    defaultCertificate: options.defaultCertificate,
+    redirectHttp: options.redirectHttp,
     adminPort: options.adminPort,
     adminHost: options.adminHost,
     debugRoutes: options.debugRoutes,

@@ -11,6 +11,9 @@ export type ServingSettings = Omit<GatewayOptions, 'loggers' | 'sourcesReady' | 
 export const SERVING_DEFAULTS: Readonly<ServingSettings> = {
   host: '0.0.0.0',
   port: 9080,
+  tlsPort: 9443,
+  defaultCertificate: undefined,
+  redirectHttp: false,
   adminHost: '127.0.0.1',
   adminPort: 9091,
   debugRoutes: false,

@@ -31,6 +31,7 @@ export async function runController(options: ControllerOptions): Promise<{ stop(
   source = new KubernetesSource({
     reader: new KubeReader(kubeConfig),
     namespaces: options.namespaces,
+    pinnedSecrets: options.defaultCertificate === undefined ? [] : [options.defaultCertificate],
     // Come back quickly after an API server outage; the last good table serves meanwhile.
     backoff: { initialMs: 500, maxMs: 10_000 },
     log,

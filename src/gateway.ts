@@ -53,7 +53,7 @@ export class Gateway {
       this.#backend = this.dataPlane;
     }
     const log = options.loggers.app;
-    this.pipeline = new Pipeline(this.#backend, log);
+    this.pipeline = new Pipeline(this.#backend, log, { defaultCertificate: options.defaultCertificate });
     this.pipeline.onCompiled((result, { compileMs }) => this.#observeCompile(result, compileMs));
     this.pipeline.onDiagnostics(() => this.#observeRoutes());
     const { pipeline } = this;
@@ -62,7 +62,12 @@ export class Gateway {
       metrics: () => this.#backend.metrics(),
       ready: () => this.ready,
       debugRoutes: options.debugRoutes
-        ? () => pipeline.current && describeResult(pipeline.current, pipeline.diagnostics())
+        ? () =>
+            pipeline.current && {
+              ...(describeResult(pipeline.current, pipeline.diagnostics()) as object),
+              // What each host is served over TLS: subject, SANs, validity, fingerprint; never a key.
+              certificates: this.#backend.certificates.report(),
+            }
         : undefined,
     });
   }
@@ -92,6 +97,11 @@ export class Gateway {
     return this.dataPlane?.url ?? `http://127.0.0.1:${this.#options.port}`;
   }
 
+  /** The HTTPS listener's URL once it listens (single process only). */
+  get tlsUrl(): string | undefined {
+    return this.dataPlane?.tlsUrl;
+  }
+
   get adminUrl(): string {
     return listenUrl(this.#admin.server.address() as AddressInfo);
   }
@@ -114,6 +124,7 @@ export class Gateway {
     this.metrics.tableVersion.set(result.table.version);
     this.metrics.compileSeconds.set(compileMs / 1000);
     this.metrics.configErrors.set({ kind: 'source' }, result.errors.length);
+    this.metrics.certificatesServed(this.#backend.certificates.served());
     for (const [reason, kind] of Object.entries(NOT_ACCEPTED_KINDS) as [NotAcceptedReason, string][]) {
       const count = result.diagnostics.filter((d) =>
         d.conditions.some((c) => c.type === 'Accepted' && c.reason === reason),

@@ -3,19 +3,21 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Snapshot, SourceError } from './api/snapshot.ts';
 import type { Condition, SecretObject } from './api/types.ts';
-import { compile } from './compile/compile.ts';
+import { type CompileOptions, compile } from './compile/compile.ts';
 import type { ServingBackend } from './dataplane/data-plane.ts';
 import type { CompileResult, RouteDiagnostic } from './model/compile-result.ts';
+import type { HostCertificateReport } from './tls/store.ts';
 import { registerSecrets } from './util/log.ts';
 import { perObject } from './util/per-object.ts';
 
 export type CompileListener = (result: CompileResult, stats: { compileMs: number }) => void;
 
 /** What the pipeline needs of the serving backend. */
-type Backend = Pick<ServingBackend, 'serve' | 'health'>;
+type Backend = Pick<ServingBackend, 'serve' | 'health' | 'certificates'>;
 
 export class Pipeline {
   readonly #backend: Backend;
+  readonly #compileOptions: CompileOptions;
   /** The application log, for messages about configuration and serving. */
   readonly log: FastifyBaseLogger;
   readonly #listeners: CompileListener[] = [];
@@ -24,27 +26,35 @@ export class Pipeline {
   #current: CompileResult | undefined;
   /** The Ready condition last logged per route, so that only changes are logged. */
   #loggedReady = new Map<string, Condition>();
+  /** What was last logged of each host's certificate. */
+  #loggedCertificates = new Map<string, string>();
 
-  constructor(backend: Backend, log: FastifyBaseLogger) {
+  constructor(backend: Backend, log: FastifyBaseLogger, compileOptions: CompileOptions = {}) {
     this.#backend = backend;
+    this.#compileOptions = compileOptions;
     this.log = log;
     backend.health.onChange(() => this.#diagnosticsChanged());
   }
 
   /**
    * Every route's conditions: compile's, with Ready turned False by problems
-   * the data plane found while serving (credentials, missing functions).
+   * the data plane found while serving (credentials, missing functions), and
+   * ResolvedRefs saying what the HTTPS listener serves for a certificate it
+   * cannot use (the last good one, or none).
    */
   diagnostics(): RouteDiagnostic[] {
     const health = this.#backend.health;
+    const certificates = certificateProblems(this.#backend.certificates.report());
     return (this.#current?.diagnostics ?? []).map((diagnostic) => {
       const problem = health.get(diagnostic.key);
-      if (!problem) return diagnostic;
-      const conditions = diagnostic.conditions.map((c) =>
-        c.type === 'Ready'
-          ? { ...c, status: 'False' as const, reason: problem.reason, message: problem.message }
-          : c,
-      );
+      const certificate = certificates.get(diagnostic.key);
+      if (!problem && !certificate) return diagnostic;
+      const conditions = diagnostic.conditions.map((c) => {
+        if (c.type === 'Ready' && problem) {
+          return { ...c, status: 'False' as const, reason: problem.reason, message: problem.message };
+        }
+        return c.type === 'ResolvedRefs' && certificate ? withCertificate(c, certificate) : c;
+      });
       return { ...diagnostic, conditions };
     });
   }
@@ -67,9 +77,9 @@ export class Pipeline {
   apply(snapshot: Snapshot): CompileResult {
     registerSecrets(this, secretValues(snapshot));
     const started = performance.now();
-    const result = compile(snapshot, ++this.#version);
+    const result = compile(snapshot, ++this.#version, this.#compileOptions);
     const compileMs = performance.now() - started;
-    this.#backend.serve(result.table, snapshot);
+    this.#backend.serve(result, snapshot);
     this.#logSourceErrors(this.#current, result);
     this.#current = result;
     this.log.info(
@@ -87,6 +97,7 @@ export class Pipeline {
 
   #diagnosticsChanged(): void {
     this.#logReadiness();
+    this.#logCertificates();
     for (const listener of this.#diagnosticsListeners) listener();
   }
 
@@ -125,6 +136,68 @@ export class Pipeline {
     if (first && next.size > 0)
       this.log.info({ ready, notReady: next.size - ready }, `${ready} of ${next.size} routes ready`);
     this.#loggedReady = next;
+  }
+
+  /** Logs each host whose certificate changed: what TLS clients are served now, and why not the bound one. */
+  #logCertificates(): void {
+    const next = new Map<string, string>();
+    for (const report of this.#backend.certificates.report()) {
+      const text = describeServed(report);
+      next.set(report.host, text);
+      if (this.#loggedCertificates.get(report.host) === text) continue;
+      const fields = { host: report.host, secret: report.secret, route: report.route };
+      if (report.state === 'serving' && report.warnings.length === 0) this.log.info(fields, text);
+      else this.log.warn(fields, text);
+    }
+    this.#loggedCertificates = next;
+  }
+}
+
+/** By route key: the first host bound to the route whose certificate is not the one it names. */
+function certificateProblems(reports: readonly HostCertificateReport[]): Map<string, HostCertificateReport> {
+  const problems = new Map<string, HostCertificateReport>();
+  for (const report of reports) {
+    if (report.route !== undefined && report.problem !== undefined && !problems.has(report.route)) {
+      problems.set(report.route, report);
+    }
+  }
+  return problems;
+}
+
+/**
+ * ResolvedRefs with what the listener serves instead: compile found the
+ * Secret unreadable (InvalidCertificate) or, when OpenSSL refused it, only
+ * the listener did.
+ */
+function withCertificate(condition: Condition, served: HostCertificateReport): Condition {
+  const kept =
+    served.state === 'kept' ? `; serving the last good certificate (${describeCertificate(served)})` : '';
+  if (condition.status === 'True') {
+    return {
+      ...condition,
+      status: 'False',
+      reason: 'InvalidCertificate',
+      message: `spec.certificateRef: ${served.problem}${kept}`,
+    };
+  }
+  return condition.reason === 'InvalidCertificate'
+    ? { ...condition, message: condition.message + kept }
+    : condition;
+}
+
+const describeCertificate = ({ certificate }: HostCertificateReport) =>
+  `${certificate?.subject}, fingerprint ${certificate?.fingerprint}, not after ${certificate?.notAfter}`;
+
+/** One line for the log: what a host is served, and why not what it is bound to. */
+function describeServed(report: HostCertificateReport): string {
+  const warnings = report.warnings.length > 0 ? ` (${report.warnings.join('; ')})` : '';
+  switch (report.state) {
+    case 'serving':
+      return `serving the certificate of Secret ${report.secret} for ${report.host}: ${describeCertificate(report)}${warnings}`;
+    case 'kept':
+      return `serving the last good certificate for ${report.host} (${describeCertificate(report)}): ${report.problem}`;
+    case 'none':
+      return `no certificate for ${report.host}: ${report.problem}`;
   }
 }
 

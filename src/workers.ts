@@ -11,10 +11,15 @@ import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } fro
 import type { ServingReason } from './api/failure.ts';
 import type { Snapshot } from './api/snapshot.ts';
 import { compile } from './compile/compile.ts';
-import { DataPlane, type DataPlaneOptions, type ServingBackend } from './dataplane/data-plane.ts';
+import {
+  type Compiled,
+  DataPlane,
+  type DataPlaneOptions,
+  type ServingBackend,
+} from './dataplane/data-plane.ts';
 import { RouteHealth } from './dataplane/health.ts';
 import { Metrics } from './metrics/metrics.ts';
-import type { RouteTable } from './model/table.ts';
+import { CertificateStore } from './tls/store.ts';
 
 type Problems = [routeKey: string, reason: ServingReason, message: string][];
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -40,6 +45,12 @@ interface WorkerState {
 /** The primary's serving backend: forwards tables to the workers and watches over them. */
 export class WorkerPool implements ServingBackend {
   readonly health = new RouteHealth();
+  /**
+   * The certificates the workers serve, for status, /debug/routes and the
+   * expiry gauge: fed the same compile results in the same order, it keeps
+   * the same last good certificates they do.
+   */
+  readonly certificates = new CertificateStore();
   readonly #count: number;
   readonly #log: FastifyBaseLogger;
   /** The primary's own metrics (the control loop's), added to the workers'. */
@@ -62,7 +73,8 @@ export class WorkerPool implements ServingBackend {
     for (let i = 0; i < this.#count; i++) this.#fork();
   }
 
-  serve(table: RouteTable, snapshot: Snapshot): void {
+  serve({ table, certificates }: Compiled, snapshot: Snapshot): void {
+    this.certificates.update(certificates);
     this.#latest = { version: table.version, snapshot };
     for (const { worker } of this.#workers.values()) send(worker, { type: 'snapshot', ...this.#latest });
   }
@@ -183,7 +195,9 @@ export async function runWorker(
   process.on('message', async (message: ToWorker) => {
     switch (message.type) {
       case 'snapshot':
-        dataPlane.serve(compile(message.snapshot, message.version).table);
+        dataPlane.serve(
+          compile(message.snapshot, message.version, { defaultCertificate: options.defaultCertificate }),
+        );
         send(process, { type: 'applied', version: message.version });
         break;
       case 'metrics':

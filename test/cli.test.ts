@@ -43,6 +43,9 @@ it.each([
     '--kubeconfig is not an option of standalone (lambda-ingress standalone --help lists them)',
   ],
   [['--emulator-port', '1'], '--emulator-port is not an option of standalone'],
+  [['--tls-port', '9080', '--port', '9080'], '--tls-port must differ from --port (9080)'],
+  [['--default-certificate', 'fallback'], '--default-certificate must be <namespace>/<name>, got "fallback"'],
+  [['--default-certificate', 'Ingress/fallback'], '--default-certificate must be <namespace>/<name>'],
 ])('standalone %j exits 2: %s', async (flags, message) => {
   const proc = run(['standalone', '--manifests', EXAMPLES, ...flags]);
   expect(await proc.exited).toBe(2);
@@ -74,11 +77,28 @@ it.each([
   [['emulator', '--port', '9080'], '--port is not an option of emulator'],
   [['controller', '--emulator-port', '1'], '--emulator-port is not an option of controller'],
   [['demo', '--debug-routes'], '--debug-routes is not an option of demo'],
+  [['demo', '--redirect-http'], '--redirect-http is not an option of demo'],
 ])('%j exits 2 naming the flag the command does not take', async (args, message) => {
   const proc = run(args);
   expect(await proc.exited).toBe(2);
   expect(proc.output()).toContain(`lambda-ingress: ${message} (lambda-ingress ${args[0]} --help lists them)`);
   expect(proc.output()).toContain(`Usage: lambda-ingress ${args[0]}`);
+});
+
+it('refuses a --default-certificate outside the namespaces the controller watches', async () => {
+  const proc = run([
+    'controller',
+    '--namespace',
+    'team-a',
+    '--default-certificate',
+    'ingress/fallback',
+    '--kubeconfig',
+    'none',
+  ]);
+  expect(await proc.exited).toBe(2);
+  expect(proc.output()).toContain(
+    'lambda-ingress: --default-certificate ingress/fallback: namespace ingress is not watched (add --namespace ingress)',
+  );
 });
 
 it('suggests the command a typo meant', async () => {
@@ -97,11 +117,15 @@ it('--version prints the version from package.json', async () => {
 it.each([
   [
     'standalone',
-    ['--manifests', '--debug-routes', '--admin-host', '--port'],
+    ['--manifests', '--debug-routes', '--admin-host', '--port', '--tls-port', '--default-certificate'],
     ['--kubeconfig', '--emulator-port'],
   ],
-  ['controller', ['--kubeconfig', '--namespace', '--lease-namespace', '--admin-host'], ['--manifests']],
-  ['demo', ['--emulator-port', '--emulator-host', '--port'], ['--manifests', '--kubeconfig']],
+  [
+    'controller',
+    ['--kubeconfig', '--namespace', '--lease-namespace', '--admin-host', '--tls-port', '--redirect-http'],
+    ['--manifests'],
+  ],
+  ['demo', ['--emulator-port', '--emulator-host', '--port'], ['--manifests', '--kubeconfig', '--tls-port']],
   ['emulator', ['--emulator-port', '--emulator-host', '--log-level'], ['--port', '--admin-port', '--host']],
 ])('%s --help prints the options of that command only', async (command, has, hasNot) => {
   const proc = run([command, '--help']);

@@ -7,7 +7,14 @@
 /** Why a route is not accepted, has unresolved references or cannot serve, by the condition that says it first. */
 export const REASONS = {
   Accepted: ['Invalid', 'Conflicted'],
-  ResolvedRefs: ['SecretNotFound', 'KeyNotFound', 'InvalidSecret', 'RefNotPermitted'],
+  ResolvedRefs: [
+    'SecretNotFound',
+    'KeyNotFound',
+    'InvalidSecret',
+    'RefNotPermitted',
+    'InvalidCertificate',
+    'CertificateConflict',
+  ],
   /** Found while serving rather than by compile: Ready=False until it clears. */
   Ready: ['CredentialsUnavailable', 'FunctionNotFound'],
 } as const;

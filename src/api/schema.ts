@@ -223,6 +223,14 @@ const spec = {
         },
       },
     },
+    certificateRef: {
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
+      description:
+        'A kubernetes.io/tls Secret (tls.crt, tls.key) in the route namespace, served over HTTPS by SNI for spec.hosts.',
+      properties: { name: secretName },
+    },
     timeout: {
       ...duration,
       default: '3s',
@@ -260,6 +268,11 @@ const spec = {
       rule: '!has(self.target.__function__) || !has(self.auth) || !has(self.auth.apiKey)',
       message: 'applies to url targets only (spec.target.url)',
       fieldPath: '.auth.apiKey',
+    },
+    {
+      rule: '!has(self.certificateRef) || (has(self.hosts) && size(self.hosts) > 0)',
+      message: 'requires spec.hosts: the certificate is served for the hosts of its route',
+      fieldPath: '.certificateRef',
     },
   ],
 } as const;

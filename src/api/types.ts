@@ -56,6 +56,8 @@ export interface LambdaRouteSpec {
       roleSessionName?: string;
     };
   };
+  /** A kubernetes.io/tls Secret in the route's namespace, served by SNI for `hosts`. */
+  certificateRef?: { name: string };
   timeout: string;
   tls: { insecureSkipVerify: boolean };
   keepalive: {
@@ -93,6 +95,8 @@ export interface LambdaRouteObject {
 /** A Secret's decoded data. Values are bytes as in Kubernetes; they are wrapped when resolved. */
 export interface SecretObject {
   metadata: ObjectMeta;
+  /** "kubernetes.io/tls", "Opaque", …; absent is Opaque, as in Kubernetes. */
+  type?: string;
   data: Record<string, Buffer>;
   /** Keys whose value could not be read (standalone: not base64), with why; routes using one get InvalidSecret. */
   invalidKeys?: Readonly<Record<string, string>>;

@@ -1,6 +1,6 @@
-// compile(snapshot) -> { table, diagnostics }: pure, no I/O. Validates each
-// LambdaRoute, settles conflicts (oldest wins), resolves Secret references and
-// compiles targets. Diagnostics are data: the status writer, /debug/routes and
+// compile(snapshot) -> { table, certificates, diagnostics }: pure, no I/O.
+// Validates each LambdaRoute, settles conflicts (oldest wins), resolves Secret
+// references, compiles targets and binds hosts to their certificates. Diagnostics are data: the status writer, /debug/routes and
 // the data plane's 503 answers all read them.
 import { type Failure, failuresText, failureText, type NotAcceptedReason, succeed } from '../api/failure.ts';
 import { specSchema } from '../api/schema.ts';
@@ -10,7 +10,8 @@ import { fieldValidator, validateSpec } from '../api/validate.ts';
 import type { CompileResult, RouteDiagnostic } from '../model/compile-result.ts';
 import type { CompiledRoute, IamAuth, ReadyRoute, RouteMatch } from '../model/route.ts';
 import { RouteTable } from '../model/table.ts';
-import { type Conflict, settleConflicts } from './conflicts.ts';
+import { bindCertificates } from './certificates.ts';
+import { type Conflict, settleConflicts, winnerName } from './conflicts.ts';
 import { resolveRefs, type SecretLookup } from './refs.ts';
 import { compileConnection, compileFunctionTarget, compileUrlTarget, urlSigningDefaults } from './targets.ts';
 
@@ -23,17 +24,43 @@ interface Candidate {
   match?: RouteMatch;
 }
 
-export function compile(snapshot: Snapshot, version: number): CompileResult {
+export interface CompileOptions {
+  /** `--default-certificate`, "namespace/name": served to TLS clients whose name no host's certificate covers. */
+  defaultCertificate?: string | undefined;
+}
+
+export function compile(snapshot: Snapshot, version: number, options: CompileOptions = {}): CompileResult {
   const candidates = snapshot.routes.map(validate);
   const conflicts = settleConflicts(
     candidates.filter((c): c is Candidate & { match: RouteMatch } => !!c.match),
   );
   const secrets = secretLookup(snapshot.secrets);
+  const built = candidates.map((candidate) => ({
+    candidate,
+    ...build(candidate, conflicts.get(candidate.key), secrets),
+  }));
+  const { certificates, failures } = bindCertificates(
+    built.flatMap(({ candidate: { key, object, spec }, conditions }) =>
+      spec?.certificateRef && isTrue(conditions, 'Accepted')
+        ? [{ key, object, hosts: spec.hosts ?? [], secretName: spec.certificateRef.name }]
+        : [],
+    ),
+    snapshot.secrets,
+    options.defaultCertificate,
+  );
   const routes: CompiledRoute[] = [];
   const diagnostics: RouteDiagnostic[] = [];
-  for (const candidate of candidates) {
-    const { route, conditions } = build(candidate, conflicts.get(candidate.key), secrets);
+  for (const { candidate, route, conditions } of built) {
     if (route) routes.push(route);
+    // A certificate that cannot be served leaves Ready as it is: the route still serves over
+    // HTTP, and over HTTPS with the certificate its hosts have (the winner's, or the last good).
+    const certificate = failures.get(candidate.key);
+    if (certificate && isTrue(conditions, 'ResolvedRefs')) {
+      conditions[conditions.findIndex((c) => c.type === 'ResolvedRefs')] = condition(
+        'ResolvedRefs',
+        certificate,
+      );
+    }
     const { metadata, origin } = candidate.object;
     diagnostics.push({
       key: candidate.key,
@@ -50,6 +77,7 @@ export function compile(snapshot: Snapshot, version: number): CompileResult {
   const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   return {
     table: new RouteTable(version, routes.sort(byKey)),
+    certificates,
     diagnostics: diagnostics.sort(byKey),
     errors: snapshot.errors,
   };
@@ -127,6 +155,9 @@ const TRUE_MESSAGES: Record<ConditionType, string> = {
   Ready: 'Served by the data plane',
 };
 
+const isTrue = (conditions: readonly Condition[], type: ConditionType): boolean =>
+  conditions.some((c) => c.type === type && c.status === 'True');
+
 /** The condition `type`: True, or False for `failure`. */
 const condition = (type: ConditionType, failure?: Failure): Condition =>
   failure
@@ -164,9 +195,7 @@ function build(
 
   if (!spec) return notAccepted(invalid!);
   if (conflict) {
-    const winner = conflict.loadedFirst
-      ? `the route ${conflict.winner} (loaded first)`
-      : `the older route ${conflict.winner}`;
+    const winner = winnerName(conflict.winner, conflict.loadedFirst);
     const message = `${conflict.path} is served by ${winner}${conflict.host ? ` for host ${conflict.host}` : ''}`;
     return notAccepted({ reason: 'Conflicted', message });
   }

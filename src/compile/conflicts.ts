@@ -16,9 +16,13 @@ export interface Conflict {
   path: string;
 }
 
-interface Contender {
+/** What ranks a route: its key and object. */
+interface Ranked {
   key: string;
   object: LambdaRouteObject;
+}
+
+interface Contender extends Ranked {
   match: RouteMatch;
 }
 
@@ -43,7 +47,7 @@ export function settleConflicts(contenders: readonly Contender[]): Map<string, C
       const rival = lost.rival!;
       conflicts.set(contender.key, {
         winner: rival.key,
-        loadedFirst: byTimestamp(rival, contender) === 0 && byReadOrder(rival, contender) !== 0,
+        loadedFirst: loadedFirst(rival, contender),
         path,
         ...(lost.host && { host: lost.host }),
       });
@@ -62,18 +66,28 @@ function methodsOverlap(a: readonly string[], b: readonly string[]): boolean {
   return a.length === 0 || b.length === 0 || a.some((m) => b.includes(m));
 }
 
-function oldestFirst(a: Contender, b: Contender): number {
+/** The order in which routes claim what they share (paths, certificates for a host): the oldest first. */
+export function oldestFirst(a: Ranked, b: Ranked): number {
   return byTimestamp(a, b) || byReadOrder(a, b) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
-function byTimestamp(a: Contender, b: Contender): number {
+/** `winner` comes first because this process read it first (standalone), not by creationTimestamp or name. */
+export function loadedFirst(winner: Ranked, loser: Ranked): boolean {
+  return byTimestamp(winner, loser) === 0 && byReadOrder(winner, loser) !== 0;
+}
+
+/** The winner as a message names it: "the older route x", or "the route x (loaded first)". */
+export const winnerName = (winner: string, readFirst: boolean): string =>
+  readFirst ? `the route ${winner} (loaded first)` : `the older route ${winner}`;
+
+function byTimestamp(a: Ranked, b: Ranked): number {
   // Routes without a creationTimestamp (hand-written standalone files) count as newest.
   const ta = a.object.metadata.creationTimestamp ?? '\uffff';
   const tb = b.object.metadata.creationTimestamp ?? '\uffff';
   return ta === tb ? 0 : ta < tb ? -1 : 1;
 }
 
-function byReadOrder(a: Contender, b: Contender): number {
+function byReadOrder(a: Ranked, b: Ranked): number {
   // NaN (neither was read by a file source) counts as a tie.
   return (a.object.readOrder ?? Infinity) - (b.object.readOrder ?? Infinity) || 0;
 }

@@ -14,7 +14,7 @@ export interface RequestTarget {
   query: string;
   /** The host to route by: lower-case, without port or trailing dot. */
   host: string;
-  /** The port the client addressed (Host, or the absolute-form authority): "80" when it named none. */
+  /** The port the client addressed (Host, or the absolute-form authority): "80" ("443" over TLS) when it named none. */
   port: string;
   refusal?: Refusal;
 }
@@ -46,7 +46,8 @@ const NO_HOST: HostPort = { name: '', port: '' };
 const ABSOLUTE_FORM = /^(https?):\/\/([^/?]*)(.*)$/i;
 const DEFAULT_PORT: Record<string, string> = { http: '80', https: '443' };
 
-export function readTarget(req: IncomingMessage): RequestTarget {
+/** `secure`: the request came over TLS, whose default port is 443. */
+export function readTarget(req: IncomingMessage, secure = false): RequestTarget {
   let url = req.url ?? '/';
   // A fragment is never part of a request target; it is cut off here so that it is not logged either.
   const hash = url.indexOf('#');
@@ -54,7 +55,12 @@ export function readTarget(req: IncomingMessage): RequestTarget {
   const header = req.headers.host;
   // An empty Host is valid: it names no host (RFC 9110 §7.2).
   const given = header === undefined || header === '' ? NO_HOST : parseHost(header);
-  const target: RequestTarget = { path: '', query: '', host: given?.name ?? '', port: given?.port || '80' };
+  const target: RequestTarget = {
+    path: '',
+    query: '',
+    host: given?.name ?? '',
+    port: given?.port || (secure ? '443' : '80'),
+  };
   const lines = hostLines(req.rawHeaders);
   // RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one before; Node would route by the first.
   let refusal: Refusal | undefined;

@@ -2,6 +2,9 @@
 // table (read once, so a request sees one version from start to end), then
 // answer 404 / 503 itself or hand over to the route's handler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isTls } from '../tls/listener.ts';
+import { httpsRedirect, sendHttpsRedirect } from '../tls/redirect.ts';
+import type { CertificateStore } from '../tls/store.ts';
 import { ClientIpResolver } from './client-ip.ts';
 import { sendError } from './errors.ts';
 import type { Exchange } from './exchange.ts';
@@ -12,12 +15,20 @@ import type { Serving } from './runtime.ts';
 /** The methods a route can name (OPTIONS * lists them). */
 const SERVED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 
+/** --redirect-http: plain HTTP for hosts with a certificate of their own goes to https on this port. */
+export interface HttpsRedirect {
+  certificates: CertificateStore;
+  tlsPort: number;
+}
+
 export class Router {
   readonly #clientIp: ClientIpResolver;
+  readonly #redirect: HttpsRedirect | undefined;
   #serving: Serving | undefined;
 
-  constructor(clientIp = new ClientIpResolver()) {
+  constructor(clientIp = new ClientIpResolver(), redirect?: HttpsRedirect) {
     this.#clientIp = clientIp;
+    this.#redirect = redirect;
   }
 
   /** Installs a new table; requests already under way finish with the one they started with. */
@@ -27,7 +38,8 @@ export class Router {
 
   /** Routes one request. Resolves with the exchange (for logs and metrics) when the response is done. */
   async route(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<RoutedExchange> {
-    const target = readTarget(req);
+    const secure = isTls(req);
+    const target = readTarget(req, secure);
     const { path } = target;
     const refusal = refuseMessage(req) ?? target.refusal;
     const method = req.method ?? 'GET';
@@ -42,8 +54,12 @@ export class Router {
       prefixEnd: found?.prefixEnd ?? 0,
       requestId,
       clientIp: client.ip,
-      // The data plane listens for plain HTTP.
-      forwarding: { peerIp: client.peer, trustedPeer: client.trustedPeer, proto: 'http', port: target.port },
+      forwarding: {
+        peerIp: client.peer,
+        trustedPeer: client.trustedPeer,
+        proto: secure ? 'https' : 'http',
+        port: target.port,
+      },
       routeKey: found?.route.key,
       routeName: found?.route.name,
       namespace: found?.route.namespace,
@@ -51,6 +67,17 @@ export class Router {
     if (refusal) {
       const { error, message } = refusal;
       sendError(res, { error, message, requestId }, { connection: 'close' });
+      return exchange;
+    }
+    const redirect = this.#redirect;
+    // A trusted proxy that says the client spoke https terminated TLS itself: redirecting would loop.
+    const location =
+      redirect &&
+      !secure &&
+      !(client.trustedPeer && req.headers['x-forwarded-proto'] === 'https') &&
+      httpsRedirect(target, redirect.certificates, redirect.tlsPort);
+    if (location) {
+      sendHttpsRedirect(res, location, requestId);
       return exchange;
     }
     if (path === '*') {

@@ -3,20 +3,25 @@
 // upstream (or are buffered by the route's handler when it must sign them).
 // Routes are never added at run time; the Router swaps whole tables.
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyReply,
   type FastifyRequest,
+  type FastifyServerFactory,
   LogController,
 } from 'fastify';
+import { createHttpsServer } from '../tls/listener.ts';
+import type { CertificateStore } from '../tls/store.ts';
 import { sendError } from './errors.ts';
 import type { RoutedExchange, Router } from './router.ts';
 
 export interface DataPlaneServerOptions {
   router: Router;
   logger: FastifyBaseLogger;
+  /** Serve HTTPS with these certificates (chosen by SNI on each handshake) rather than plain HTTP. */
+  certificates?: CertificateStore | undefined;
   /** Called once per request after the response is done. */
   onExchange?: (exchange: RoutedExchange, durationMs: number) => void;
   /** Called when a request fails in a way no handler caught (it gets a 500, logged and counted; the process keeps serving). */
@@ -27,7 +32,13 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Server-wide: the route, and its timeout, are known only once the headers are in. */
 const HEADERS_TIMEOUT_MS = 10_000;
 
-export function createDataPlaneServer({ router, logger, onExchange, onUncaught }: DataPlaneServerOptions) {
+export function createDataPlaneServer({
+  router,
+  logger,
+  onExchange,
+  onUncaught,
+  certificates,
+}: DataPlaneServerOptions) {
   // One request's failure never takes the process down.
   const fail = (res: ServerResponse, requestId: string, error: unknown) => {
     logger.error({ err: error, requestId }, 'request failed');
@@ -66,6 +77,7 @@ export function createDataPlaneServer({ router, logger, onExchange, onUncaught }
     // Fastify's router answers a URL it cannot decode itself (FST_ERR_BAD_URL, quoting the URL and
     // its query). The Router decides what is malformed, and answers it like any other request.
     frameworkErrors: (_error, request, reply) => handle(request, reply),
+    ...(certificates && { serverFactory: httpsServerFactory(certificates) }),
   });
   // A client that sent Expect: 100-continue waits for 100 Continue before sending its body: the
   // handler about to read it sends that (body.ts), so a 413, 404 or 503 decided from the headers
@@ -91,6 +103,20 @@ export function createDataPlaneServer({ router, logger, onExchange, onUncaught }
     void serve(req, res, requestIdOf(req));
   });
   return app;
+}
+
+/**
+ * The same server over TLS. Fastify sets its timeouts only on servers it makes
+ * itself; node:https servers speak the node:http API, which is all Fastify and
+ * the data plane use of them.
+ */
+function httpsServerFactory(certificates: CertificateStore): FastifyServerFactory<Server> {
+  return (handler, options) => {
+    const server = createHttpsServer(certificates, handler, options.http as ServerOptions);
+    server.keepAliveTimeout = options.keepAliveTimeout as number;
+    server.requestTimeout = options.requestTimeout as number;
+    return server as unknown as Server;
+  };
 }
 
 /** The client's X-Request-Id when it is sane, otherwise a new one. */

@@ -24,6 +24,13 @@ export interface RequestObservation {
   upstreamError: UpstreamErrorKind | undefined;
 }
 
+/** What the expiry gauge reads of a served certificate (a TlsCertificate has it). */
+export interface ServedCertificate {
+  /** The Secret it comes from, "namespace/name". */
+  description: { secret: string };
+  notAfter: Date;
+}
+
 interface RouteSeries {
   labels: { route: string; namespace: string };
   /** By "METHOD code". */
@@ -118,6 +125,14 @@ export class Metrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly #certificateExpiry = new Gauge({
+    name: 'lambda_ingress_certificate_expiry_timestamp_seconds',
+    help: 'When each served TLS certificate expires (Unix time), by the Secret it comes from.',
+    labelNames: ['namespace', 'secret'] as const,
+    // Every serving process serves the same certificates: aggregated, the value is the same, not a sum.
+    aggregator: 'min',
+    registers: [this.registry],
+  });
   readonly uncaughtErrors = new Counter({
     name: 'lambda_ingress_uncaught_errors_total',
     help: 'Errors that escaped every handler; the process logged them and kept serving.',
@@ -168,6 +183,29 @@ export class Metrics {
       this.#duration.remove(labels);
       this.#upstream.remove(labels);
       for (const kind of errorKinds) this.#upstreamErrors.remove({ ...labels, kind });
+    }
+  }
+
+  /**
+   * The certificates served now; their series replace the previous ones, so a
+   * withdrawn one leaves. One series per Secret, not per host: a Secret serving
+   * fifty hosts is one certificate, and the labels stay bounded by the Secrets
+   * the configuration names. Two versions of one Secret served at once (a host
+   * on its last good version): the sooner expiry counts.
+   */
+  certificatesServed(certificates: Iterable<ServedCertificate>): void {
+    const bySecret = new Map<string, number>();
+    for (const { description, notAfter } of certificates) {
+      const expiresAt = notAfter.getTime() / 1000;
+      bySecret.set(description.secret, Math.min(expiresAt, bySecret.get(description.secret) ?? Infinity));
+    }
+    this.#certificateExpiry.reset();
+    for (const [key, expiresAt] of bySecret) {
+      const slash = key.indexOf('/');
+      this.#certificateExpiry.set(
+        { namespace: key.slice(0, slash), secret: key.slice(slash + 1) },
+        expiresAt,
+      );
     }
   }
 

@@ -1,8 +1,9 @@
-// What compile() hands on: the routing table, every route's conditions and
-// the sources' errors. The data plane takes the table; status, logs, metrics
-// and /debug/routes read the diagnostics.
+// What compile() hands on: the routing table, the certificates, every route's
+// conditions and the sources' errors. The data plane takes the table and the
+// certificates; status, logs, metrics and /debug/routes read the diagnostics.
 import type { SourceError } from '../api/snapshot.ts';
 import type { Condition } from '../api/types.ts';
+import type { CertificateSet } from '../tls/store.ts';
 import type { RouteTable } from './table.ts';
 
 export interface RouteDiagnostic {
@@ -16,6 +17,8 @@ export interface RouteDiagnostic {
 
 export interface CompileResult {
   table: RouteTable;
+  /** What the HTTPS listener serves by SNI: each host's certificate, and the default one. */
+  certificates: CertificateSet;
   /** One entry per LambdaRoute in the snapshot, served or not, by namespace/name. */
   diagnostics: RouteDiagnostic[];
   errors: readonly SourceError[];

@@ -46,16 +46,27 @@ export function toSecret(raw: RawObject): SecretObject {
   for (const [key, value] of Object.entries((raw.data ?? {}) as Record<string, unknown>)) {
     if (typeof value === 'string') data[key] = Buffer.from(value, 'base64');
   }
-  return { metadata, data, origin: `Secret ${objectKey(metadata)}` };
+  return {
+    metadata,
+    ...(typeof raw.type === 'string' && { type: raw.type }),
+    data,
+    origin: `Secret ${objectKey(metadata)}`,
+  };
 }
 
-/** Secret keys referenced by a route in its own namespace (references elsewhere are refused by compile). */
+/**
+ * Secret keys referenced by a route in its own namespace (references elsewhere
+ * are refused by compile): its auth Secrets and its certificateRef.
+ */
 export function secretRefs(route: LambdaRouteObject): string[] {
-  const auth = (route.spec as { auth?: Record<string, { secretRef?: unknown } | undefined> } | null)?.auth;
+  const spec = route.spec as {
+    auth?: Record<string, { secretRef?: unknown } | undefined>;
+    certificateRef?: unknown;
+  } | null;
   const namespace = route.metadata.namespace;
   const keys = new Set<string>();
-  for (const kind of ['apiKey', 'iam']) {
-    const ref = auth?.[kind]?.secretRef as { name?: unknown; namespace?: unknown } | undefined;
+  const refs = [spec?.auth?.['apiKey']?.secretRef, spec?.auth?.['iam']?.secretRef, spec?.certificateRef];
+  for (const ref of refs as ({ name?: unknown; namespace?: unknown } | undefined)[]) {
     if (typeof ref?.name !== 'string' || !ref.name) continue;
     if (ref.namespace !== undefined && ref.namespace !== namespace) continue;
     keys.add(`${namespace}/${ref.name}`);

@@ -1,5 +1,6 @@
 // What the cluster source knows: the LambdaRoutes, the Secrets they reference
-// (and only those, counted by reference), and each route's observed status.
+// (and only those, counted by reference, plus the pinned ones the command line
+// names), and each route's observed status.
 // Pure: it is fed lists and watch events and says what follows through
 // StoreEvents; the timers and requests are the source's.
 //
@@ -55,8 +56,10 @@ export class KubernetesStore {
   /** How many routes reference each Secret key. */
   readonly #refCounts = new Map<string, number>();
 
-  constructor(events: StoreEvents) {
+  /** `pinned`: Secret keys kept whether or not a route references them (--default-certificate). */
+  constructor(events: StoreEvents, pinned: readonly string[] = []) {
     this.#events = events;
+    for (const key of pinned) this.#refCounts.set(key, 1);
   }
 
   get routeCount(): number {

@@ -45,6 +45,8 @@ export interface KubernetesSourceOptions {
   reader: ApiReader;
   /** Namespaces to watch (repeatable --namespace); empty or undefined = all namespaces. */
   namespaces?: readonly string[];
+  /** Secrets ("namespace/name", in a watched namespace) kept whether or not a route references them. */
+  pinnedSecrets?: readonly string[];
   /** Receives every new Snapshot (after the first full sync, debounced). */
   onSnapshot?: (snapshot: Snapshot) => void;
   log?: Log;
@@ -91,15 +93,18 @@ export class KubernetesSource implements RouteStatusView {
     this.#log = options.log ?? silentLog;
     this.#observer = options.observer ?? {};
     this.#onSnapshot = options.onSnapshot;
-    this.#store = new KubernetesStore({
-      changed: () => this.#changed(),
-      routeObserved: (key) => this.#notifyStatus(key),
-      // Before the Secret list of its namespace is in, the list itself will bring it.
-      fetchSecret: (key) => {
-        if (this.#secretsSynced(namespaceOf(key))) this.#fetcher.fetch(key);
+    this.#store = new KubernetesStore(
+      {
+        changed: () => this.#changed(),
+        routeObserved: (key) => this.#notifyStatus(key),
+        // Before the Secret list of its namespace is in, the list itself will bring it.
+        fetchSecret: (key) => {
+          if (this.#secretsSynced(namespaceOf(key))) this.#fetcher.fetch(key);
+        },
+        cancelFetch: (key) => this.#fetcher.cancel(key),
       },
-      cancelFetch: (key) => this.#fetcher.cancel(key),
-    });
+      options.pinnedSecrets,
+    );
     this.#fetcher = new SecretFetcher({
       reader: options.reader,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,

@@ -130,7 +130,13 @@ function readDocument(value: unknown, origin: string, parsed: ParsedManifests): 
       parsed.errors.push({ origin, message: `Secret ${secret}: ${read.failures[0].message}`, secret });
       return;
     }
-    parsed.secrets.push({ metadata: metadata.value, ...read.value, origin });
+    const type = object['type'];
+    parsed.secrets.push({
+      metadata: metadata.value,
+      ...(typeof type === 'string' && { type }),
+      ...read.value,
+      origin,
+    });
     const problems = Object.values(read.value.invalidKeys ?? {});
     if (problems.length > 0) {
       parsed.errors.push({ origin, message: `Secret ${secret}: ${problems.join('; ')}`, secret });

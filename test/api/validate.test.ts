@@ -177,6 +177,24 @@ describe('validateSpec', () => {
       'spec.tls.insecureSkipVerify',
       'must be boolean',
     ],
+    [
+      'certificateRef without hosts',
+      { ...valid, certificateRef: { name: 'api-tls' } },
+      'spec.certificateRef',
+      'requires spec.hosts: the certificate is served for the hosts of its route',
+    ],
+    [
+      'certificateRef with empty hosts',
+      { ...valid, hosts: [], certificateRef: { name: 'api-tls' } },
+      'spec.certificateRef',
+      'requires spec.hosts',
+    ],
+    [
+      'certificateRef in another namespace',
+      { ...valid, hosts: ['api.example.com'], certificateRef: { name: 'api-tls', namespace: 'other' } },
+      'spec.certificateRef.namespace',
+      'unknown field',
+    ],
   ])('%s', (_name, spec, field, message) => {
     const errors = errorsOf(spec);
     expect(errors).toContainEqual({ field, message: expect.stringContaining(message) });
@@ -206,6 +224,16 @@ describe('validateSpec', () => {
 
   it.each([['1ms'], ['0.5s'], ['1m0s'], ['10s']])('accepts a positive duration: %s', (positive) => {
     expect(validateSpec({ ...valid, timeout: positive, keepalive: { idleTimeout: positive } }).ok).toBe(true);
+  });
+
+  it('accepts a certificateRef on a route with hosts', () => {
+    const spec = {
+      ...valid,
+      hosts: ['api.example.com', '*.example.org'],
+      certificateRef: { name: 'api-tls' },
+    };
+    const result = validateSpec(spec);
+    expect(result.ok && result.value.certificateRef).toEqual({ name: 'api-tls' });
   });
 
   it('suggests nothing for an unknown field unlike any known one', () => {

@@ -77,7 +77,13 @@ describe('charts/lambda-ingress', () => {
     for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe'])
       expect(c[probe], probe).toEqual(baseContainer[probe]);
     // The admin port listens on the pod IP (the kubelet's probes and Prometheus reach it there).
-    expect(c.args).toEqual(['controller', '--port=9080', '--admin-port=9091', '--admin-host=$(POD_IP)']);
+    expect(c.args).toEqual([
+      'controller',
+      '--port=9080',
+      '--tls-port=9443',
+      '--admin-port=9091',
+      '--admin-host=$(POD_IP)',
+    ]);
     expect(Object.fromEntries(c.env.map((e: Doc) => [e.name, e.valueFrom.fieldRef.fieldPath]))).toEqual({
       POD_NAME: 'metadata.name',
       POD_NAMESPACE: 'metadata.namespace',
@@ -88,8 +94,13 @@ describe('charts/lambda-ingress', () => {
     expect(service.spec).toEqual({
       type: 'ClusterIP',
       selector,
-      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+      ports: [
+        { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+        { name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' },
+      ],
     });
+    // deploy/'s Service publishes the same ports.
+    expect(service.spec.ports).toEqual(find(deployBase('service.yaml'), 'Service').spec.ports);
     const metrics = find(docs, 'Service', 'lambda-ingress-metrics');
     expect(metrics.spec).toEqual({
       type: 'ClusterIP',
@@ -127,6 +138,7 @@ describe('charts/lambda-ingress', () => {
     expect(container(docs).args).toEqual([
       'controller',
       '--port=9080',
+      '--tls-port=9443',
       '--admin-port=9091',
       '--admin-host=$(POD_IP)',
       '--namespace=team-a',
@@ -204,6 +216,33 @@ describe('charts/lambda-ingress', () => {
         },
       },
     ]);
+  });
+
+  it('tls: the default certificate from the release namespace, --redirect-http, an https node port', () => {
+    const docs = golden('tls');
+    expect(container(docs).args).toEqual([
+      'controller',
+      '--port=9080',
+      '--tls-port=9443',
+      '--default-certificate=lambda-ingress/fallback-tls',
+      '--redirect-http',
+      '--admin-port=9091',
+      '--admin-host=$(POD_IP)',
+    ]);
+    expect(find(docs, 'Service', 'lambda-ingress').spec.ports[1]).toEqual({
+      name: 'https',
+      port: 443,
+      targetPort: 'https',
+      protocol: 'TCP',
+      nodePort: 30443,
+    });
+  });
+
+  it('tls.enabled false: no https port on the pod or the Service', () => {
+    const docs = golden('tls-disabled');
+    expect(container(docs).args).not.toContain('--tls-port=9443');
+    expect(container(docs).ports.map((p: Doc) => p.name)).toEqual(['http', 'admin']);
+    expect(find(docs, 'Service', 'lambda-ingress').spec.ports.map((p: Doc) => p.name)).toEqual(['http']);
   });
 
   it('never grants a wildcard', () => {

@@ -1,6 +1,6 @@
 // Golden tests for compile(): each testdata/<case>.in.yaml (LambdaRoutes,
 // Secrets, and optionally a `kind: Requests` document of requests to match)
-// is compiled and the table, diagnostics and matches are compared with
+// is compiled and the table, diagnostics, certificates and matches are compared with
 // <case>.out.yaml. Regenerate with `npm run test:golden:update`, then review
 // the diff as data.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -38,8 +38,19 @@ describe('compile golden cases', () => {
         return [request, found ? `${found.route.key} (prefix ends at ${found.prefixEnd})` : 'no route'];
       }),
     );
+    // Each host's certificate as "Secret for route", with why it cannot be read (real keys are not checked in).
+    const certificates = Object.fromEntries(
+      [...result.certificates.hosts].map(([host, { secret, route, certificate }]) => [
+        host,
+        `${secret} for ${route}${certificate.ok ? '' : ` (${certificate.failures[0].reason})`}`,
+      ]),
+    );
     const actual = stringify(
-      { ...(describeResult(result) as object), ...(requests.length > 0 && { matches }) },
+      {
+        ...(describeResult(result) as object),
+        ...(result.certificates.hosts.size > 0 && { certificates }),
+        ...(requests.length > 0 && { matches }),
+      },
       { lineWidth: 0 },
     );
     const goldenPath = join(dir, `${name}.out.yaml`);

@@ -74,6 +74,7 @@ describe('deploy/ (kustomize base)', () => {
     });
     expect(container.ports).toEqual([
       { name: 'http', containerPort: 9080, protocol: 'TCP' },
+      { name: 'https', containerPort: 9443, protocol: 'TCP' },
       { name: 'admin', containerPort: 9091, protocol: 'TCP' },
     ]);
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
@@ -100,7 +101,10 @@ describe('deploy/ (kustomize base)', () => {
 
     // Clients get the data plane only; /metrics and the probes are not published.
     const service = find('Service', 'lambda-ingress');
-    expect(service.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
+    expect(service.spec.ports).toEqual([
+      { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+      { name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' },
+    ]);
     expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
     expect(find('PodDisruptionBudget', 'lambda-ingress').spec).toEqual({
       minAvailable: 1,

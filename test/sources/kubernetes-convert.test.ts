@@ -48,6 +48,7 @@ describe('conversion', () => {
       type: 'Opaque',
     });
     expect(secret.origin).toBe('Secret ns/s');
+    expect(secret.type).toBe('Opaque');
     expect(secret.data['apiKey']!.toString()).toBe('k-1\n');
     expect([...secret.data['bin']!]).toEqual([0, 255]);
     expect(toSecret({ metadata: { name: 'e', namespace: 'ns' } }).data).toEqual({});
@@ -74,6 +75,11 @@ describe('secretRefs', () => {
       [],
     );
     expect(secretRefs(route({ iam: { region: 'us-east-1' } }))).toEqual([]);
+    const withCertificate = toRoute({
+      metadata: { name: 'r', namespace: 'ns' },
+      spec: { auth: { iam: { secretRef: { name: 'aws' } } }, certificateRef: { name: 'api-tls' } },
+    });
+    expect(secretRefs(withCertificate)).toEqual(['ns/aws', 'ns/api-tls']);
     expect(secretRefs(route(undefined))).toEqual([]);
     expect(secretRefs(toRoute({ metadata: { name: 'r', namespace: 'ns' }, spec: null }))).toEqual([]);
   });

@@ -103,6 +103,30 @@ describe('KubernetesStore', () => {
     expect(store.secretCount).toBe(0);
   });
 
+  it('keeps a pinned Secret (--default-certificate) with no route referencing it, and after the last one goes', () => {
+    const pinned = new KubernetesStore(
+      {
+        changed: () => calls.push('changed'),
+        routeObserved: () => {},
+        fetchSecret: (key) => calls.push(`fetch ${key}`),
+        cancelFetch: () => {},
+      },
+      ['ingress/fallback'],
+    );
+    expect(pinned.lacks('ingress/fallback')).toBe(true);
+    pinned.replaceSecrets(undefined, [
+      secret('fallback', 'v1', 'ingress'),
+      secret('unrelated', 'x', 'ingress'),
+    ]);
+    expect([...pinned.snapshot().secrets.keys()]).toEqual(['ingress/fallback']);
+    pinned.upsertRoute(route('a', { ns: 'ingress', secret: 'fallback' }));
+    pinned.deleteRoute(route('a', { ns: 'ingress' }));
+    expect(pinned.snapshot().secrets.has('ingress/fallback')).toBe(true);
+    take();
+    pinned.secretEvent('MODIFIED', secret('fallback', 'v2', 'ingress'));
+    expect(take()).toEqual(['changed']);
+  });
+
   it('keeps only referenced Secrets from lists and events, and reports real changes only', () => {
     store.upsertRoute(route('a', { secret: 'key' }));
     take();

@@ -23,6 +23,8 @@ export interface TestGateway {
   remove(name: string): void;
   /** Resolves once the table version has moved past `version`. */
   nextVersion(version?: number): Promise<number>;
+  /** The HTTPS listener's URL, once it listens (it opens with the first certificate). */
+  tlsUrl(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function startTestGateway(
     loggers,
     host: '127.0.0.1',
     port: 0,
+    tlsPort: 0,
     adminPort: 0,
     debugRoutes: true,
     ...options,
@@ -73,6 +76,14 @@ export async function startTestGateway(
         await new Promise((r) => setTimeout(r, 10));
       }
       return version();
+    },
+    async tlsUrl() {
+      const deadline = Date.now() + 5000;
+      while (gateway.tlsUrl === undefined) {
+        if (Date.now() > deadline) throw new Error('the HTTPS listener did not open');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return gateway.tlsUrl;
     },
     async close() {
       source.close();

@@ -2,7 +2,8 @@
 // exactly as given (duplicates, case and encodings kept); bodies may be sent
 // chunked.
 import { type IncomingHttpHeaders, request } from 'node:http';
-import { connect } from 'node:net';
+import { request as httpsRequest } from 'node:https';
+import { connect, isIP } from 'node:net';
 
 export interface RawRequest {
   method?: string;
@@ -13,6 +14,8 @@ export interface RawRequest {
   body?: Buffer | string;
   /** Send the body as these chunks with Transfer-Encoding: chunked. */
   chunks?: (Buffer | string)[];
+  /** With an https base URL: the TLS server name (SNI), default the Host header's name; any certificate is accepted. */
+  servername?: string;
 }
 
 export interface RawResponse {
@@ -31,8 +34,17 @@ export function send(baseUrl: string, req: RawRequest): Promise<RawResponse> {
   if (!req.headers?.some(([name]) => name.toLowerCase() === 'host')) headers.unshift('host', url.host);
   if (req.body !== undefined) headers.push('content-length', String(Buffer.byteLength(req.body)));
   if (req.chunks) headers.push('transfer-encoding', 'chunked');
+  // node:https cannot read the server name from raw headers: it is the Host header's name, said here.
+  const host = (req.headers?.find(([name]) => name.toLowerCase() === 'host')?.[1] ?? url.host).replace(
+    /:\d+$/,
+    '',
+  );
+  const tls = url.protocol === 'https:' && {
+    rejectUnauthorized: false,
+    servername: req.servername ?? (isIP(host) ? '' : host),
+  };
   return new Promise((resolve, reject) => {
-    const client = request(
+    const client = (tls ? httpsRequest : request)(
       {
         host: url.hostname,
         port: url.port,
@@ -40,6 +52,7 @@ export function send(baseUrl: string, req: RawRequest): Promise<RawResponse> {
         path: req.path,
         headers,
         agent: false,
+        ...tls,
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -41,6 +41,16 @@ stringData:
 ${indent(values.join('\n'))}`;
 }
 
+/** A `kubernetes.io/tls` Secret holding `pair`, as `kubectl create secret tls` makes it. */
+export function tlsSecret(name: string, pair: { cert: string; key: string }, namespace = 'default'): string {
+  return `apiVersion: v1
+kind: Secret
+${metadata(name, namespace)}
+type: kubernetes.io/tls
+stringData:
+${indent(`tls.crt: ${JSON.stringify(pair.cert)}\ntls.key: ${JSON.stringify(pair.key)}`)}`;
+}
+
 /** A Secret holding AWS keys: accessKeyId, secretAccessKey and, when given, sessionToken. */
 export function credentialsSecret(name: string, keys: CredentialKeys, namespace = 'default'): string {
   const { accessKeyId, secretAccessKey, sessionToken } = keys;
