@@ -106,6 +106,11 @@ const OPTIONS = {
     help: 'serve /debug/routes, the live table with upstreams, ARNs and file names (default off)',
     commands: ['standalone', 'controller'],
   },
+  'route-histograms': {
+    type: 'boolean',
+    help: 'latency histograms per route (6 buckets) instead of for all routes together (default off)',
+    commands: SERVING,
+  },
   manifests: {
     type: 'string',
     arg: '<path>',
@@ -329,6 +334,7 @@ function parse(argv: string[]) {
     adminPort: number('admin-port', DEFAULTS.adminPort, 65535),
     adminHost: values['admin-host'] ?? DEFAULTS.adminHost,
     debugRoutes: values['debug-routes'] ?? DEFAULTS.debugRoutes,
+    routeHistograms: values['route-histograms'] ?? DEFAULTS.routeHistograms,
     manifests: values.manifests,
     kubeconfig: values.kubeconfig,
     namespaces,
@@ -359,6 +365,7 @@ function gatewayOptions(options: Options, loggers: Loggers): GatewayOptions {
     adminPort: options.adminPort,
     adminHost: options.adminHost,
     debugRoutes: options.debugRoutes,
+    routeHistograms: options.routeHistograms,
     bodyLimit: options.bodyLimit,
     trustedProxies: options.trustedProxies,
     shutdownGraceMs: options.shutdownGraceMs,

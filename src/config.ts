@@ -17,6 +17,8 @@ export const SERVING_DEFAULTS: Readonly<ServingSettings> = {
   adminHost: '127.0.0.1',
   adminPort: 9091,
   debugRoutes: false,
+  // Per-route latency histograms multiply /metrics by the routes: off, all routes share one.
+  routeHistograms: false,
   workers: 1,
   trustedProxies: [],
   // A body larger than a synchronous Lambda payload could not be invoked with anyway.

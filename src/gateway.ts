@@ -20,6 +20,8 @@ export interface GatewayOptions extends Omit<DataPlaneOptions, 'metrics' | 'reus
   adminPort: number;
   /** Serve /debug/routes (upstreams, function ARNs, account ids, file names). */
   debugRoutes: boolean;
+  /** A latency histogram per route instead of one for all routes (series per route: README, Metrics). */
+  routeHistograms: boolean;
   /** Serving processes (1: this process serves). */
   workers: number;
   /** How long in-flight requests may take to finish on shutdown. */
@@ -36,7 +38,7 @@ const NOT_ACCEPTED_KINDS: Record<NotAcceptedReason, string> = {
 
 export class Gateway {
   readonly pipeline: Pipeline;
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   /** This process's data plane; undefined when worker processes serve. */
   readonly dataPlane: DataPlane | undefined;
   readonly #backend: ServingBackend;
@@ -46,6 +48,7 @@ export class Gateway {
 
   private constructor(options: GatewayOptions) {
     this.#options = options;
+    this.metrics = new Metrics({ routeHistograms: options.routeHistograms });
     if (options.workers > 1) {
       this.#backend = new WorkerPool(options.workers, options.loggers.app, this.metrics);
     } else {

@@ -7,7 +7,6 @@
 // their metrics on request, and when they have drained.
 import cluster, { type Worker } from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { ServingReason } from './api/failure.ts';
 import type { Snapshot } from './api/snapshot.ts';
 import { compile } from './compile/compile.ts';
@@ -18,11 +17,10 @@ import {
   type ServingBackend,
 } from './dataplane/data-plane.ts';
 import { RouteHealth } from './dataplane/health.ts';
-import { Metrics } from './metrics/metrics.ts';
+import { aggregateMetrics, Metrics, type ProcessMetrics } from './metrics/metrics.ts';
 import { CertificateStore } from './tls/store.ts';
 
 type Problems = [routeKey: string, reason: ServingReason, message: string][];
-type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 type ToWorker =
   | { type: 'snapshot'; version: number; snapshot: Snapshot }
@@ -33,7 +31,7 @@ type ToPrimary =
   | { type: 'listening' }
   | { type: 'applied'; version: number }
   | { type: 'health'; problems: Problems }
-  | { type: 'metrics'; id: number; metrics: MetricsJson };
+  | { type: 'metrics'; id: number; metrics: ProcessMetrics };
 
 interface WorkerState {
   worker: Worker;
@@ -56,7 +54,7 @@ export class WorkerPool implements ServingBackend {
   /** The primary's own metrics (the control loop's), added to the workers'. */
   readonly #metrics: Metrics;
   readonly #workers = new Map<number, WorkerState>();
-  readonly #pendingMetrics = new Map<number, (metrics: MetricsJson) => void>();
+  readonly #pendingMetrics = new Map<number, (metrics: ProcessMetrics) => void>();
   #latest: { version: number; snapshot: Snapshot } | undefined;
   #nextId = 0;
   #closing = false;
@@ -90,8 +88,8 @@ export class WorkerPool implements ServingBackend {
     const replies = await Promise.all(
       [...this.#workers.values()].map(({ worker }) => this.#askMetrics(worker)),
     );
-    const all = [await this.#metrics.registry.getMetricsAsJSON(), ...replies.filter((r) => r !== undefined)];
-    return AggregatorRegistry.aggregate(all as MetricsJson[]).metrics();
+    const all = [await this.#metrics.snapshot(), ...replies.filter((r) => r !== undefined)];
+    return aggregateMetrics(all);
   }
 
   /** Tells every worker to drain and waits for them to exit (killing stragglers after the grace period). */
@@ -154,7 +152,7 @@ export class WorkerPool implements ServingBackend {
     this.health.assign([...seen.values()]);
   }
 
-  #askMetrics(worker: Worker): Promise<MetricsJson | undefined> {
+  #askMetrics(worker: Worker): Promise<ProcessMetrics | undefined> {
     const id = ++this.#nextId;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -181,9 +179,12 @@ function send(target: Worker | NodeJS.Process, message: ToWorker | ToPrimary): v
 
 /** A worker process: a data plane fed by the primary. Resolves when it has drained. */
 export async function runWorker(
-  options: Omit<DataPlaneOptions, 'metrics' | 'reusePort'> & { shutdownGraceMs: number },
+  options: Omit<DataPlaneOptions, 'metrics' | 'reusePort'> & {
+    shutdownGraceMs: number;
+    routeHistograms: boolean;
+  },
 ): Promise<void> {
-  const metrics = new Metrics();
+  const metrics = new Metrics({ routeHistograms: options.routeHistograms });
   const dataPlane = new DataPlane({ ...options, metrics, reusePort: true });
   const log = options.loggers.app;
   dataPlane.health.onChange(() => send(process, { type: 'health', problems: dataPlane.health.list() }));
@@ -204,7 +205,7 @@ export async function runWorker(
         send(process, {
           type: 'metrics',
           id: message.id,
-          metrics: (await metrics.registry.getMetricsAsJSON()) as MetricsJson,
+          metrics: await metrics.snapshot(),
         });
         break;
       case 'drain':

@@ -2,17 +2,47 @@
 // route and namespace come from the configuration (never from requests), a
 // request that matches no route is counted under route="(none)", methods
 // outside the standard set count as "OTHER", codes are status codes.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+// What every request updates is plain numbers (collected.ts), written out at
+// scrape time after prom-client's own metrics, which are set rarely.
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from 'prom-client';
+import {
+  Buckets,
+  type CollectedMetric,
+  exposition,
+  labelText,
+  type Sample,
+  sumProcesses,
+} from './collected.ts';
 import { UPSTREAM_ERROR_KINDS, type UpstreamErrorKind } from './upstream-error.ts';
 
 const NO_ROUTE = '(none)';
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** Methods by index; any other counts as the last, OTHER. */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'OTHER'] as const;
+const METHOD_INDEX = new Map<string, number>(METHODS.map((method, i) => [method, i]));
+const OTHER = METHODS.length - 1;
 /**
- * Request and upstream latency, 1 ms to Lambda's longest synchronous calls.
- * Kept short: every route gets two histograms, and thousands of routes mean
- * tens of thousands of series.
+ * Request and upstream latency of all routes together, 1 ms to Lambda's
+ * longest synchronous calls: one histogram each, so it can be fine-grained.
  */
 const BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/**
+ * The same per route (--route-histograms): coarse, because every route gets
+ * two histograms of (buckets + 3) series each.
+ */
+export const ROUTE_BUCKETS = [0.025, 0.1, 0.25, 1, 2.5, 10];
+const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1];
+
+const DURATION = 'lambda_ingress_request_duration_seconds';
+const UPSTREAM = 'lambda_ingress_upstream_duration_seconds';
+const OVERHEAD = 'lambda_ingress_overhead_duration_seconds';
 
 export interface RequestObservation {
   route: string | undefined;
@@ -31,51 +61,60 @@ export interface ServedCertificate {
   notAfter: Date;
 }
 
+export interface MetricsOptions {
+  /** A request and an upstream latency histogram per route, instead of one each for all routes. */
+  routeHistograms: boolean;
+}
+
+/** One process's metrics: what a --workers worker sends the primary. */
+export interface ProcessMetrics {
+  /** prom-client's, as getMetricsAsJSON gives them. */
+  registry: MetricObjectWithValues<MetricValue<string>>[];
+  /** The request metrics. */
+  collected: CollectedMetric[];
+}
+
+/** A counter cell: its series text, written once, and its count. */
+interface Count {
+  series: string;
+  count: number;
+}
+
+/** What is counted for one route; dropping it drops all its series. */
 interface RouteSeries {
-  labels: { route: string; namespace: string };
-  /** By "METHOD code". */
-  requests: Map<string, { method: string; code: string; counter: { inc(): void } }>;
-  duration: { observe(value: number): void };
-  upstream: { observe(value: number): void };
-  /** The upstream error kinds counted for the route: the labels to remove with it. */
-  errorKinds: Set<string>;
+  /** `route="…",namespace="…"` */
+  labels: string;
+  /** By method index * 1000 + status code. */
+  requests: Map<number, Count>;
+  upstreamErrors: Map<UpstreamErrorKind, Count>;
+  /** Only with routeHistograms; upstream once the route has called its upstream. */
+  duration: Buckets | undefined;
+  upstream: Buckets | undefined;
+}
+
+/** prom-client's registry with the request metrics appended to its text. */
+class RequestMetricsRegistry extends Registry {
+  readonly #collect: () => CollectedMetric[];
+
+  constructor(collect: () => CollectedMetric[]) {
+    super();
+    this.#collect = collect;
+  }
+
+  override async metrics(): Promise<string> {
+    return joinExposition(await super.metrics(), this.#collect());
+  }
 }
 
 export class Metrics {
-  readonly registry = new Registry();
-  readonly #series = new Map<string, RouteSeries>();
-  readonly #requests = new Counter({
-    name: 'lambda_ingress_requests_total',
-    help: 'Requests answered by the data plane.',
-    labelNames: ['route', 'namespace', 'method', 'code'] as const,
-    registers: [this.registry],
-  });
-  readonly #duration = new Histogram({
-    name: 'lambda_ingress_request_duration_seconds',
-    help: 'Time from request to the end of the response, as the data plane saw it.',
-    labelNames: ['route', 'namespace'] as const,
-    buckets: BUCKETS,
-    registers: [this.registry],
-  });
-  readonly #upstream = new Histogram({
-    name: 'lambda_ingress_upstream_duration_seconds',
-    help: 'Time spent waiting for the upstream (API Gateway, function URL, Lambda Invoke API).',
-    labelNames: ['route', 'namespace'] as const,
-    buckets: BUCKETS,
-    registers: [this.registry],
-  });
-  readonly #overhead = new Histogram({
-    name: 'lambda_ingress_overhead_duration_seconds',
-    help: "The data plane's own time per proxied request, total minus upstream (all routes together: it does not depend on the route).",
-    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
-    registers: [this.registry],
-  });
-  readonly #upstreamErrors = new Counter({
-    name: 'lambda_ingress_upstream_errors_total',
-    help: `Upstream failures by kind: ${UPSTREAM_ERROR_KINDS.join(', ')}.`,
-    labelNames: ['route', 'namespace', 'kind'] as const,
-    registers: [this.registry],
-  });
+  readonly registry: Registry = new RequestMetricsRegistry(() => this.#collect());
+  readonly #routeHistograms: boolean;
+  /** By namespace, then route name: two lookups of strings whose hashes are cached, nothing built. */
+  readonly #series = new Map<string, Map<string, RouteSeries>>();
+  /** All routes together, unless routeHistograms. */
+  readonly #duration = new Buckets(BUCKETS);
+  readonly #upstream = new Buckets(BUCKETS);
+  readonly #overhead = new Buckets(OVERHEAD_BUCKETS);
   readonly routes = new Gauge({
     name: 'lambda_ingress_routes',
     help: 'LambdaRoutes known, by state (ready, not_ready).',
@@ -139,31 +178,36 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor({ routeHistograms }: MetricsOptions) {
+    this.#routeHistograms = routeHistograms;
     collectDefaultMetrics({ register: this.registry, prefix: 'lambda_ingress_' });
   }
 
+  /** This process's metrics, for the --workers primary to add up. */
+  async snapshot(): Promise<ProcessMetrics> {
+    return { registry: await this.registry.getMetricsAsJSON(), collected: this.#collect() };
+  }
+
+  /** Counts one answered request: a few map lookups and adds, no allocation once its series exist. */
   observeRequest(o: RequestObservation): void {
-    const route = o.route ?? NO_ROUTE;
-    const namespace = o.namespace ?? '';
-    const series = this.#seriesOf(route, namespace);
-    const method = METHODS.has(o.method) ? o.method : 'OTHER';
-    const code = String(o.status);
-    const requestsKey = `${method} ${code}`;
-    let requests = series.requests.get(requestsKey);
-    if (!requests) {
-      requests = { method, code, counter: this.#requests.labels({ route, namespace, method, code }) };
-      series.requests.set(requestsKey, requests);
-    }
-    requests.counter.inc();
-    series.duration.observe(o.durationMs / 1000);
+    const series = this.#seriesOf(o.route ?? NO_ROUTE, o.namespace ?? '');
+    const method = METHOD_INDEX.get(o.method) ?? OTHER;
+    const key = method * 1000 + o.status;
+    const requests = series.requests.get(key) ?? this.#newRequestCount(series, key, method, o.status);
+    requests.count++;
+    (series.duration ?? this.#duration).observe(o.durationMs / 1000);
     if (o.upstreamMs !== undefined) {
-      series.upstream.observe(o.upstreamMs / 1000);
+      this.#upstreamOf(series).observe(o.upstreamMs / 1000);
       this.#overhead.observe(Math.max(0, o.durationMs - o.upstreamMs) / 1000);
     }
     if (o.upstreamError) {
-      series.errorKinds.add(o.upstreamError);
-      this.#upstreamErrors.inc({ route, namespace, kind: o.upstreamError });
+      let errors = series.upstreamErrors.get(o.upstreamError);
+      if (!errors) {
+        const labels = `${series.labels},kind="${o.upstreamError}"`;
+        errors = { series: `lambda_ingress_upstream_errors_total{${labels}}`, count: 0 };
+        series.upstreamErrors.set(o.upstreamError, errors);
+      }
+      errors.count++;
     }
   }
 
@@ -176,13 +220,9 @@ export class Metrics {
   retainRoutes(routes: Iterable<{ namespace: string; name: string }>): void {
     const kept = new Set([`/${NO_ROUTE}`]);
     for (const { namespace, name } of routes) kept.add(`${namespace}/${name}`);
-    for (const [key, { labels, requests, errorKinds }] of this.#series) {
-      if (kept.has(key)) continue;
-      this.#series.delete(key);
-      for (const { method, code } of requests.values()) this.#requests.remove({ ...labels, method, code });
-      this.#duration.remove(labels);
-      this.#upstream.remove(labels);
-      for (const kind of errorKinds) this.#upstreamErrors.remove({ ...labels, kind });
+    for (const [namespace, byRoute] of this.#series) {
+      for (const route of byRoute.keys()) if (!kept.has(`${namespace}/${route}`)) byRoute.delete(route);
+      if (byRoute.size === 0) this.#series.delete(namespace);
     }
   }
 
@@ -209,24 +249,108 @@ export class Metrics {
     }
   }
 
-  /**
-   * The labelled series of one route, looked up once and kept: prom-client
-   * would otherwise hash the label set on every observation.
-   */
   #seriesOf(route: string, namespace: string): RouteSeries {
-    const key = `${namespace}/${route}`;
-    let series = this.#series.get(key);
+    let byRoute = this.#series.get(namespace);
+    if (!byRoute) {
+      byRoute = new Map();
+      this.#series.set(namespace, byRoute);
+    }
+    let series = byRoute.get(route);
     if (!series) {
-      const labels = { route, namespace };
       series = {
-        labels,
+        labels: labelText({ route, namespace }),
         requests: new Map(),
-        duration: this.#duration.labels(labels),
-        upstream: this.#upstream.labels(labels),
-        errorKinds: new Set(),
+        upstreamErrors: new Map(),
+        duration: this.#routeHistograms ? new Buckets(ROUTE_BUCKETS) : undefined,
+        upstream: undefined,
       };
-      this.#series.set(key, series);
+      byRoute.set(route, series);
     }
     return series;
   }
+
+  /** A route's upstream histogram starts with its first upstream call: one never called has none. */
+  #upstreamOf(series: RouteSeries): Buckets {
+    if (!this.#routeHistograms) return this.#upstream;
+    series.upstream ??= new Buckets(ROUTE_BUCKETS);
+    return series.upstream;
+  }
+
+  #newRequestCount(series: RouteSeries, key: number, method: number, status: number): Count {
+    const labels = `${series.labels},method="${METHODS[method]}",code="${status}"`;
+    const count = { series: `lambda_ingress_requests_total{${labels}}`, count: 0 };
+    series.requests.set(key, count);
+    return count;
+  }
+
+  /** The request metrics now. */
+  #collect(): CollectedMetric[] {
+    const overhead: Sample[] = [];
+    this.#overhead.samples(OVERHEAD, '', overhead);
+    return [
+      {
+        name: 'lambda_ingress_requests_total',
+        help: 'Requests answered by the data plane.',
+        type: 'counter',
+        samples: this.#counts((series) => series.requests),
+      },
+      {
+        name: DURATION,
+        help: 'Time from request to the end of the response, as the data plane saw it.',
+        type: 'histogram',
+        samples: this.#histogram(DURATION, this.#duration, (series) => series.duration),
+      },
+      {
+        name: UPSTREAM,
+        help: 'Time spent waiting for the upstream (API Gateway, function URL, Lambda Invoke API).',
+        type: 'histogram',
+        samples: this.#histogram(UPSTREAM, this.#upstream, (series) => series.upstream),
+      },
+      {
+        name: OVERHEAD,
+        help: "The data plane's own time per proxied request, total minus upstream (all routes together: it does not depend on the route).",
+        type: 'histogram',
+        samples: overhead,
+      },
+      {
+        name: 'lambda_ingress_upstream_errors_total',
+        help: `Upstream failures by kind: ${UPSTREAM_ERROR_KINDS.join(', ')}.`,
+        type: 'counter',
+        samples: this.#counts((series) => series.upstreamErrors),
+      },
+    ];
+  }
+
+  /** The samples of a per-route counter. */
+  #counts(cells: (series: RouteSeries) => Map<unknown, Count>): Sample[] {
+    const samples: Sample[] = [];
+    for (const byRoute of this.#series.values()) {
+      for (const series of byRoute.values()) {
+        for (const { series: line, count } of cells(series).values()) samples.push([line, count]);
+      }
+    }
+    return samples;
+  }
+
+  /** The samples of a latency histogram: per route with routeHistograms, else the one for all routes. */
+  #histogram(name: string, all: Buckets, ofRoute: (series: RouteSeries) => Buckets | undefined): Sample[] {
+    const samples: Sample[] = [];
+    if (!this.#routeHistograms) {
+      all.samples(name, '', samples);
+      return samples;
+    }
+    for (const byRoute of this.#series.values()) {
+      for (const series of byRoute.values()) ofRoute(series)?.samples(name, series.labels, samples);
+    }
+    return samples;
+  }
+}
+
+const joinExposition = (registryText: string, collected: CollectedMetric[]) =>
+  `${registryText}\n${exposition(collected)}`;
+
+/** Several processes' metrics as one exposition text: counters and histograms summed. */
+export async function aggregateMetrics(processes: ProcessMetrics[]): Promise<string> {
+  const registry = AggregatorRegistry.aggregate(processes.map((p) => p.registry));
+  return joinExposition(await registry.metrics(), sumProcesses(processes.map((p) => p.collected)));
 }

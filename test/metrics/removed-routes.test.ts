@@ -1,7 +1,8 @@
 // Routes come and go: the per-route series of a route that left the table
 // leave /metrics with it, so the series do not grow with every route ever
-// created. Routes still in the table keep theirs, counts included.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+// created. Routes still in the table keep theirs, counts included. With
+// --route-histograms that includes the route's latency histograms.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/server.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { send } from '../support/http.ts';
@@ -16,12 +17,8 @@ beforeAll(async () => {
       { kind: 'execute-api', path: '/', auth: 'none', handler: () => ({ status: 200, body: 'ok' }) },
     ],
   });
-  gw = await startTestGateway({
-    'kept.yaml': lambdaRoute('kept', `match: {path: /kept}\ntarget: {url: "${emulator.url}/"}`),
-  });
 });
 afterAll(async () => {
-  await gw?.close();
   await emulator?.close();
 });
 
@@ -30,25 +27,42 @@ const routeLines = async (route: string) =>
     .split('\n')
     .filter((line) => line.includes(`route="${route}"`));
 
-it('drops the series of every deleted route, and keeps those of the routes still served', async () => {
-  for (let i = 0; i < 20; i++) {
-    gw.write(
-      `temp-${i}.yaml`,
-      lambdaRoute(
-        `temp-${i}`,
-        // Half of them fail upstream, so that they have an upstream_errors series too.
-        `match: {path: /temp-${i}}\ntarget: {url: "${i % 2 ? 'http://127.0.0.1:1' : emulator.url}/"}`,
-      ),
+describe.each([false, true])('routeHistograms: %s', (routeHistograms) => {
+  beforeAll(async () => {
+    gw = await startTestGateway(
+      { 'kept.yaml': lambdaRoute('kept', `match: {path: /kept}\ntarget: {url: "${emulator.url}/"}`) },
+      { routeHistograms },
     );
-    await gw.nextVersion();
-    expect((await send(gw.url, { path: `/temp-${i}` })).status).toBe(i % 2 ? 502 : 200);
-    expect(await routeLines(`temp-${i}`)).not.toEqual([]);
-    gw.remove(`temp-${i}.yaml`);
-    await gw.nextVersion();
-    await send(gw.url, { path: '/kept' });
-  }
-  for (let i = 0; i < 20; i++) expect(await routeLines(`temp-${i}`)).toEqual([]);
-  expect(await routeLines('kept')).toContain(
-    'lambda_ingress_requests_total{route="kept",namespace="default",method="GET",code="200"} 20',
-  );
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('drops the series of every deleted route, and keeps those of the routes still served', async () => {
+    for (let i = 0; i < 20; i++) {
+      gw.write(
+        `temp-${i}.yaml`,
+        lambdaRoute(
+          `temp-${i}`,
+          // Half of them fail upstream, so that they have an upstream_errors series too.
+          `match: {path: /temp-${i}}\ntarget: {url: "${i % 2 ? 'http://127.0.0.1:1' : emulator.url}/"}`,
+        ),
+      );
+      await gw.nextVersion();
+      expect((await send(gw.url, { path: `/temp-${i}` })).status).toBe(i % 2 ? 502 : 200);
+      expect(await routeLines(`temp-${i}`)).not.toEqual([]);
+      gw.remove(`temp-${i}.yaml`);
+      await gw.nextVersion();
+      await send(gw.url, { path: '/kept' });
+    }
+    for (let i = 0; i < 20; i++) expect(await routeLines(`temp-${i}`)).toEqual([]);
+    expect(await routeLines('kept')).toContain(
+      'lambda_ingress_requests_total{route="kept",namespace="default",method="GET",code="200"} 20',
+    );
+    if (routeHistograms) {
+      expect(await routeLines('kept')).toContain(
+        'lambda_ingress_request_duration_seconds_count{route="kept",namespace="default"} 20',
+      );
+    }
+  });
 });

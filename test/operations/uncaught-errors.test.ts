@@ -20,7 +20,7 @@ const sink = new Writable({
     done();
   },
 });
-const metrics = new Metrics();
+const metrics = new Metrics({ routeHistograms: false });
 const dataPlane = new DataPlane({
   ...SERVING_DEFAULTS,
   loggers: createLoggers('info', sink),

@@ -1,5 +1,5 @@
 // --workers 2: both processes serve the same port, a configuration change
-// reaches both, /metrics adds them up, a crashed worker is replaced, and
+// reaches both, /metrics adds them up (--route-histograms reaches the workers), a crashed worker is replaced, and
 // SIGTERM drains everything and exits 0.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +32,15 @@ beforeAll(async () => {
   const [port, adminPort] = await freePorts(2);
   base = `http://127.0.0.1:${port}`;
   admin = `http://127.0.0.1:${adminPort}`;
-  proc = startCli(['standalone', '--manifests', dir, '--workers', '2', ...listenOn(port, adminPort)]);
+  proc = startCli([
+    'standalone',
+    '--manifests',
+    dir,
+    '--workers',
+    '2',
+    '--route-histograms',
+    ...listenOn(port, adminPort),
+  ]);
   await waitFor200(`${admin}/readyz`, 20_000, proc);
 });
 afterAll(async () => {
@@ -63,6 +71,9 @@ it('serves from both workers and adds their metrics up', async () => {
   const metrics = await (await fetch(`${admin}/metrics`)).text();
   expect(metrics).toContain(
     'lambda_ingress_requests_total{route="a",namespace="default",method="GET",code="200"} 40',
+  );
+  expect(metrics).toContain(
+    'lambda_ingress_request_duration_seconds_count{route="a",namespace="default"} 40',
   );
 });
 
