@@ -86,6 +86,9 @@ interface RouteSeries {
   labels: string;
   /** By method index * 1000 + status code. */
   requests: Map<number, Count>;
+  /** The cell counted last, and its key: most requests of a route are one method and code. */
+  lastKey: number;
+  last: Count | undefined;
   upstreamErrors: Map<UpstreamErrorKind, Count>;
   /** Only with routeHistograms; upstream once the route has called its upstream. */
   duration: Buckets | undefined;
@@ -193,7 +196,12 @@ export class Metrics {
     const series = this.#seriesOf(o.route ?? NO_ROUTE, o.namespace ?? '');
     const method = METHOD_INDEX.get(o.method) ?? OTHER;
     const key = method * 1000 + o.status;
-    const requests = series.requests.get(key) ?? this.#newRequestCount(series, key, method, o.status);
+    let requests = series.last;
+    if (series.lastKey !== key || requests === undefined) {
+      requests = series.requests.get(key) ?? this.#newRequestCount(series, key, method, o.status);
+      series.last = requests;
+      series.lastKey = key;
+    }
     requests.count++;
     (series.duration ?? this.#duration).observe(o.durationMs / 1000);
     if (o.upstreamMs !== undefined) {
@@ -260,6 +268,8 @@ export class Metrics {
       series = {
         labels: labelText({ route, namespace }),
         requests: new Map(),
+        lastKey: -1,
+        last: undefined,
         upstreamErrors: new Map(),
         duration: this.#routeHistograms ? new Buckets(ROUTE_BUCKETS) : undefined,
         upstream: undefined,
