@@ -34,6 +34,11 @@ RUN --mount=type=cache,target=/root/.npm \
 FROM ${RUNTIME_IMAGE}
 WORKDIR /app
 ENV NODE_ENV=production
+# V8 lets the young generation grow to 128 MB (two 64 MB semi-spaces) during a
+# list or watch storm and keeps it; 16 MB semi-spaces measured 55-120 MB less
+# RSS with 1,500-5,000 routes, at no more CPU (README, Deploy to a cluster).
+# Set NODE_OPTIONS in the pod to change it.
+ENV NODE_OPTIONS=--max-semi-space-size=16
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin/ ./bin/
