@@ -163,8 +163,10 @@ export class KubernetesStore {
         if (readers === 1 && held && !this.#whole.has(key) && !Object.hasOwn(held.data, dataKey))
           dropped = true;
       }
-      if (!held ? count === 1 : dropped && !this.#stale.has(key)) {
-        if (held) this.#stale.add(key);
+      if (!held) {
+        if (count === 1) this.#events.fetchSecret(key);
+      } else if (dropped && !this.#stale.has(key)) {
+        this.#stale.add(key);
         this.#events.fetchSecret(key);
       }
     }
