@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
-# lambda-ingress runs its TypeScript sources directly (Node 24 strips the types
-# itself): there is no build step, only the production dependencies to install.
+# lambda-ingress compiled: the build stage runs `npm run build` (tsc, src/ to
+# dist/), and the image ships dist/ with the production dependencies only, no
+# src/: bin/lambda-ingress then runs dist/cli.js and Node never loads its type
+# stripper (about 30 MB less per process).
 #
 #   docker build -t lambda-ingress:dev .
 #   docker run --rm -p 9080:9080 -p 9091:9091 lambda-ingress:dev demo
@@ -11,11 +13,20 @@
 ARG BUILD_IMAGE=node:24-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
+FROM ${BUILD_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# All dependencies are plain JavaScript: no install scripts needed.
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src/ ./src/
+RUN npm run build
+
 FROM ${BUILD_IMAGE} AS deps
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-# All dependencies are plain JavaScript: no install scripts needed.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
@@ -23,10 +34,15 @@ RUN --mount=type=cache,target=/root/.npm \
 FROM ${RUNTIME_IMAGE}
 WORKDIR /app
 ENV NODE_ENV=production
+# V8 lets the young generation grow to 128 MB (two 64 MB semi-spaces) during a
+# list or watch storm and keeps it; 16 MB semi-spaces measured 55-120 MB less
+# RSS with 1,500-5,000 routes, at no more CPU (README, Deploy to a cluster).
+# Set NODE_OPTIONS in the pod to change it.
+ENV NODE_OPTIONS=--max-semi-space-size=16
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin/ ./bin/
-COPY src/ ./src/
+COPY --from=build /app/dist/ ./dist/
 COPY crds/ ./crds/
 COPY examples/ ./examples/
 USER 65532:65532

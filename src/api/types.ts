@@ -92,6 +92,15 @@ export interface LambdaRouteObject {
   readOrder?: number;
 }
 
+/** The data keys an `auth.iam.secretRef` Secret is read for (sessionToken optional). */
+export const IAM_SECRET_KEYS = {
+  accessKeyId: 'accessKeyId',
+  secretAccessKey: 'secretAccessKey',
+  sessionToken: 'sessionToken',
+} as const;
+/** The data keys a `certificateRef` (`kubernetes.io/tls`) Secret is read for. */
+export const TLS_SECRET_KEYS = { certificate: 'tls.crt', privateKey: 'tls.key' } as const;
+
 /** A Secret's decoded data. Values are bytes as in Kubernetes; they are wrapped when resolved. */
 export interface SecretObject {
   metadata: ObjectMeta;

@@ -2,7 +2,7 @@
 // can act on: SecretNotFound, KeyNotFound, InvalidSecret, RefNotPermitted.
 import { fail, type RefReason, type Result, succeed } from '../api/failure.ts';
 import { Sensitive } from '../api/sensitive.ts';
-import type { LambdaRouteSpec, SecretObject } from '../api/types.ts';
+import { IAM_SECRET_KEYS, type LambdaRouteSpec, type SecretObject } from '../api/types.ts';
 import type { StaticCredentials } from '../model/route.ts';
 import { perObject } from '../util/per-object.ts';
 
@@ -50,11 +50,11 @@ export function resolveRefs(
  * while the Secret is unchanged, so signers and their caches are kept too.
  */
 const staticCredentials = perObject((secret: SecretObject): RefResult<StaticCredentials> => {
-  const accessKeyId = readKey(secret, 'accessKeyId', 'spec.auth.iam.secretRef', true);
+  const accessKeyId = readKey(secret, IAM_SECRET_KEYS.accessKeyId, 'spec.auth.iam.secretRef', true);
   if (!accessKeyId.ok) return accessKeyId;
-  const secretAccessKey = readKey(secret, 'secretAccessKey', 'spec.auth.iam.secretRef', true);
+  const secretAccessKey = readKey(secret, IAM_SECRET_KEYS.secretAccessKey, 'spec.auth.iam.secretRef', true);
   if (!secretAccessKey.ok) return secretAccessKey;
-  const sessionToken = readKey(secret, 'sessionToken', 'spec.auth.iam.secretRef', false);
+  const sessionToken = readKey(secret, IAM_SECRET_KEYS.sessionToken, 'spec.auth.iam.secretRef', false);
   if (!sessionToken.ok) return sessionToken;
   return succeed({
     kind: 'static',

@@ -49,6 +49,23 @@ export interface ReflectorOptions {
   onRestart?: (reason: RestartReason) => void;
 }
 
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * A listed item without what no handler reads, so that a list of thousands
+ * does not hold it until its last page is in: server-side apply's
+ * managedFields and kubectl's last-applied annotation (a second copy of the
+ * object: every spec, every Secret's data).
+ */
+function withoutBookkeeping(item: RawObject): RawObject {
+  const metadata = item?.metadata;
+  if (metadata) {
+    delete metadata.managedFields;
+    if (metadata.annotations) delete metadata.annotations[LAST_APPLIED];
+  }
+  return item;
+}
+
 /** Watches are ended by the server after a random 5-10 min, as client-go does, to spread reconnections. */
 const watchTimeoutSeconds = () => String(300 + Math.floor(Math.random() * 300));
 
@@ -184,7 +201,7 @@ export class Reflector {
       if (next) query.set('continue', next);
       const page = await o.reader.get(`${o.path}?${query}`, { timeoutMs: o.requestTimeoutMs, signal });
       for (const item of page?.items ?? []) {
-        if (!o.keep || o.keep(item)) items.push(item);
+        if (!o.keep || o.keep(item)) items.push(withoutBookkeeping(item));
       }
       next = page?.metadata?.continue ?? '';
       resourceVersion = page?.metadata?.resourceVersion ?? '';

@@ -3,7 +3,14 @@
 // resync or a status-only update.
 
 import { objectKey } from '../api/snapshot.ts';
-import { API_VERSION, KIND, type LambdaRouteObject, type SecretObject } from '../api/types.ts';
+import {
+  API_VERSION,
+  IAM_SECRET_KEYS,
+  KIND,
+  type LambdaRouteObject,
+  type SecretObject,
+  TLS_SECRET_KEYS,
+} from '../api/types.ts';
 import type { RawObject } from '../kube/reflector.ts';
 import type { MetaCondition, ObservedRoute, RouteStatus } from '../kube/route-status.ts';
 
@@ -40,11 +47,12 @@ export function toRoute(raw: RawObject): LambdaRouteObject {
   };
 }
 
-export function toSecret(raw: RawObject): SecretObject {
+/** `wanted`: the data keys to keep (default: all); the others are never decoded. */
+export function toSecret(raw: RawObject, wanted: (dataKey: string) => boolean = () => true): SecretObject {
   const metadata = toMeta(raw);
   const data: Record<string, Buffer> = {};
   for (const [key, value] of Object.entries((raw.data ?? {}) as Record<string, unknown>)) {
-    if (typeof value === 'string') data[key] = Buffer.from(value, 'base64');
+    if (typeof value === 'string' && wanted(key)) data[key] = Buffer.from(value, 'base64');
   }
   return {
     metadata,
@@ -54,24 +62,43 @@ export function toSecret(raw: RawObject): SecretObject {
   };
 }
 
+/** A route's reference to a Secret: its key ("namespace/name") and the data keys the route reads of it. */
+export interface SecretRef {
+  secret: string;
+  dataKeys: readonly string[];
+}
+
+const IAM_KEYS = Object.values(IAM_SECRET_KEYS);
+const TLS_KEYS = Object.values(TLS_SECRET_KEYS);
+
 /**
- * Secret keys referenced by a route in its own namespace (references elsewhere
- * are refused by compile): its auth Secrets and its certificateRef.
+ * The Secrets a route references in its own namespace (references elsewhere
+ * are refused by compile), each once: its auth Secrets and its certificateRef,
+ * with the data keys each is read for.
  */
-export function secretRefs(route: LambdaRouteObject): string[] {
+export function secretRefs(route: LambdaRouteObject): SecretRef[] {
+  type Ref = { name?: unknown; namespace?: unknown; key?: unknown } | undefined;
   const spec = route.spec as {
-    auth?: Record<string, { secretRef?: unknown } | undefined>;
-    certificateRef?: unknown;
+    auth?: Record<string, { secretRef?: Ref } | undefined>;
+    certificateRef?: Ref;
   } | null;
+  const apiKey = spec?.auth?.['apiKey']?.secretRef;
+  const uses: [Ref, readonly string[]][] = [
+    [apiKey, typeof apiKey?.key === 'string' ? [apiKey.key] : []],
+    [spec?.auth?.['iam']?.secretRef, IAM_KEYS],
+    [spec?.certificateRef, TLS_KEYS],
+  ];
   const namespace = route.metadata.namespace;
-  const keys = new Set<string>();
-  const refs = [spec?.auth?.['apiKey']?.secretRef, spec?.auth?.['iam']?.secretRef, spec?.certificateRef];
-  for (const ref of refs as ({ name?: unknown; namespace?: unknown } | undefined)[]) {
+  const refs = new Map<string, Set<string>>();
+  for (const [ref, dataKeys] of uses) {
     if (typeof ref?.name !== 'string' || !ref.name) continue;
     if (ref.namespace !== undefined && ref.namespace !== namespace) continue;
-    keys.add(`${namespace}/${ref.name}`);
+    const secret = `${namespace}/${ref.name}`;
+    const keys = refs.get(secret) ?? new Set();
+    for (const key of dataKeys) keys.add(key);
+    refs.set(secret, keys);
   }
-  return [...keys];
+  return [...refs].map(([secret, keys]) => ({ secret, dataKeys: [...keys] }));
 }
 
 /** What the status writer needs to know of a route as the apiserver has it. */

@@ -5,7 +5,10 @@
 // StoreEvents; the timers and requests are the source's.
 //
 // - A Secret nobody references is not kept: a list or event for it is dropped,
-//   and a Secret whose last reference goes is forgotten.
+//   and a Secret whose last reference goes is forgotten. Of a referenced
+//   Secret only the data keys some route reads are kept (all of a pinned one);
+//   a route that starts reading another key of a Secret held without it asks
+//   for the Secret again (fetchSecret), and until it is in, lacks() says so.
 // - A route that starts referencing a Secret the store lacks asks for it
 //   (fetchSecret); a list or watch event for that Secret, or the reference going
 //   away, makes any fetch in flight moot (cancelFetch): the watch is newer.
@@ -21,6 +24,7 @@ import {
   inScope,
   keyOf,
   namespaceOf,
+  type SecretRef,
   sameData,
   sameRoute,
   secretRefs,
@@ -42,8 +46,8 @@ export interface StoreEvents {
 
 interface RouteEntry {
   object: LambdaRouteObject;
-  /** Keys ("ns/name") of the Secrets this route references in its own namespace. */
-  refs: string[];
+  /** The Secrets this route references in its own namespace. */
+  refs: SecretRef[];
   observed: ObservedRoute;
 }
 
@@ -55,10 +59,17 @@ export class KubernetesStore {
   readonly #secrets = new Map<string, SecretObject>();
   /** How many routes reference each Secret key. */
   readonly #refCounts = new Map<string, number>();
+  /** Per referenced Secret, how many routes read each of its data keys. */
+  readonly #dataKeyCounts = new Map<string, Map<string, number>>();
+  /** Secrets kept whole: the pinned ones. */
+  readonly #whole: ReadonlySet<string>;
+  /** Held Secrets that a route now reads a data key of that they were kept without: to be fetched again. */
+  readonly #stale = new Set<string>();
 
-  /** `pinned`: Secret keys kept whether or not a route references them (--default-certificate). */
+  /** `pinned`: Secret keys kept, whole, whether or not a route references them (--default-certificate). */
   constructor(events: StoreEvents, pinned: readonly string[] = []) {
     this.#events = events;
+    this.#whole = new Set(pinned);
     for (const key of pinned) this.#refCounts.set(key, 1);
   }
 
@@ -85,9 +96,9 @@ export class KubernetesStore {
     return (this.#refCounts.get(key) ?? 0) > 0;
   }
 
-  /** Referenced, and not in the store: worth fetching. */
+  /** Referenced, and not in the store (or held without a data key a route now reads): worth fetching. */
   lacks(key: string): boolean {
-    return this.isReferenced(key) && !this.#secrets.has(key);
+    return this.isReferenced(key) && (!this.#secrets.has(key) || this.#stale.has(key));
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -137,22 +148,55 @@ export class KubernetesStore {
   // -------------------------------------------------------------------------------------------------
   // Secrets
 
-  #updateRefs(before: string[], after: string[]): void {
-    for (const key of after) {
+  #updateRefs(before: SecretRef[], after: SecretRef[]): void {
+    for (const { secret: key, dataKeys } of after) {
       const count = (this.#refCounts.get(key) ?? 0) + 1;
       this.#refCounts.set(key, count);
-      if (count === 1 && !this.#secrets.has(key)) this.#events.fetchSecret(key);
+      const held = this.#secrets.get(key);
+      const counts = this.#dataKeyCounts.get(key) ?? new Map<string, number>();
+      this.#dataKeyCounts.set(key, counts);
+      let dropped = false;
+      for (const dataKey of dataKeys) {
+        const readers = (counts.get(dataKey) ?? 0) + 1;
+        counts.set(dataKey, readers);
+        // Newly read, and not held: it may be one the conversion dropped.
+        if (readers === 1 && held && !this.#whole.has(key) && !Object.hasOwn(held.data, dataKey))
+          dropped = true;
+      }
+      if (!held) {
+        if (count === 1) this.#events.fetchSecret(key);
+      } else if (dropped && !this.#stale.has(key)) {
+        this.#stale.add(key);
+        this.#events.fetchSecret(key);
+      }
     }
-    for (const key of before) {
+    for (const { secret: key, dataKeys } of before) {
+      // A data key nobody reads any more is dropped at the Secret's next conversion.
+      const counts = this.#dataKeyCounts.get(key);
+      for (const dataKey of dataKeys) {
+        const readers = (counts?.get(dataKey) ?? 0) - 1;
+        if (readers > 0) counts?.set(dataKey, readers);
+        else counts?.delete(dataKey);
+      }
       const count = (this.#refCounts.get(key) ?? 0) - 1;
       if (count > 0) {
         this.#refCounts.set(key, count);
         continue;
       }
       this.#refCounts.delete(key);
+      this.#dataKeyCounts.delete(key);
+      this.#stale.delete(key);
       this.#events.cancelFetch(key);
       if (this.#secrets.delete(key)) this.#events.changed();
     }
+  }
+
+  /** The Secret as kept: only the data keys routes read (all of a pinned one). */
+  #convert(key: string, raw: RawObject): SecretObject {
+    this.#stale.delete(key);
+    if (this.#whole.has(key)) return toSecret(raw);
+    const counts = this.#dataKeyCounts.get(key);
+    return toSecret(raw, (dataKey) => counts?.has(dataKey) === true);
   }
 
   /**
@@ -165,7 +209,7 @@ export class KubernetesStore {
     for (const item of items) {
       if (!item?.metadata?.name) continue;
       const key = keyOf(item);
-      if (this.isReferenced(key)) listed.set(key, toSecret(item));
+      if (this.isReferenced(key)) listed.set(key, this.#convert(key, item));
     }
     let changed = false;
     for (const [key, secret] of listed) {
@@ -177,6 +221,7 @@ export class KubernetesStore {
     for (const key of [...this.#secrets.keys()]) {
       if (inScope(namespaceOf(key), namespace) && !listed.has(key)) {
         this.#secrets.delete(key);
+        this.#stale.delete(key);
         changed = true;
       }
     }
@@ -196,10 +241,11 @@ export class KubernetesStore {
     const key = keyOf(raw);
     this.#events.cancelFetch(key);
     if (type === 'DELETED' || !this.isReferenced(key)) {
+      this.#stale.delete(key);
       if (this.#secrets.delete(key)) this.#events.changed();
       return;
     }
-    const secret = toSecret(raw);
+    const secret = this.#convert(key, raw);
     const previous = this.#secrets.get(key);
     this.#secrets.set(key, secret);
     if (!previous || !sameData(previous, secret)) this.#events.changed();
@@ -208,7 +254,7 @@ export class KubernetesStore {
   /** The answer of a targeted GET (that no list or event overtook). */
   secretFetched(key: string, raw: RawObject): void {
     if (!this.isReferenced(key)) return;
-    this.#secrets.set(key, toSecret(raw));
+    this.#secrets.set(key, this.#convert(key, raw));
     this.#events.changed();
   }
 }

@@ -6,8 +6,9 @@
 //
 // - Routes are listed first; Secrets only once every route scope is synced, so
 //   that the Secret list can already drop what no route references. Only
-//   referenced Secrets are kept in memory; when a route starts referencing a
-//   Secret that was dropped before, it is fetched at once (targeted GET).
+//   referenced Secrets are kept in memory, and only the data keys routes read;
+//   when a route starts referencing a Secret (or a data key) that was dropped
+//   before, the Secret is fetched at once (targeted GET).
 // - Nothing is emitted before the first full list of both kinds (`synced`).
 // - An outage changes nothing in the store: the last good Snapshot stays, and
 //   `connected` tells readiness and metrics about it.

@@ -3,12 +3,15 @@
 // a file needs reading and stops after a quiet while, taking the memory a big
 // parse needed with it; its heap is capped, and a file that needs more is
 // reported rather than taking the process down.
+import { extname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ReadReply, ReadRequest } from './manifest-reader-worker.ts';
 import type { ParsedManifests } from './manifests.ts';
 
 /** Heap the parse worker may use: about 60 bytes for each byte of YAML (a file at the 8 MiB limit needs ~500 MB). */
 const WORKER_HEAP_MB = 1024;
+/** The worker's file: .ts next to this one in src/, .js in the compiled dist/ (import rewriting does not reach URLs). */
+const WORKER_URL = new URL(`./manifest-reader-worker${extname(import.meta.url)}`, import.meta.url);
 /** The worker is stopped after this long without a file to read. */
 const IDLE_MS = 30_000;
 
@@ -54,7 +57,7 @@ export class ManifestReader {
   }
 
   #start(): Worker {
-    const worker = new Worker(new URL('./manifest-reader-worker.ts', import.meta.url), {
+    const worker = new Worker(WORKER_URL, {
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
     });
     worker.on('message', (reply: ReadReply) => {

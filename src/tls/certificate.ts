@@ -13,11 +13,11 @@ import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'n
 import { inspect } from 'node:util';
 import { type Failure, fail, type Result, succeed } from '../api/failure.ts';
 import { Sensitive } from '../api/sensitive.ts';
-import type { SecretObject } from '../api/types.ts';
+import { type SecretObject, TLS_SECRET_KEYS } from '../api/types.ts';
 
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
-export const CERTIFICATE_KEY = 'tls.crt';
-export const PRIVATE_KEY_KEY = 'tls.key';
+export const CERTIFICATE_KEY = TLS_SECRET_KEYS.certificate;
+export const PRIVATE_KEY_KEY = TLS_SECRET_KEYS.privateKey;
 
 /** What a certificate is, safe for /debug/routes, logs and status: never the key. */
 export interface CertificateDescription {

@@ -129,7 +129,7 @@ describe('KubernetesSource (real kube-apiserver)', () => {
     expect(keyed.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
     expect(keyed.metadata.resourceVersion).toMatch(/^\d+$/);
     expect(keyed.metadata.creationTimestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    expect(secretRefs(keyed)).toEqual([`${ns}/keyed-key`]);
+    expect(secretRefs(keyed)).toEqual([{ secret: `${ns}/keyed-key`, dataKeys: ['apiKey'] }]);
     // Only the referenced Secret is kept, decoded to bytes.
     expect([...first.secrets.keys()]).toEqual([`${ns}/keyed-key`]);
     const secret = first.secrets.get(`${ns}/keyed-key`)!;

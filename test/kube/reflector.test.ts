@@ -111,6 +111,34 @@ describe('Reflector', () => {
     expect(server.requests.length).toBe(requests);
   });
 
+  it('drops managedFields and the last-applied annotation of listed items page by page', async () => {
+    const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+    const applied = (name: string) => ({
+      metadata: {
+        ...secret(name, '1').metadata,
+        managedFields: [
+          { manager: 'kubectl', operation: 'Apply', fieldsV1: { 'f:data': { 'f:apiKey': {} } } },
+        ],
+        annotations: { [LAST_APPLIED]: '{"data":{"apiKey":"…"}}', team: 'a' },
+      },
+      data: { apiKey: 'YQ==' },
+    });
+    server = await FakeApiserver.start((req, res) => {
+      if (isWatch(req)) new WatchStream(res);
+      else sendJson(res, 200, list('9', [applied('a'), { metadata: { name: 'bare', namespace: 'ns' } }]));
+    });
+    const replaced: unknown[][] = [];
+    startReflector({ handlers: { replace: (items) => replaced.push(items), event: () => {} } });
+    await eventually(() => expect(replaced).toHaveLength(1));
+    expect(replaced[0]).toEqual([
+      {
+        metadata: { name: 'a', namespace: 'ns', resourceVersion: '1', annotations: { team: 'a' } },
+        data: { apiKey: 'YQ==' },
+      },
+      { metadata: { name: 'bare', namespace: 'ns' } },
+    ]);
+  });
+
   it('relists at once on 410 Gone, whether an ERROR event or the status of the watch request', async () => {
     let lists = 0;
     let watches = 0;

@@ -53,16 +53,25 @@ describe('conversion', () => {
     expect([...secret.data['bin']!]).toEqual([0, 255]);
     expect(toSecret({ metadata: { name: 'e', namespace: 'ns' } }).data).toEqual({});
   });
+
+  it('keeps only the data keys asked for', () => {
+    const raw = { metadata: { ...meta, name: 's' }, data: { apiKey: 'YQ==', other: 'Yg==' } };
+    expect(Object.keys(toSecret(raw, (key) => key === 'apiKey').data)).toEqual(['apiKey']);
+  });
 });
 
 describe('secretRefs', () => {
+  const IAM_KEYS = ['accessKeyId', 'secretAccessKey', 'sessionToken'];
   const route = (auth: unknown) => toRoute({ metadata: { name: 'r', namespace: 'ns' }, spec: { auth } });
   it('collects references in the route namespace only', () => {
     expect(
       secretRefs(
         route({ apiKey: { secretRef: { name: 'k', key: 'apiKey' } }, iam: { secretRef: { name: 'aws' } } }),
       ),
-    ).toEqual(['ns/k', 'ns/aws']);
+    ).toEqual([
+      { secret: 'ns/k', dataKeys: ['apiKey'] },
+      { secret: 'ns/aws', dataKeys: IAM_KEYS },
+    ]);
     expect(
       secretRefs(
         route({
@@ -70,7 +79,7 @@ describe('secretRefs', () => {
           iam: { secretRef: { name: 'k' } },
         }),
       ),
-    ).toEqual(['ns/k']);
+    ).toEqual([{ secret: 'ns/k', dataKeys: ['a', ...IAM_KEYS] }]);
     expect(secretRefs(route({ apiKey: { secretRef: { name: 'k', namespace: 'other', key: 'a' } } }))).toEqual(
       [],
     );
@@ -79,7 +88,14 @@ describe('secretRefs', () => {
       metadata: { name: 'r', namespace: 'ns' },
       spec: { auth: { iam: { secretRef: { name: 'aws' } } }, certificateRef: { name: 'api-tls' } },
     });
-    expect(secretRefs(withCertificate)).toEqual(['ns/aws', 'ns/api-tls']);
+    expect(secretRefs(withCertificate)).toEqual([
+      { secret: 'ns/aws', dataKeys: IAM_KEYS },
+      { secret: 'ns/api-tls', dataKeys: ['tls.crt', 'tls.key'] },
+    ]);
+    // An apiKey reference without a key (refused by compile) still names its Secret.
+    expect(secretRefs(route({ apiKey: { secretRef: { name: 'k' } } }))).toEqual([
+      { secret: 'ns/k', dataKeys: [] },
+    ]);
     expect(secretRefs(route(undefined))).toEqual([]);
     expect(secretRefs(toRoute({ metadata: { name: 'r', namespace: 'ns' }, spec: null }))).toEqual([]);
   });

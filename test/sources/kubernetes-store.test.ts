@@ -115,10 +115,15 @@ describe('KubernetesStore', () => {
     );
     expect(pinned.lacks('ingress/fallback')).toBe(true);
     pinned.replaceSecrets(undefined, [
-      secret('fallback', 'v1', 'ingress'),
+      { ...secret('fallback', 'v1', 'ingress'), data: { apiKey: b64('v1'), 'ca.crt': b64('ca') } },
       secret('unrelated', 'x', 'ingress'),
     ]);
     expect([...pinned.snapshot().secrets.keys()]).toEqual(['ingress/fallback']);
+    // Kept whole: no route says which of its keys are read.
+    expect(Object.keys(pinned.snapshot().secrets.get('ingress/fallback')!.data)).toEqual([
+      'apiKey',
+      'ca.crt',
+    ]);
     pinned.upsertRoute(route('a', { ns: 'ingress', secret: 'fallback' }));
     pinned.deleteRoute(route('a', { ns: 'ingress' }));
     expect(pinned.snapshot().secrets.has('ingress/fallback')).toBe(true);
@@ -154,6 +159,66 @@ describe('KubernetesStore', () => {
     store.secretEvent('DELETED', secret('key', 'v2'));
     expect(take()).toEqual(['cancel ns/key', 'changed']);
     expect(store.lacks('ns/key')).toBe(true);
+  });
+
+  it('keeps only the data keys routes read, and fetches a Secret again when a route starts reading a dropped one', () => {
+    const creds = (resourceVersion: string, other = 'o1') => ({
+      metadata: {
+        name: 'creds',
+        namespace: 'ns',
+        resourceVersion,
+        managedFields: [{ manager: 'kubectl', fieldsV1: { 'f:data': {} } }],
+        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"data":{"apiKey":"…"}}' },
+      },
+      data: {
+        apiKey: b64('k1'),
+        other: b64(other),
+        accessKeyId: b64('AKID'),
+        secretAccessKey: b64('s3cret'),
+      },
+    });
+    const readsIam = (name: string) => {
+      const raw = route(name);
+      Object.assign(raw.spec, { auth: { iam: { secretRef: { name: 'creds' } } } });
+      return raw;
+    };
+    const held = () => store.snapshot().secrets.get('ns/creds')!;
+    store.upsertRoute(route('a', { secret: 'creds' })); // reads apiKey only
+    store.replaceSecrets(undefined, [creds('1')]);
+    take();
+    expect(Object.keys(held().data)).toEqual(['apiKey']);
+    expect(held().metadata).toEqual({ name: 'creds', namespace: 'ns', resourceVersion: '1' });
+
+    // A key nobody reads changes: nothing compile() reads did.
+    store.secretEvent('MODIFIED', creds('2', 'o2'));
+    expect(take()).toEqual(['cancel ns/creds']);
+
+    // Route b reads keys that were dropped: the Secret is asked for again, and until
+    // it is in, the store lacks it (the source's Snapshot waits), while a keeps its key.
+    store.upsertRoute(readsIam('b'));
+    expect(take()).toEqual(['fetch ns/creds', 'changed', 'observed ns/b']);
+    expect(store.lacks('ns/creds')).toBe(true);
+    expect(Object.keys(held().data)).toEqual(['apiKey']);
+    store.upsertRoute(readsIam('c')); // asked for already
+    expect(take()).toEqual(['changed', 'observed ns/c']);
+    store.secretFetched('ns/creds', creds('2', 'o2'));
+    expect(take()).toEqual(['changed']);
+    expect(store.lacks('ns/creds')).toBe(false);
+    expect(Object.keys(held().data)).toEqual(['apiKey', 'accessKeyId', 'secretAccessKey']);
+    expect(held().data['accessKeyId']!.toString()).toBe('AKID');
+
+    // Keys nobody reads any more go at the Secret's next conversion; reading them again fetches again.
+    store.deleteRoute(readsIam('b'));
+    store.deleteRoute(readsIam('c'));
+    store.secretEvent('MODIFIED', creds('3', 'o3'));
+    expect(Object.keys(held().data)).toEqual(['apiKey']);
+    take();
+    store.upsertRoute(readsIam('d'));
+    expect(take()).toEqual(['fetch ns/creds', 'changed', 'observed ns/d']);
+    // A watch event overtaking the fetch brings the keys as well.
+    store.secretEvent('MODIFIED', creds('4', 'o3'));
+    expect(store.lacks('ns/creds')).toBe(false);
+    expect(Object.keys(held().data)).toEqual(['apiKey', 'accessKeyId', 'secretAccessKey']);
   });
 
   it('returns the referenced Secrets a list lacked, for a targeted fetch', () => {

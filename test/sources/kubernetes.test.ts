@@ -179,6 +179,29 @@ describe('KubernetesSource', () => {
     expect(server.requests.filter((r) => r.path === '/api/v1/namespaces/ns/secrets/late')).toHaveLength(1);
   });
 
+  it('fetches a held Secret again for a data key a route starts reading, and the Snapshot waits for it', async () => {
+    const cluster = new Cluster();
+    const shared = secret('shared', 'k-1');
+    Object.assign(shared.data, { other: Buffer.from('o-1').toString('base64') });
+    cluster.secrets.push(shared);
+    cluster.routes.push(route('a', { secret: 'shared' }));
+    cluster.onGet = async (_req, res) => {
+      await sleep(150);
+      sendJson(res, 200, shared);
+    };
+    const { snapshots } = await start(cluster);
+    await eventually(() => expect(snapshots).toHaveLength(1));
+    expect(Object.keys(snapshots[0]!.secrets.get('ns/shared')!.data)).toEqual(['apiKey']);
+
+    const readsOther = route('b');
+    Object.assign(readsOther.spec, { auth: { apiKey: { secretRef: { name: 'shared', key: 'other' } } } });
+    cluster.send(ROUTES, 'ADDED', readsOther);
+    await eventually(() => expect(snapshots).toHaveLength(2));
+    expect(names(snapshots[1])).toEqual(['a', 'b']);
+    expect(snapshots[1]!.secrets.get('ns/shared')!.data['other']?.toString()).toBe('o-1');
+    expect(server.requests.filter((r) => r.path === '/api/v1/namespaces/ns/secrets/shared')).toHaveLength(1);
+  });
+
   it('keeps the watch event when it overtakes a targeted GET', async () => {
     const cluster = new Cluster();
     cluster.secrets.push(secret('key', 'stale'));

@@ -1,4 +1,4 @@
-// Runs bin/lambda-ingress as a separate process, as users do.
+// Runs bin/lambda-ingress (or another program) as a separate process, as users do.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -23,8 +23,11 @@ export const listenOn = (port: number, adminPort: number): string[] => [
   String(adminPort),
 ];
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+export const startCli = (args: string[], env: NodeJS.ProcessEnv = {}): RunningProcess =>
+  spawnProcess(process.execPath, [BIN, ...args], env);
+
+export function spawnProcess(command: string, args: string[], env: NodeJS.ProcessEnv = {}): RunningProcess {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: 'pipe' });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
