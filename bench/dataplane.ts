@@ -18,6 +18,8 @@
 //   direct-fixed, nginx-fixed, signed-fixed
 //                 vegeta at a fixed rate, half the signed row's max, to the
 //                 upstream, through nginx, through lambda-ingress signed
+//   signed-fixed-semi64
+//                 signed-fixed with node --max-semi-space-size=64 (a larger young generation)
 //   direct-fixed-25, signed-fixed-25
 //                 the same at a quarter of the signed row's max
 //
@@ -106,6 +108,17 @@ const ROWS: RowSpec[] = [
   row('direct-fixed', 'direct to upstream', 'upstream', '/', { mode: 'fixed' }),
   row('nginx-fixed', 'nginx proxy', 'nginx', '/', { mode: 'fixed' }),
   row('signed-fixed', 'lambda-ingress url, SigV4', 'lambda-ingress', LI_PATHS.signed, { mode: 'fixed' }),
+  // The young generation's size against scavenge pauses in the tail (V8's default semi-space is 16 MB at most).
+  row(
+    'signed-fixed-semi64',
+    'lambda-ingress url, SigV4, node --max-semi-space-size=64',
+    'lambda-ingress',
+    LI_PATHS.signed,
+    {
+      mode: 'fixed',
+      nodeFlags: ['--max-semi-space-size=64'],
+    },
+  ),
   row('direct-fixed-25', 'direct to upstream', 'upstream', '/', { mode: 'fixed', fraction: 0.25 }),
   row('signed-fixed-25', 'lambda-ingress url, SigV4', 'lambda-ingress', LI_PATHS.signed, {
     mode: 'fixed',
