@@ -15,23 +15,45 @@ export interface GcSummary {
   maxMs: number;
   /** % of the window the main thread was paused for GC */
   pausedPercent: number;
+  /**
+   * MB allocated on the heap during the window: from each collection's heap
+   * size before it back to the size the previous one left (one process's
+   * lines; with several processes the sum is rougher). Unlike CPU time, a
+   * busy machine does not change it.
+   */
+  allocatedMb: number;
 }
 
-const LINE = /\d+ ms: (Scavenge|Minor Mark-Sweep|Mark-Compact)\b.*?, ([\d.]+) \/ [\d.]+ ms/;
+const LINE =
+  /^\[(\d+):[^\]]*\]\s+\d+ ms: (Scavenge|Minor Mark-Sweep|Mark-Compact)(?: \([a-z ]+\))? ([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB.*?, ([\d.]+) \/ [\d.]+ ms/;
 
 export function summarizeGcTrace(text: string, seconds: number): GcSummary {
   let minor = 0;
   let major = 0;
   let totalMs = 0;
   let maxMs = 0;
+  let allocatedMb = 0;
+  /** per process: the heap size the last collection left */
+  const after = new Map<string, number>();
   for (const line of text.split('\n')) {
     const m = LINE.exec(line);
     if (!m) continue;
-    const ms = Number(m[2]);
-    if (m[1] === 'Mark-Compact') major++;
+    const [, pid, kind, before, left, pause] = m as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    const ms = Number(pause);
+    if (kind === 'Mark-Compact') major++;
     else minor++;
     totalMs += ms;
     maxMs = Math.max(maxMs, ms);
+    const previous = after.get(pid);
+    if (previous !== undefined) allocatedMb += Math.max(0, Number(before) - previous);
+    after.set(pid, Number(left));
   }
   const n = minor + major;
   return {
@@ -41,6 +63,7 @@ export function summarizeGcTrace(text: string, seconds: number): GcSummary {
     meanMs: n === 0 ? 0 : totalMs / n,
     maxMs,
     pausedPercent: seconds > 0 ? (totalMs / (seconds * 1000)) * 100 : 0,
+    allocatedMb,
   };
 }
 

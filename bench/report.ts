@@ -138,18 +138,21 @@ const gcCell = (gc: GcSummary | undefined) =>
   gc === undefined || gc.minor + gc.major === 0
     ? '–'
     : `${gc.minor}+${gc.major}, ${n(gc.meanMs, 2)} / ${n(gc.maxMs, 1)} ms, ${n(gc.pausedPercent, 1)}%`;
+/** KB allocated per request, from the GC trace (the first collection of the window is the baseline) */
+const allocCell = (m: Measured) =>
+  m.gc === undefined || m.gc.minor + m.gc.major < 2 ? '–' : n((m.gc.allocatedMb * 1024) / m.load.requests, 1);
 
 export function renderRows(result: BenchResult): string {
   const nginx = rowById(result, 'nginx');
   const floor = rowById(result, 'node-floor');
   const lines = [
-    '| row | requests/s | vs nginx | vs Node floor | p50 ms | p99 ms | p99.9 ms | proxy CPU µs/req (of which kernel) | proxy CPU % of a core | proxy RSS MB | GC: minor+major, mean / max pause, % paused | errors | other processes, % of a core |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| row | requests/s | vs nginx | vs Node floor | p50 ms | p99 ms | p99.9 ms | proxy CPU µs/req (of which kernel) | proxy CPU % of a core | proxy RSS MB | GC: minor+major, mean / max pause, % paused | heap KB allocated/req | errors | other processes, % of a core |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of result.rows) {
     const label = rowLabel(result, row);
     if (row.status !== 'ok' || !row.result) {
-      lines.push(`| ${label} | ${row.status}: ${row.reason ?? ''} | | | | | | | | | | | |`);
+      lines.push(`| ${label} | ${row.status}: ${row.reason ?? ''} | | | | | | | | | | | | |`);
       continue;
     }
     const { load, proxy } = row.result;
@@ -157,7 +160,7 @@ export function renderRows(result: BenchResult): string {
       base && row.spec.mode === 'max' && row.spec.id !== 'direct' ? `${n(load.rps / base.load.rps, 2)}x` : '';
     const noise = row.result.interferencePercent;
     lines.push(
-      `| ${label} | ${n(load.rps)} | ${versus(nginx)} | ${versus(floor)} | ${n(load.latencyMs.p50, 2)} | ${n(load.latencyMs.p99, 2)} | ${n(load.latencyMs.p999, 2)} | ${proxy ? `${n(proxy.cpuUsPerRequest, 1)}${proxy.systemUsPerRequest === undefined ? '' : ` (${n(proxy.systemUsPerRequest, 1)})`}` : '–'} | ${proxy ? n(proxy.cpuPercent, 0) : '–'} | ${proxy ? mb(proxy.peakRssBytes) : '–'} | ${gcCell(row.result.gc)} | ${load.errors} | ${n(noise, 0)}${noise > NOISY_PERCENT ? ' ⚠' : ''} |`,
+      `| ${label} | ${n(load.rps)} | ${versus(nginx)} | ${versus(floor)} | ${n(load.latencyMs.p50, 2)} | ${n(load.latencyMs.p99, 2)} | ${n(load.latencyMs.p999, 2)} | ${proxy ? `${n(proxy.cpuUsPerRequest, 1)}${proxy.systemUsPerRequest === undefined ? '' : ` (${n(proxy.systemUsPerRequest, 1)})`}` : '–'} | ${proxy ? n(proxy.cpuPercent, 0) : '–'} | ${proxy ? mb(proxy.peakRssBytes) : '–'} | ${gcCell(row.result.gc)} | ${allocCell(row.result)} | ${load.errors} | ${n(noise, 0)}${noise > NOISY_PERCENT ? ' ⚠' : ''} |`,
     );
   }
   return lines.join('\n');
