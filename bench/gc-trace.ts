@@ -16,44 +16,45 @@ export interface GcSummary {
   /** % of the window the main thread was paused for GC */
   pausedPercent: number;
   /**
-   * MB allocated on the heap during the window: from each collection's heap
-   * size before it back to the size the previous one left (one process's
-   * lines; with several processes the sum is rougher). Unlike CPU time, a
-   * busy machine does not change it.
+   * MB per second allocated on the heap: from each collection's heap size
+   * before it back to the size the previous one left, over the time between
+   * the first and the last collection of the window (per process, summed).
+   * Per request, a busy machine does not change it, unlike CPU time.
    */
-  allocatedMb: number;
+  allocatedMbPerSecond: number;
 }
 
 const LINE =
-  /^\[(\d+):[^\]]*\]\s+\d+ ms: (Scavenge|Minor Mark-Sweep|Mark-Compact)(?: \([a-z ]+\))? ([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB.*?, ([\d.]+) \/ [\d.]+ ms/;
+  /^\[(\d+):[^\]]*\]\s+(\d+) ms: (Scavenge|Minor Mark-Sweep|Mark-Compact)(?: \([a-z ]+\))? ([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB.*?, ([\d.]+) \/ [\d.]+ ms/;
 
 export function summarizeGcTrace(text: string, seconds: number): GcSummary {
   let minor = 0;
   let major = 0;
   let totalMs = 0;
   let maxMs = 0;
-  let allocatedMb = 0;
-  /** per process: the heap size the last collection left */
-  const after = new Map<string, number>();
+  /** per process: the heap size the last collection left, and the MB allocated since the first one */
+  const processes = new Map<string, { firstMs: number; lastMs: number; left: number; allocated: number }>();
   for (const line of text.split('\n')) {
     const m = LINE.exec(line);
     if (!m) continue;
-    const [, pid, kind, before, left, pause] = m as unknown as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
+    const [, pid, at, kind, before, left, pause] = m as unknown as string[];
     const ms = Number(pause);
     if (kind === 'Mark-Compact') major++;
     else minor++;
     totalMs += ms;
     maxMs = Math.max(maxMs, ms);
-    const previous = after.get(pid);
-    if (previous !== undefined) allocatedMb += Math.max(0, Number(before) - previous);
-    after.set(pid, Number(left));
+    const p = processes.get(pid!);
+    if (p === undefined) {
+      processes.set(pid!, { firstMs: Number(at), lastMs: Number(at), left: Number(left), allocated: 0 });
+      continue;
+    }
+    p.allocated += Math.max(0, Number(before) - p.left);
+    p.left = Number(left);
+    p.lastMs = Number(at);
+  }
+  let allocatedMbPerSecond = 0;
+  for (const p of processes.values()) {
+    if (p.lastMs > p.firstMs) allocatedMbPerSecond += p.allocated / ((p.lastMs - p.firstMs) / 1000);
   }
   const n = minor + major;
   return {
@@ -63,7 +64,7 @@ export function summarizeGcTrace(text: string, seconds: number): GcSummary {
     meanMs: n === 0 ? 0 : totalMs / n,
     maxMs,
     pausedPercent: seconds > 0 ? (totalMs / (seconds * 1000)) * 100 : 0,
-    allocatedMb,
+    allocatedMbPerSecond,
   };
 }
 

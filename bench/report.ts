@@ -138,9 +138,11 @@ const gcCell = (gc: GcSummary | undefined) =>
   gc === undefined || gc.minor + gc.major === 0
     ? '–'
     : `${gc.minor}+${gc.major}, ${n(gc.meanMs, 2)} / ${n(gc.maxMs, 1)} ms, ${n(gc.pausedPercent, 1)}%`;
-/** KB allocated per request, from the GC trace (the first collection of the window is the baseline) */
+/** KB allocated per request, from the GC trace's allocation rate */
 const allocCell = (m: Measured) =>
-  m.gc === undefined || m.gc.minor + m.gc.major < 2 ? '–' : n((m.gc.allocatedMb * 1024) / m.load.requests, 1);
+  m.gc === undefined || m.gc.minor + m.gc.major < 3
+    ? '–'
+    : n((m.gc.allocatedMbPerSecond * 1024) / m.load.rps, 1);
 
 export function renderRows(result: BenchResult): string {
   const nginx = rowById(result, 'nginx');
