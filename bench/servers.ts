@@ -114,7 +114,7 @@ export async function startNodeFloor(dir: string, upstreamPort: number): Promise
 }
 
 /** The nginx + LuaJIT peer doing the APISIX `aws-lambda` plugin's SigV4 work per request (an upper bound of APISIX). */
-export const NGINX_LUA_PEER = process.env.BENCH_NGINX_LUA ?? join(REPO, '../../shared/peers/nginx-lua-sigv4');
+export const NGINX_LUA_PEER = process.env.BENCH_NGINX_LUA || join(REPO, '../../shared/peers/nginx-lua-sigv4');
 
 export async function startNginxLua(dir: string, upstreamPort: number): Promise<Server> {
   const port = await freePort();
