@@ -617,6 +617,16 @@ function evaluateTargets(result: BenchResult): Target[] {
     measured: micro === undefined ? 'not run (--only sign, or a full run)' : `${fmt(micro, 1)} µs`,
     status: micro === undefined ? 'n/a' : micro <= 10 ? 'pass' : 'fail',
   });
+  // A target computed from disturbed rows says more about the machine than about lambda-ingress.
+  const disturbed = result.rows.filter((r) => (r.result?.interferencePercent ?? 0) > NOISY_PERCENT);
+  if (disturbed.length > 0) {
+    targets.push({
+      name: `rows measured while other processes used more than ${NOISY_PERCENT}% of a core (⚠): the targets above that use them are not evaluations`,
+      goal: 'none',
+      measured: disturbed.map((r) => r.spec.id).join(', '),
+      status: 'n/a',
+    });
+  }
   return targets;
 }
 
