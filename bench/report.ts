@@ -1,16 +1,21 @@
 // Types of the data-plane benchmark's JSON result and its markdown rendering.
 // `node bench/dataplane.ts --report bench/results/<file>.json` re-prints the
 // tables from a saved result (for BENCHMARKS.md).
+import type { GcSummary } from './gc-trace.ts';
 import type { LoadResult } from './load.ts';
 import type { ProfileEntry } from './profile-summary.ts';
 
 export interface RowSpec {
   id: string;
   label: string;
-  server: 'upstream' | 'nginx' | 'node-floor' | 'lambda-ingress';
+  server: 'upstream' | 'nginx' | 'nginx-lua' | 'node-floor' | 'lambda-ingress';
   path: string;
   method: 'GET' | 'POST';
   bodyBytes: number;
+  /** lambda-ingress `--no-access-log`; otherwise its default flags (access log on). */
+  noAccessLog?: boolean;
+  /** node flags for lambda-ingress (e.g. --max-semi-space-size) */
+  nodeFlags?: string[];
   /** lambda-ingress `--workers N`; absent = the flag is not passed (one process). */
   workers?: number;
   /** max = wrk closed loop; fixed = vegeta at a fixed rate. */
@@ -31,6 +36,8 @@ export interface Measured {
     peakRssBytes: number;
     processes: number;
   };
+  /** Node proxies (started with --trace-gc): the GC pauses of the measured window (all its processes together, with --workers) */
+  gc?: GcSummary;
   /** loopback TCP segments sent per request, machine-wide (client, proxy and upstream together) */
   tcpSegmentsPerRequest?: number;
   upstream: { cpuSeconds: number; cpuUsPerRequest: number; cpuPercent: number };
@@ -127,24 +134,35 @@ export function rowLabel(result: BenchResult, row: RowResult): string {
   return `${row.spec.label}, fixed ${n(row.rate)} req/s (${n(fraction * 100)}% of signed max)`;
 }
 
+const gcCell = (gc: GcSummary | undefined) =>
+  gc === undefined || gc.minor + gc.major === 0
+    ? '–'
+    : `${gc.minor}+${gc.major}, ${n(gc.meanMs, 2)} / ${n(gc.maxMs, 1)} ms, ${n(gc.pausedPercent, 1)}%`;
+/** KB allocated per request, from the GC trace's allocation rate */
+const allocCell = (m: Measured) =>
+  m.gc === undefined || m.gc.minor + m.gc.major < 3
+    ? '–'
+    : n((m.gc.allocatedMbPerSecond * 1024) / m.load.rps, 1);
+
 export function renderRows(result: BenchResult): string {
   const nginx = rowById(result, 'nginx');
+  const floor = rowById(result, 'node-floor');
   const lines = [
-    '| row | requests/s | vs nginx | p50 ms | p99 ms | p99.9 ms | proxy CPU µs/req (of which kernel) | proxy CPU % of a core | proxy RSS MB | errors | other processes, % of a core |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| row | requests/s | vs nginx | vs Node floor | p50 ms | p99 ms | p99.9 ms | proxy CPU µs/req (of which kernel) | proxy CPU % of a core | proxy RSS MB | GC: minor+major, mean / max pause, % paused | heap KB allocated/req | errors | other processes, % of a core |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of result.rows) {
     const label = rowLabel(result, row);
     if (row.status !== 'ok' || !row.result) {
-      lines.push(`| ${label} | ${row.status}: ${row.reason ?? ''} | | | | | | | | | |`);
+      lines.push(`| ${label} | ${row.status}: ${row.reason ?? ''} | | | | | | | | | | | | |`);
       continue;
     }
     const { load, proxy } = row.result;
-    const ratio =
-      nginx && row.spec.mode === 'max' && row.spec.id !== 'direct' ? load.rps / nginx.load.rps : undefined;
+    const versus = (base: Measured | undefined) =>
+      base && row.spec.mode === 'max' && row.spec.id !== 'direct' ? `${n(load.rps / base.load.rps, 2)}x` : '';
     const noise = row.result.interferencePercent;
     lines.push(
-      `| ${label} | ${n(load.rps)} | ${ratio === undefined ? '' : `${n(ratio, 2)}x`} | ${n(load.latencyMs.p50, 2)} | ${n(load.latencyMs.p99, 2)} | ${n(load.latencyMs.p999, 2)} | ${proxy ? `${n(proxy.cpuUsPerRequest, 1)}${proxy.systemUsPerRequest === undefined ? '' : ` (${n(proxy.systemUsPerRequest, 1)})`}` : '–'} | ${proxy ? n(proxy.cpuPercent, 0) : '–'} | ${proxy ? mb(proxy.peakRssBytes) : '–'} | ${load.errors} | ${n(noise, 0)}${noise > NOISY_PERCENT ? ' ⚠' : ''} |`,
+      `| ${label} | ${n(load.rps)} | ${versus(nginx)} | ${versus(floor)} | ${n(load.latencyMs.p50, 2)} | ${n(load.latencyMs.p99, 2)} | ${n(load.latencyMs.p999, 2)} | ${proxy ? `${n(proxy.cpuUsPerRequest, 1)}${proxy.systemUsPerRequest === undefined ? '' : ` (${n(proxy.systemUsPerRequest, 1)})`}` : '–'} | ${proxy ? n(proxy.cpuPercent, 0) : '–'} | ${proxy ? mb(proxy.peakRssBytes) : '–'} | ${gcCell(row.result.gc)} | ${allocCell(row.result)} | ${load.errors} | ${n(noise, 0)}${noise > NOISY_PERCENT ? ' ⚠' : ''} |`,
     );
   }
   return lines.join('\n');

@@ -106,7 +106,23 @@ export async function startNodeFloor(dir: string, upstreamPort: number): Promise
   const name = 'node-floor';
   const proc = start(
     process.execPath,
-    [join(REPO, 'bench/node-floor.ts'), String(port), String(upstreamPort)],
+    ['--trace-gc', join(REPO, 'bench/node-floor.ts'), String(port), String(upstreamPort)],
+    join(dir, `${name}.log`),
+  );
+  await waitForHttp(`http://127.0.0.1:${port}/`, proc);
+  return { name, port, proc };
+}
+
+/** The nginx + LuaJIT peer doing the APISIX `aws-lambda` plugin's SigV4 work per request (an upper bound of APISIX). */
+export const NGINX_LUA_PEER = process.env.BENCH_NGINX_LUA || join(REPO, '../../shared/peers/nginx-lua-sigv4');
+
+export async function startNginxLua(dir: string, upstreamPort: number): Promise<Server> {
+  const port = await freePort();
+  const name = 'nginx-lua';
+  // run.sh writes the config and execs nginx (one worker, keep-alive upstream), so the pid is nginx's master.
+  const proc = start(
+    'bash',
+    [join(NGINX_LUA_PEER, 'run.sh'), join(dir, name), String(port), String(upstreamPort)],
     join(dir, `${name}.log`),
   );
   await waitForHttp(`http://127.0.0.1:${port}/`, proc);
@@ -176,6 +192,10 @@ export interface LambdaIngressOptions {
   workers?: number;
   /** Directory for `node --cpu-prof` output; no profiling when absent. */
   cpuProfDir?: string;
+  /** Passes --no-access-log; otherwise lambda-ingress runs with its default flags (access log on, log level info). */
+  noAccessLog?: boolean;
+  /** More node flags (e.g. --max-semi-space-size=32). */
+  nodeFlags?: readonly string[];
   name?: string;
 }
 
@@ -184,7 +204,12 @@ export async function startLambdaIngress(
 ): Promise<Server & { adminPort: number }> {
   const [port, adminPort] = await freePorts(2);
   const name = options.name ?? 'lambda-ingress';
-  const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const nodeArgs = [
+    // One line per collection, read back for the row's GC pauses (bench/gc-trace.ts).
+    '--trace-gc',
+    ...(options.nodeFlags ?? []),
+    ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []),
+  ];
   const args = [
     ...nodeArgs,
     join(REPO, 'bin/lambda-ingress'),
@@ -197,10 +222,7 @@ export async function startLambdaIngress(
     String(port),
     '--admin-port',
     String(adminPort),
-    '--log-level',
-    'warn',
-    // nginx runs with access_log off: compare like with like.
-    '--no-access-log',
+    ...(options.noAccessLog ? ['--no-access-log'] : []),
     '--shutdown-grace',
     '1s',
     ...(options.workers !== undefined ? ['--workers', String(options.workers)] : []),

@@ -499,11 +499,12 @@ async function main(argv: string[]): Promise<void> {
       if (stopping) process.exit(1); // a second signal: stop waiting
       stopping = true;
       log.info({ signal }, 'stopping');
+      // The logs are buffered: every line, the access log's last ones included, is written before exiting.
       running.stop().then(
-        () => process.exit(0),
+        () => running.loggers.flush().then(() => process.exit(0)),
         (error) => {
           log.error({ err: error }, 'shutdown failed');
-          process.exit(1);
+          void running.loggers.flush().then(() => process.exit(1));
         },
       );
     });

@@ -190,7 +190,11 @@ export async function runWorker(
   dataPlane.health.onChange(() => send(process, { type: 'health', problems: dataPlane.health.list() }));
   let draining: Promise<void> | undefined;
   const drain = (graceMs: number) => {
-    draining ??= dataPlane.drain(graceMs).then(() => process.disconnect());
+    // Every access line is written before the worker goes (its exit is the end of the disconnect).
+    draining ??= dataPlane
+      .drain(graceMs)
+      .then(() => options.loggers.flush())
+      .then(() => process.disconnect());
     return draining;
   };
   process.on('message', async (message: ToWorker) => {

@@ -110,7 +110,8 @@ export function upstreamRequestHeaders(
   }
   const named = connectionTokens(connection);
   const out: string[] = ['host', policy.host, 'x-request-id', requestId];
-  const forwarded = new ForwardedBy(forwarding);
+  // Only a trusted proxy's forwarding headers are read; anyone else's are dropped unread.
+  const forwarded = forwarding.trustedPeer ? new ForwardedBy(forwarding) : undefined;
   let clientHost: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -121,7 +122,7 @@ export function upstreamRequestHeaders(
       continue;
     }
     if (HOP_BY_HOP.has(lower) || named?.has(lower) || lower === 'x-request-id') continue;
-    if (!forwarded.passes(lower, value)) continue;
+    if (forwarded ? !forwarded.passes(lower, value) : FORWARDING.has(lower)) continue;
     if (
       policy.ownCredentials &&
       (lower === 'authorization' || lower === 'x-api-key' || lower.startsWith('x-amz-'))
@@ -130,11 +131,11 @@ export function upstreamRequestHeaders(
     }
     out.push(name, value);
   }
-  out.push('x-forwarded-for', forwarded.forwardedFor);
+  out.push('x-forwarded-for', forwarded ? forwarded.forwardedFor : forwarding.peerIp);
   // A trusted load balancer's X-Forwarded-Proto / -Port / -Host describe the original request better than we can.
-  if (!forwarded.proto) out.push('x-forwarded-proto', forwarding.proto);
-  if (!forwarded.port) out.push('x-forwarded-port', forwarding.port);
-  if (!forwarded.host && clientHost !== undefined) out.push('x-forwarded-host', clientHost);
+  if (!forwarded?.proto) out.push('x-forwarded-proto', forwarding.proto);
+  if (!forwarded?.port) out.push('x-forwarded-port', forwarding.port);
+  if (!forwarded?.host && clientHost !== undefined) out.push('x-forwarded-host', clientHost);
   return out;
 }
 

@@ -124,10 +124,22 @@ export class FunctionInvoker implements RouteHandler {
       bodyTimeout: timeoutMs,
     };
     if (target.invokeMode === 'ResponseStream') {
-      await this.#invoke(exchange, options, (response) => this.#stream(exchange, response));
+      await this.#invoke(exchange, () => {
+        const abort = new AbortController();
+        return {
+          answer: this.#options.upstream.pool
+            .request({ ...options, signal: abort.signal })
+            .then((response) => this.#stream(exchange, response)),
+          abort: () => abort.abort(),
+        };
+      });
       return;
     }
-    const answer = await this.#invoke(exchange, options, readAnswer);
+    const answer = await this.#invoke(exchange, () => {
+      const reader = new AnswerReader();
+      this.#options.upstream.pool.dispatch(options, reader);
+      return reader;
+    });
     if (answer) this.#answer(exchange, answer);
   }
 
@@ -188,32 +200,27 @@ export class FunctionInvoker implements RouteHandler {
 
   /**
    * Calls the Invoke API: waits for a free connection (when they are capped),
-   * stops the call if the client goes away, and reads Lambda's answer with
-   * `read`. Answers the client itself (or cuts a response under way), and
-   * gives undefined, when the call or the reading fails.
+   * then `start`s the call, stops it if the client goes away, and gives what
+   * the call gives. Answers the client itself (or cuts a response under way),
+   * and gives undefined, when the call or the reading fails.
    */
-  async #invoke<T>(
-    exchange: Exchange,
-    options: Dispatcher.RequestOptions,
-    read: (response: Dispatcher.ResponseData) => Promise<T>,
-  ): Promise<T | undefined> {
-    const { pool, slots, address } = this.#options.upstream;
+  async #invoke<T>(exchange: Exchange, start: () => InvokeCall<T>): Promise<T | undefined> {
+    const { slots, address } = this.#options.upstream;
     const { timeoutMs } = this.#route.connection;
     if (slots && !slots.tryAcquire() && !(await slots.wait(timeoutMs))) {
       sendUpstreamFailure(exchange, this.#route.key, address, queueTimeout(timeoutMs));
       return undefined;
     }
     const { res } = exchange;
+    const started = performance.now();
+    const call = start();
     // The client going away stops the call (a function once invoked still runs, but its answer
     // would have nowhere to go): its connection is free the sooner. It may have gone already.
-    const abort = new AbortController();
-    const onClose = () => abort.abort();
+    const onClose = () => call.abort();
     res.once('close', onClose);
-    if (res.destroyed) abort.abort();
-    const started = performance.now();
+    if (res.destroyed) call.abort();
     try {
-      const response = await pool.request({ ...options, signal: abort.signal });
-      return await read(response);
+      return await call.answer;
     } catch (error) {
       if (res.destroyed) exchange.upstreamError = 'client_closed';
       else sendUpstreamFailure(exchange, this.#route.key, address, classifyUpstreamError(error, timeoutMs));
@@ -260,7 +267,84 @@ export class FunctionInvoker implements RouteHandler {
   }
 }
 
-/** The Invoke API's answer, read whole (up to just over RESPONSE_LIMIT). */
+/** A call under way: what it gives, and how to stop it. */
+interface InvokeCall<T> {
+  answer: Promise<T>;
+  abort(): void;
+}
+
+/**
+ * The Invoke API's answer, read whole (up to just over RESPONSE_LIMIT) as
+ * undici pushes it: no body stream, no async iteration.
+ */
+class AnswerReader implements Dispatcher.DispatchHandler, InvokeCall<InvokeAnswer> {
+  readonly answer: Promise<InvokeAnswer>;
+  #resolve!: (answer: InvokeAnswer) => void;
+  #reject!: (error: Error) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  #aborted = false;
+  #settled = false;
+  #status = 0;
+  #headers: Record<string, string | string[] | undefined> = {};
+  readonly #chunks: Buffer[] = [];
+  #size = 0;
+
+  constructor() {
+    this.answer = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  abort(): void {
+    this.#aborted = true;
+    this.#controller?.abort(new Error(CLIENT_CLOSED));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#aborted) controller.abort(new Error(CLIENT_CLOSED));
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    // An interim (1xx) response is not the answer; the final one follows.
+    if (statusCode < 200) return;
+    this.#status = statusCode;
+    this.#headers = headers;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#settled) return;
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    if (this.#size > RESPONSE_LIMIT) {
+      // Over Lambda's limit: what is read stands for the answer; the rest is not read.
+      this.onResponseEnd();
+      controller.abort(new Error(`the answer is over ${RESPONSE_LIMIT} bytes`));
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const payload = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#size);
+    this.#resolve({ status: this.#status, headers: this.#headers, payload });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#reject(error);
+  }
+}
+
+const CLIENT_CLOSED = 'client closed the connection';
+
+/** The Invoke API's answer to a call that was to stream, when it is not a stream (not 200): read whole. */
 async function readAnswer(response: Dispatcher.ResponseData): Promise<InvokeAnswer> {
   const payload = await readPayload(response.body, RESPONSE_LIMIT);
   return { status: response.statusCode, headers: response.headers, payload };

@@ -68,18 +68,65 @@ export interface Loggers {
   app: pino.Logger;
   /** The access log: one line per request, from fields that carry no secrets. */
   access: pino.Logger;
+  /** Writes out every line logged so far (after the writes under way): before the process exits. */
+  flush(): Promise<void>;
 }
 
-/** `fields` go on every line (e.g. the worker id with --workers). */
+/**
+ * Lines to stdout wait in memory until this many bytes are buffered, and are
+ * written without blocking the event loop (one write per tens of requests
+ * instead of one per request); FLUSH_MS bounds how long a quiet line waits.
+ */
+const BUFFER_BYTES = 8192;
+const FLUSH_MS = 500;
+
+/** `fields` go on every line (e.g. the worker id with --workers); the destination is stdout unless given. */
 export function createLoggers(
   level: string,
-  destination: pino.DestinationStream = pino.destination(1),
+  destination?: pino.DestinationStream,
   fields: Record<string, unknown> = {},
 ): Loggers {
   const base = { service: 'lambda-ingress', ...fields };
   const redact = { paths: REDACTED_PATHS, censor: REDACTED };
+  const stdout = destination ? undefined : bufferedStdout();
+  // One stream for both, so lines keep their order; the application's lines are rare and go out at once.
+  const app = stdout
+    ? {
+        write(line: string) {
+          stdout.write(line);
+          stdout.flush();
+        },
+      }
+    : destination!;
   return {
-    app: pino({ level, base, redact, hooks: { streamWrite: scrubWarnings } }, destination),
-    access: pino({ level, base: { ...base, log: 'access' } }, destination),
+    app: pino({ level, base, redact, hooks: { streamWrite: scrubWarnings } }, app),
+    access: pino({ level, base: { ...base, log: 'access' } }, stdout ?? destination!),
+    flush: () => (stdout ? drain(stdout) : Promise.resolve()),
   };
+}
+
+function bufferedStdout() {
+  // pino also writes what is left synchronously when the process exits (a crash, process.exit elsewhere).
+  return pino.destination({ dest: 1, sync: false, minLength: BUFFER_BYTES, periodicFlush: FLUSH_MS });
+}
+
+/** Waits for the write under way, if any, then writes the rest synchronously. */
+function drain(stream: ReturnType<typeof bufferedStdout>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('error', done).off('drain', done);
+      try {
+        stream.flushSync();
+      } catch {
+        // stdout is gone (EPIPE): nothing can be written any more
+      }
+      resolve();
+    };
+    stream.once('drain', done).once('error', done);
+    try {
+      stream.flush();
+    } catch {
+      done();
+    }
+  });
 }

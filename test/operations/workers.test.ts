@@ -67,6 +67,9 @@ const servedBy = () =>
 
 it('serves from both workers and adds their metrics up', async () => {
   expect(await hit('/a', 40)).toEqual(Array(40).fill(200));
+  // Access lines are buffered: each worker writes its own within half a second.
+  const deadline = Date.now() + 3000;
+  while (servedBy().size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   expect(servedBy().size).toBe(2);
   const metrics = await (await fetch(`${admin}/metrics`)).text();
   expect(metrics).toContain(
