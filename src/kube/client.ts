@@ -53,6 +53,9 @@ export interface SendOptions extends RequestOptions {
 
 export const MERGE_PATCH = 'application/merge-patch+json';
 
+/** metav1.MicroTime for now: the apiserver wants exactly six fractional digits. */
+export const microTime = (): string => new Date().toISOString().replace(/Z$/, '000Z');
+
 /** What the reflectors and the Secret fetcher read the cluster with: a KubeClient. */
 export type ApiReader = Pick<KubeClient, 'get' | 'watch'>;
 

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { sleep } from './backoff.ts';
-import type { KubeClient, RequestOptions } from './client.ts';
+import { type KubeClient, microTime, type RequestOptions } from './client.ts';
 import { describeError, statusOf } from './errors.ts';
 import { type Log, silentLog } from './log.ts';
 
@@ -29,9 +29,6 @@ interface Lease {
     [field: string]: unknown;
   };
 }
-
-/** metav1.MicroTime for now: the apiserver wants exactly six fractional digits. */
-const microTime = (): string => new Date().toISOString().replace(/Z$/, '000Z');
 
 export interface LeaderElectorOptions {
   client: KubeClient;

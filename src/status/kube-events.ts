@@ -3,7 +3,7 @@
 // logged, never retried, and never blocks status writing.
 import { randomBytes } from 'node:crypto';
 import { API_VERSION, KIND } from '../api/types.ts';
-import type { KubeClient } from '../kube/client.ts';
+import { type KubeClient, microTime } from '../kube/client.ts';
 import { describeError } from '../kube/errors.ts';
 import { type Log, silentLog } from '../kube/log.ts';
 import type { ObservedRoute } from '../kube/route-status.ts';
@@ -55,8 +55,7 @@ export class EventRecorder {
           apiVersion: 'events.k8s.io/v1',
           kind: 'Event',
           metadata: { name: `${name.slice(0, 236)}.${randomBytes(8).toString('hex')}`, namespace },
-          // metav1.MicroTime: exactly six fractional digits.
-          eventTime: new Date().toISOString().replace(/Z$/, '000Z'),
+          eventTime: microTime(),
           reportingController: REPORTING_CONTROLLER,
           reportingInstance: this.#instance,
           action: (event.action ?? 'Reconcile').slice(0, MAX_FIELD),
