@@ -193,7 +193,8 @@ function probe(url: string): Promise<number> {
 
 function fetchText(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent, timeout: 5000 }, (res) => {
+    // A scrape of 10,000 routes on a busy machine can take seconds: this is not the target check.
+    const req = http.get(url, { agent, timeout: 60_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => {
         body += d;

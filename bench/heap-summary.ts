@@ -23,7 +23,11 @@ const snap = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
 const fields = snap.snapshot.meta.node_fields;
 const types = snap.snapshot.meta.node_types[0];
 const width = fields.length;
-const [TYPE, NAME, SIZE] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f)) as [number, number, number];
+const [TYPE, NAME, SIZE] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f)) as [
+  number,
+  number,
+  number,
+];
 
 const byKind = new Map<string, { count: number; bytes: number }>();
 const byText = new Map<string, { count: number; bytes: number }>();
@@ -48,8 +52,12 @@ const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
 const print = (title: string, map: typeof byKind) => {
   process.stdout.write(`\n${title}\n| bytes | count | what |\n| ---: | ---: | --- |\n`);
   for (const [key, { count, bytes }] of [...map].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, top))
-    process.stdout.write(`| ${mb(bytes)} | ${count.toLocaleString('en-US')} | ${key.replaceAll('|', '\\|')} |\n`);
+    process.stdout.write(
+      `| ${mb(bytes)} | ${count.toLocaleString('en-US')} | ${key.replaceAll('|', '\\|')} |\n`,
+    );
 };
-process.stdout.write(`${file}: ${mb(total)} in ${(snap.nodes.length / width).toLocaleString('en-US')} nodes\n`);
+process.stdout.write(
+  `${file}: ${mb(total)} in ${(snap.nodes.length / width).toLocaleString('en-US')} nodes\n`,
+);
 print('By type and constructor (self size)', byKind);
 print('Strings by their first 50 characters', byText);

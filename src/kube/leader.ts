@@ -125,7 +125,9 @@ export class LeaderElector {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
       const attemptAt = Date.now();
-      const ok = await this.#tryAcquireOrRenew(signal);
+      // An answer that came after renewDeadline counts as a failure: leading on it would start
+      // with isLeader already false (work refused at once, and no new start to redo it).
+      const ok = (await this.#tryAcquireOrRenew(signal)) && Date.now() - attemptAt < this.#renewDeadlineMs;
       if (signal.aborted) break;
       if (ok) {
         this.#renewedAt = attemptAt;

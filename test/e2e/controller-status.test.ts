@@ -255,7 +255,7 @@ describe('StatusWriter (real kube-apiserver)', () => {
     await c.stop();
   });
 
-  it('talks HTTP/1.1 to the apiserver, which offers HTTP/2 (see src/kube/connections.ts)', async () => {
+  it('talks HTTP/1.1 to the apiserver, which offers HTTP/2 (see DirectAccess in src/kube/kubeconfig.ts)', async () => {
     const ns = 'alpn';
     await admin.namespace(ns);
     await admin.createRoute(ns, 'r', routeSpec('/r'));
