@@ -120,7 +120,7 @@ const OPTIONS = {
   kubeconfig: {
     type: 'string',
     arg: '<path>',
-    help: 'kubeconfig (default: in-cluster config)',
+    help: 'kubeconfig (default: $KUBECONFIG, else in-cluster config, else ~/.kube/config)',
     commands: ['controller'],
   },
   namespace: {
@@ -482,7 +482,7 @@ async function main(argv: string[]): Promise<void> {
         throw new UsageError(
           options.kubeconfig
             ? `cannot use --kubeconfig ${options.kubeconfig}: ${error.message}`
-            : `no in-cluster configuration (${error.message}); outside a cluster, pass --kubeconfig`,
+            : `cannot reach the cluster (${error.message}); outside a cluster, pass --kubeconfig`,
         );
       });
       running = { loggers, stop: () => controller.stop() };

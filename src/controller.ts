@@ -1,16 +1,16 @@
 // Controller mode: the Kubernetes source feeding the same pipeline as
 // standalone mode, plus the status writer (the leader replica writes
 // LambdaRoute status and Events). Every replica serves traffic.
-import { KubeConfig } from '@kubernetes/client-node';
 import { Gateway, type GatewayOptions } from './gateway.ts';
-import { KubeReader } from './kube/reader.ts';
+import { KubeClient } from './kube/client.ts';
+import { loadClusterAccess } from './kube/kubeconfig.ts';
 import { KubernetesSource } from './sources/kubernetes.ts';
 import { StatusWriter } from './status/writer.ts';
 import type { Loggers } from './util/log.ts';
 
 export interface ControllerOptions extends Omit<GatewayOptions, 'sourcesReady'> {
   loggers: Loggers;
-  /** Path to a kubeconfig; in-cluster configuration when absent. */
+  /** Path to a kubeconfig; else $KUBECONFIG, the in-cluster configuration or ~/.kube/config. */
   kubeconfig?: string | undefined;
   /** Namespaces to watch; all when empty. */
   namespaces: readonly string[];
@@ -20,16 +20,14 @@ export interface ControllerOptions extends Omit<GatewayOptions, 'sourcesReady'> 
 
 export async function runController(options: ControllerOptions): Promise<{ stop(): Promise<void> }> {
   const log = options.loggers.app;
-  const kubeConfig = new KubeConfig();
-  if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
-  else if (process.env['KUBERNETES_SERVICE_HOST']) kubeConfig.loadFromCluster();
-  else throw new Error('KUBERNETES_SERVICE_HOST is not set');
+  // One client, so one connection pool, for every request the controller makes.
+  const client = new KubeClient(await loadClusterAccess({ kubeconfig: options.kubeconfig }));
 
   let source: KubernetesSource | undefined;
   const gateway = await Gateway.start({ ...options, sourcesReady: () => source?.synced ?? false });
   const { metrics } = gateway;
   source = new KubernetesSource({
-    reader: new KubeReader(kubeConfig),
+    reader: client,
     namespaces: options.namespaces,
     pinnedSecrets: options.defaultCertificate === undefined ? [] : [options.defaultCertificate],
     // Come back quickly after an API server outage; the last good table serves meanwhile.
@@ -48,7 +46,7 @@ export async function runController(options: ControllerOptions): Promise<{ stop(
     },
   });
   const writer = new StatusWriter({
-    kubeConfig,
+    client,
     namespace: options.leaseNamespace,
     routes: source,
     log,

@@ -32,7 +32,7 @@ export function createUpstream(origin: string, settings: ConnectionSettings): Up
     keepAliveMaxTimeout: settings.idleTimeoutMs,
     // undici 8 would negotiate HTTP/2 with TLS upstreams that offer it; the relay and its header
     // rules are HTTP/1.1's, and Node's HTTP/2 session can buffer without bound when a peer stops
-    // reading (see kube/connections.ts).
+    // reading (see DirectAccess in kube/kubeconfig.ts).
     allowH2: false,
     connect: (options, callback) =>
       connect(options, (error, socket) => {

@@ -1,5 +1,4 @@
-// API error classification shared by every caller of the apiserver: the raw
-// reader's KubeApiError and client-node's ApiException alike.
+// API error classification shared by every caller of the apiserver (KubeClient).
 
 /** A failed API request. `status` is the HTTP status, or 0 when no response came (network, timeout). */
 export class KubeApiError extends Error {
@@ -15,14 +14,9 @@ export class KubeApiError extends Error {
   }
 }
 
-/**
- * The HTTP status of an error from this module or from client-node's typed
- * clients (ApiException has `code`), or 0 when the request never got an answer.
- */
+/** The HTTP status of a KubeApiError, or 0 when the request never got an answer. */
 export function statusOf(error: unknown): number {
-  if (error instanceof KubeApiError) return error.status;
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' && code >= 100 && code < 600 ? code : 0;
+  return error instanceof KubeApiError ? error.status : 0;
 }
 
 /** Worth retrying: no answer at all, throttling, timeouts and server errors. */
@@ -34,16 +28,6 @@ export function isTransient(error: unknown): boolean {
 /** A short, secret-free description of an error for logs (never the request or response body). */
 export function describeError(error: unknown): string {
   if (error instanceof KubeApiError) return error.message;
-  const status = statusOf(error);
-  if (status) {
-    // ApiException's message embeds the whole response body; keep the Status message only.
-    const body = (error as { body?: unknown }).body;
-    let message: string | undefined;
-    try {
-      message = (typeof body === 'string' ? JSON.parse(body) : body)?.message;
-    } catch {}
-    return `HTTP ${status}${message ? `: ${message}` : ''}`;
-  }
   if (error instanceof Error) {
     const cause = (error.cause as { code?: string; message?: string } | undefined) ?? undefined;
     const detail = cause?.code ?? cause?.message;

@@ -9,14 +9,29 @@
 //   next try instead of waiting for the Lease to expire.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import { sleep } from './backoff.ts';
-import { callOptions } from './call-options.ts';
+import { type KubeClient, microTime, type RequestOptions } from './client.ts';
 import { describeError, statusOf } from './errors.ts';
 import { type Log, silentLog } from './log.ts';
 
+/** The fields of a coordination.k8s.io/v1 Lease that leader election reads and writes. */
+interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; [field: string]: unknown };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    /** metav1.MicroTime: RFC 3339 with microseconds. */
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+    [field: string]: unknown;
+  };
+}
+
 export interface LeaderElectorOptions {
-  kubeConfig: KubeConfig;
+  client: KubeClient;
   /** Namespace of the Lease (the controller's own). */
   namespace: string;
   /** Lease name (default lambda-ingress-leader). */
@@ -41,7 +56,8 @@ function defaultIdentity(): string {
 }
 
 export class LeaderElector {
-  readonly #api: CoordinationV1Api;
+  readonly #client: KubeClient;
+  readonly #path: string;
   readonly #namespace: string;
   readonly #name: string;
   readonly #identity: string;
@@ -56,16 +72,17 @@ export class LeaderElector {
   /** When the last successful acquire/renew was sent. */
   #renewedAt = 0;
   /** The Lease as we last wrote or read it. */
-  #lease: V1Lease | undefined;
+  #lease: Lease | undefined;
   #observedRecord = '';
   #observedAt = 0;
   #holder: string | undefined;
 
   constructor(options: LeaderElectorOptions) {
     this.#options = options;
-    this.#api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.#client = options.client;
     this.#namespace = options.namespace;
     this.#name = options.name ?? 'lambda-ingress-leader';
+    this.#path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.#namespace)}/leases`;
     this.#identity = options.identity ?? defaultIdentity();
     this.#leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.#renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
@@ -108,7 +125,9 @@ export class LeaderElector {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
       const attemptAt = Date.now();
-      const ok = await this.#tryAcquireOrRenew(signal);
+      // An answer that came after renewDeadline counts as a failure: leading on it would start
+      // with isLeader already false (work refused at once, and no new start to redo it).
+      const ok = (await this.#tryAcquireOrRenew(signal)) && Date.now() - attemptAt < this.#renewDeadlineMs;
       if (signal.aborted) break;
       if (ok) {
         this.#renewedAt = attemptAt;
@@ -138,7 +157,7 @@ export class LeaderElector {
     }
   }
 
-  #observe(lease: V1Lease): void {
+  #observe(lease: Lease): void {
     const spec = lease.spec ?? {};
     const record = `${spec.holderIdentity ?? ''}|${stamp(spec.renewTime)}|${lease.metadata?.resourceVersion ?? ''}`;
     if (record !== this.#observedRecord) {
@@ -152,32 +171,29 @@ export class LeaderElector {
     const namespace = this.#namespace;
     const name = this.#name;
     // Each attempt gets half the renew deadline, so that a hung request cannot hold leadership.
-    const options = callOptions({
-      kubeConfig: this.#options.kubeConfig,
-      timeoutMs: this.#renewDeadlineMs / 2,
-      signal,
-    });
-    const now = new V1MicroTime();
+    const options: RequestOptions = { timeoutMs: this.#renewDeadlineMs / 2, signal };
+    const now = microTime();
     const durationSeconds = Math.max(1, Math.ceil(this.#leaseDurationMs / 1000));
     let lease = this.#leading ? this.#lease : undefined;
     try {
       if (!lease) {
         try {
-          lease = await this.#api.readNamespacedLease({ name, namespace }, options);
+          lease = (await this.#client.get(this.#leasePath(), options)) as Lease;
         } catch (error) {
           if (statusOf(error) !== 404) throw error;
-          const created = await this.#api.createNamespacedLease(
+          const created: Lease = await this.#client.send(
+            'POST',
+            this.#path,
             {
-              namespace,
-              body: {
-                metadata: { name, namespace },
-                spec: {
-                  holderIdentity: this.#identity,
-                  leaseDurationSeconds: durationSeconds,
-                  acquireTime: now,
-                  renewTime: now,
-                  leaseTransitions: 0,
-                },
+              apiVersion: 'coordination.k8s.io/v1',
+              kind: 'Lease',
+              metadata: { name, namespace },
+              spec: {
+                holderIdentity: this.#identity,
+                leaseDurationSeconds: durationSeconds,
+                acquireTime: now,
+                renewTime: now,
+                leaseTransitions: 0,
               },
             },
             options,
@@ -195,20 +211,19 @@ export class LeaderElector {
         if (Date.now() < this.#observedAt + validMs) return false; // held by someone else
       }
       const mine = holder === this.#identity;
-      const updated = await this.#api.replaceNamespacedLease(
+      // A PUT carrying the resourceVersion we read: 409 when someone else wrote the Lease meanwhile.
+      const updated: Lease = await this.#client.send(
+        'PUT',
+        this.#leasePath(),
         {
-          name,
-          namespace,
-          body: {
-            ...lease,
-            spec: {
-              ...spec,
-              holderIdentity: this.#identity,
-              leaseDurationSeconds: durationSeconds,
-              renewTime: now,
-              acquireTime: mine && spec.acquireTime ? spec.acquireTime : now,
-              leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
-            },
+          ...lease,
+          spec: {
+            ...spec,
+            holderIdentity: this.#identity,
+            leaseDurationSeconds: durationSeconds,
+            renewTime: now,
+            acquireTime: mine && spec.acquireTime ? spec.acquireTime : now,
+            leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
           },
         },
         options,
@@ -229,25 +244,23 @@ export class LeaderElector {
     }
   }
 
+  #leasePath(): string {
+    return `${this.#path}/${encodeURIComponent(this.#name)}`;
+  }
+
   async #release(): Promise<void> {
     const name = this.#name;
-    const namespace = this.#namespace;
-    const options = callOptions({
-      kubeConfig: this.#options.kubeConfig,
-      timeoutMs: this.#renewDeadlineMs / 2,
-    });
+    const options: RequestOptions = { timeoutMs: this.#renewDeadlineMs / 2 };
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const lease = this.#lease ?? (await this.#api.readNamespacedLease({ name, namespace }, options));
+        const lease: Lease = this.#lease ?? (await this.#client.get(this.#leasePath(), options));
         if (lease.spec?.holderIdentity !== this.#identity) return; // somebody else holds it already
-        const now = new V1MicroTime();
+        const now = microTime();
         const { holderIdentity: _, ...spec } = lease.spec ?? {};
-        await this.#api.replaceNamespacedLease(
-          {
-            name,
-            namespace,
-            body: { ...lease, spec: { ...spec, leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
-          },
+        await this.#client.send(
+          'PUT',
+          this.#leasePath(),
+          { ...lease, spec: { ...spec, leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
           options,
         );
         this.#lease = undefined;
@@ -263,5 +276,4 @@ export class LeaderElector {
   }
 }
 
-const stamp = (time: unknown): string =>
-  time instanceof Date ? time.toISOString() : typeof time === 'string' ? time : '';
+const stamp = (time: unknown): string => (typeof time === 'string' ? time : '');

@@ -9,9 +9,9 @@
 // - no event and no bookmark for `silentWatchMs`: drop the connection and watch again.
 // It keeps no cache: the handlers decide what to keep.
 import { Backoff, type BackoffOptions, sleep } from './backoff.ts';
+import type { ApiReader } from './client.ts';
 import { describeError, KubeApiError, statusOf } from './errors.ts';
 import type { Log } from './log.ts';
-import type { ApiReader } from './reader.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: raw JSON from the apiserver
 export type RawObject = any;

@@ -4,9 +4,9 @@
 // and 403 (not ours to read) are not. A GET that a list or watch event
 // overtook (cancel()) is ignored when it answers: the watch is the newer truth.
 import type { BackoffOptions } from '../kube/backoff.ts';
+import type { ApiReader } from '../kube/client.ts';
 import { describeError, statusOf } from '../kube/errors.ts';
 import type { Log } from '../kube/log.ts';
-import type { ApiReader } from '../kube/reader.ts';
 import type { RawObject } from '../kube/reflector.ts';
 import { KeyedRetry } from '../kube/retry.ts';
 import { namespaceOf } from './kubernetes-convert.ts';

@@ -20,9 +20,9 @@
 import type { Snapshot } from '../api/snapshot.ts';
 import { GROUP, PLURAL, VERSION } from '../api/types.ts';
 import type { BackoffOptions } from '../kube/backoff.ts';
+import type { ApiReader } from '../kube/client.ts';
 import { describeError } from '../kube/errors.ts';
 import { type Log, silentLog } from '../kube/log.ts';
-import type { ApiReader } from '../kube/reader.ts';
 import { type RawObject, Reflector, type ReflectorHandlers, type RestartReason } from '../kube/reflector.ts';
 import type { ObservedRoute, RouteStatusView } from '../kube/route-status.ts';
 import { Debounce } from '../util/debounce.ts';
@@ -42,7 +42,7 @@ export interface KubernetesSourceObserver {
 }
 
 export interface KubernetesSourceOptions {
-  /** Reads the cluster: a KubeReader over the controller's KubeConfig. */
+  /** Reads the cluster: the controller's KubeClient. */
   reader: ApiReader;
   /** Namespaces to watch (repeatable --namespace); empty or undefined = all namespaces. */
   namespaces?: readonly string[];

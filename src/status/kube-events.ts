@@ -2,9 +2,8 @@
 // `kubectl describe lr` and `kubectl events`. Best effort: a failed Event is
 // logged, never retried, and never blocks status writing.
 import { randomBytes } from 'node:crypto';
-import { EventsV1Api, type KubeConfig, V1MicroTime } from '@kubernetes/client-node';
 import { API_VERSION, KIND } from '../api/types.ts';
-import { callOptions } from '../kube/call-options.ts';
+import { type KubeClient, microTime } from '../kube/client.ts';
 import { describeError } from '../kube/errors.ts';
 import { type Log, silentLog } from '../kube/log.ts';
 import type { ObservedRoute } from '../kube/route-status.ts';
@@ -21,7 +20,7 @@ export interface RouteEvent {
 }
 
 export interface EventRecorderOptions {
-  kubeConfig: KubeConfig;
+  client: KubeClient;
   /** reportingInstance: who reports (the holder identity). */
   instance: string;
   log?: Log;
@@ -33,15 +32,13 @@ const MAX_NOTE = 1024;
 const MAX_FIELD = 128;
 
 export class EventRecorder {
-  readonly #api: EventsV1Api;
-  readonly #kubeConfig: KubeConfig;
+  readonly #client: KubeClient;
   readonly #instance: string;
   readonly #log: Log;
   readonly #timeoutMs: number;
 
   constructor(options: EventRecorderOptions) {
-    this.#api = options.kubeConfig.makeApiClient(EventsV1Api);
-    this.#kubeConfig = options.kubeConfig;
+    this.#client = options.client;
     this.#instance = options.instance.slice(0, MAX_FIELD);
     this.#log = options.log ?? silentLog;
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
@@ -51,29 +48,30 @@ export class EventRecorder {
   async record(route: ObservedRoute, event: RouteEvent): Promise<void> {
     const { namespace, name } = route;
     try {
-      await this.#api.createNamespacedEvent(
+      await this.#client.send(
+        'POST',
+        `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`,
         {
-          namespace,
-          body: {
-            metadata: { name: `${name.slice(0, 236)}.${randomBytes(8).toString('hex')}`, namespace },
-            eventTime: new V1MicroTime(),
-            reportingController: REPORTING_CONTROLLER,
-            reportingInstance: this.#instance,
-            action: (event.action ?? 'Reconcile').slice(0, MAX_FIELD),
-            reason: event.reason.slice(0, MAX_FIELD),
-            note: truncateUtf8(event.message, MAX_NOTE),
-            type: event.type,
-            regarding: {
-              apiVersion: API_VERSION,
-              kind: KIND,
-              namespace,
-              name,
-              ...(route.uid && { uid: route.uid }),
-              ...(route.resourceVersion && { resourceVersion: route.resourceVersion }),
-            },
+          apiVersion: 'events.k8s.io/v1',
+          kind: 'Event',
+          metadata: { name: `${name.slice(0, 236)}.${randomBytes(8).toString('hex')}`, namespace },
+          eventTime: microTime(),
+          reportingController: REPORTING_CONTROLLER,
+          reportingInstance: this.#instance,
+          action: (event.action ?? 'Reconcile').slice(0, MAX_FIELD),
+          reason: event.reason.slice(0, MAX_FIELD),
+          note: truncateUtf8(event.message, MAX_NOTE),
+          type: event.type,
+          regarding: {
+            apiVersion: API_VERSION,
+            kind: KIND,
+            namespace,
+            name,
+            ...(route.uid && { uid: route.uid }),
+            ...(route.resourceVersion && { resourceVersion: route.resourceVersion }),
           },
         },
-        callOptions({ kubeConfig: this.#kubeConfig, timeoutMs: this.#timeoutMs }),
+        { timeoutMs: this.#timeoutMs },
       );
     } catch (error) {
       this.#log.warn(

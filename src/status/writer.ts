@@ -12,11 +12,9 @@
 // - A Warning Event is created when a route newly fails (Ready turns False or
 //   changes reason), judged from the observed status, so recompiles, restarts
 //   and leader changes do not repeat it.
-import type { KubeConfig } from '@kubernetes/client-node';
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../api/types.ts';
 import type { BackoffOptions } from '../kube/backoff.ts';
-import { callOptions, MERGE_PATCH } from '../kube/call-options.ts';
+import { type KubeClient, MERGE_PATCH } from '../kube/client.ts';
 import { describeError, isTransient, statusOf } from '../kube/errors.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { type Log, silentLog } from '../kube/log.ts';
@@ -35,7 +33,7 @@ export interface StatusWriterObserver {
 }
 
 export interface StatusWriterOptions {
-  kubeConfig: KubeConfig;
+  client: KubeClient;
   /** Namespace of the leader Lease: the controller's own (POD_NAMESPACE). */
   namespace: string;
   /** The observed routes (a KubernetesSource). */
@@ -62,8 +60,7 @@ export interface StatusWriterOptions {
 
 export class StatusWriter {
   readonly #routes: RouteStatusView;
-  readonly #api: CustomObjectsApi;
-  readonly #kubeConfig: KubeConfig;
+  readonly #client: KubeClient;
   readonly #elector: LeaderElector;
   readonly #recorder: EventRecorder | undefined;
   readonly #log: Log;
@@ -85,15 +82,14 @@ export class StatusWriter {
 
   constructor(options: StatusWriterOptions) {
     this.#routes = options.routes;
-    this.#api = options.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.#kubeConfig = options.kubeConfig;
+    this.#client = options.client;
     this.#log = options.log ?? silentLog;
     this.#observer = options.observer ?? {};
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
     this.#retries = new KeyedRetry(options.backoff ?? {}, (key) => this.#enqueue(key));
     this.#elector = new LeaderElector({
-      kubeConfig: options.kubeConfig,
+      client: options.client,
       namespace: options.namespace,
       ...(options.leaseName && { name: options.leaseName }),
       ...(options.identity && { identity: options.identity }),
@@ -113,7 +109,7 @@ export class StatusWriter {
     });
     if (options.events ?? true) {
       this.#recorder = new EventRecorder({
-        kubeConfig: options.kubeConfig,
+        client: options.client,
         instance: this.#elector.identity,
         log: this.#log,
         requestTimeoutMs: this.#timeoutMs,
@@ -222,20 +218,12 @@ export class StatusWriter {
     const route = `${observed.namespace}/${observed.name}`;
     let written: { metadata?: { resourceVersion?: string } } | undefined;
     try {
-      written = await this.#api.patchNamespacedCustomObjectStatus(
-        {
-          group: GROUP,
-          version: VERSION,
-          plural: PLURAL,
-          namespace: observed.namespace,
-          name: observed.name,
-          body: {
-            metadata: observed.resourceVersion ? { resourceVersion: observed.resourceVersion } : {},
-            status,
-          },
-          fieldManager: 'lambda-ingress',
-        },
-        callOptions({ kubeConfig: this.#kubeConfig, timeoutMs: this.#timeoutMs, contentType: MERGE_PATCH }),
+      const path = `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(observed.namespace)}/${PLURAL}/${encodeURIComponent(observed.name)}/status`;
+      written = await this.#client.send(
+        'PATCH',
+        `${path}?fieldManager=lambda-ingress`,
+        { metadata: observed.resourceVersion ? { resourceVersion: observed.resourceVersion } : {}, status },
+        { timeoutMs: this.#timeoutMs, contentType: MERGE_PATCH },
       );
     } catch (error) {
       const code = statusOf(error);

@@ -2,10 +2,10 @@
 // install it (deploy/, the Helm chart): the ServiceAccount can do what the
 // controller does (`kubectl auth can-i`, and the source and status writer run
 // with its token) and nothing else.
-import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'vitest';
 import { compile } from '../../src/compile/compile.ts';
-import { KubeReader } from '../../src/kube/reader.ts';
+import { KubeClient } from '../../src/kube/client.ts';
+import { kubeconfigAccess } from '../../src/kube/kubeconfig.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
 import { StatusWriter } from '../../src/status/writer.ts';
 import { type Admin, CaptureLog, eventually, execFileP, kubectl, routeSpec } from './controller-support.ts';
@@ -117,19 +117,18 @@ export async function expectControllerWorks(
   );
   await admin.createRoute(ns, 'late', routeSpec('/late'));
 
-  const kc = new KubeConfig();
-  kc.loadFromFile(saKubeconfig);
+  const client = new KubeClient(await kubeconfigAccess([saKubeconfig]));
   const log = new CaptureLog();
   let version = 0;
   const source: KubernetesSource = new KubernetesSource({
-    reader: new KubeReader(kc),
+    reader: client,
     log,
     debounceMs: 50,
     namespaces: scope.watched,
     onSnapshot: (snapshot) => writer.update(compile(snapshot, ++version).diagnostics),
   });
   const writer: StatusWriter = new StatusWriter({
-    kubeConfig: kc,
+    client,
     namespace: scope.leaseNamespace, // default Lease name: the only one the Role allows
     routes: source,
     leaseDurationMs: 2000,

@@ -1,14 +1,14 @@
 // KubernetesSource against a real kube-apiserver: list + watch of LambdaRoutes
 // and the Secrets they reference, debounce, outages, 410 Gone and silent watches.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterInfo, startApiserver, stopApiserver } from '../../hack/cluster.ts';
 import type { Snapshot } from '../../src/api/snapshot.ts';
-import { KubeReader } from '../../src/kube/reader.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import { KubernetesSource, type KubernetesSourceOptions } from '../../src/sources/kubernetes.ts';
 import { secretRefs } from '../../src/sources/kubernetes-convert.ts';
 import {
   Admin,
+  adminClient,
   adminKubeConfig,
   CaptureLog,
   clusterDir,
@@ -40,14 +40,14 @@ interface Harness {
   last(): Snapshot;
 }
 
-function startSource(kc: KubeConfig, options: Partial<KubernetesSourceOptions> = {}): Harness {
+function startSource(client: KubeClient, options: Partial<KubernetesSourceOptions> = {}): Harness {
   const log = new CaptureLog();
   logs.push(log);
   const snapshots: Snapshot[] = [];
   const restarts: Harness['restarts'] = [];
   const lists: Harness['lists'] = [];
   const source = new KubernetesSource({
-    reader: new KubeReader(kc),
+    reader: client,
     log,
     debounceMs: 50,
     maxWaitMs: 500,
@@ -111,7 +111,7 @@ describe('KubernetesSource (real kube-apiserver)', () => {
     await admin.putSecret(ns, 'keyed-key', { apiKey: 'key-one-7f3a' });
     await admin.putSecret(ns, 'unrelated', { apiKey: 'not-referenced' });
 
-    const h = startSource(adminKubeConfig(cluster));
+    const h = startSource(await adminClient(cluster));
     expect(h.source.synced).toBe(false);
     await h.source.waitForSync(AbortSignal.timeout(10_000));
     expect(h.source.synced).toBe(true);
@@ -191,7 +191,7 @@ describe('KubernetesSource (real kube-apiserver)', () => {
     await admin.putSecret('elsewhere', 'foreign', { apiKey: 'other-ns-secret' });
     await admin.createRoute(ns, 'signed', routeSpec('/signed'));
 
-    const h = startSource(adminKubeConfig(cluster), { namespaces: [ns, 'elsewhere'] });
+    const h = startSource(await adminClient(cluster), { namespaces: [ns, 'elsewhere'] });
     await h.source.waitForSync(AbortSignal.timeout(10_000));
     await eventually(() => expect(h.snapshots.length).toBe(1));
     expect(h.last().secrets.size).toBe(0); // listed, then dropped: nobody referenced it
@@ -236,7 +236,7 @@ describe('KubernetesSource (real kube-apiserver)', () => {
     await admin.namespace('ns-out');
     await admin.createRoute('ns-in', 'a', routeSpec('/a'));
     await admin.createRoute('ns-out', 'b', routeSpec('/b'));
-    const h = startSource(adminKubeConfig(cluster), { namespaces: ['ns-in'] });
+    const h = startSource(await adminClient(cluster), { namespaces: ['ns-in'] });
     await h.source.waitForSync(AbortSignal.timeout(10_000));
     await admin.createRoute('ns-out', 'c', routeSpec('/c'));
     await admin.createRoute('ns-in', 'd', routeSpec('/d'));
@@ -250,7 +250,7 @@ describe('KubernetesSource (real kube-apiserver)', () => {
   it('coalesces a burst of 50 creations into a few snapshots', async () => {
     const ns = 'burst';
     await admin.namespace(ns);
-    const h = startSource(adminKubeConfig(cluster), { namespaces: [ns], debounceMs: 100, maxWaitMs: 2000 });
+    const h = startSource(await adminClient(cluster), { namespaces: [ns], debounceMs: 100, maxWaitMs: 2000 });
     await h.source.waitForSync(AbortSignal.timeout(10_000));
     await eventually(() => expect(h.snapshots.length).toBe(1));
     const t0 = Date.now();
@@ -270,7 +270,7 @@ describe('KubernetesSource (real kube-apiserver)', () => {
   it('still emits during a steady stream of changes (max wait)', async () => {
     const ns = 'stream';
     await admin.namespace(ns);
-    const h = startSource(adminKubeConfig(cluster), { namespaces: [ns], debounceMs: 300, maxWaitMs: 600 });
+    const h = startSource(await adminClient(cluster), { namespaces: [ns], debounceMs: 300, maxWaitMs: 600 });
     await h.source.waitForSync(AbortSignal.timeout(10_000));
     await eventually(() => expect(h.snapshots.length).toBe(1));
     // One change every ~100 ms for 2.5 s: the quiet time of 300 ms never comes.
@@ -291,7 +291,7 @@ describe('KubernetesSource (real kube-apiserver)', () => {
     const ns = 'outage';
     await admin.namespace(ns);
     await admin.createRoute(ns, 'survivor', routeSpec('/survivor'));
-    const h = startSource(adminKubeConfig(cluster), { namespaces: [ns] });
+    const h = startSource(await adminClient(cluster), { namespaces: [ns] });
     await h.source.waitForSync(AbortSignal.timeout(10_000));
     await eventually(() => expect(names(h.last())).toEqual([`${ns}/survivor`]));
 
@@ -322,7 +322,7 @@ describe('KubernetesSource (real kube-apiserver)', () => {
     await admin.createRoute(ns, 'x2', routeSpec('/x2'));
     const proxy = await TcpProxy.start(cluster.server);
     try {
-      const h = startSource(adminKubeConfig(cluster, proxy.url), { namespaces: [ns] });
+      const h = startSource(await adminClient(cluster, proxy.url), { namespaces: [ns] });
       await h.source.waitForSync(AbortSignal.timeout(10_000));
       await eventually(() => expect(names(h.last())).toEqual([`${ns}/x1`, `${ns}/x2`]));
       const routeLists = () => h.lists.filter((l) => l.resource === 'lambdaroutes').length;
@@ -354,7 +354,7 @@ describe('KubernetesSource (real kube-apiserver)', () => {
     await admin.createRoute(ns, 's0', routeSpec('/s0'));
     const proxy = await TcpProxy.start(cluster.server);
     try {
-      const h = startSource(adminKubeConfig(cluster, proxy.url), {
+      const h = startSource(await adminClient(cluster, proxy.url), {
         namespaces: [ns],
         silentWatchMs: 1500,
         requestTimeoutMs: 1000,

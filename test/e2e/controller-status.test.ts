@@ -3,17 +3,18 @@
 // leader election between replicas.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { TLSSocket } from 'node:tls';
-import { CoordinationV1Api, CoreV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterInfo } from '../../hack/cluster.ts';
 import { compile } from '../../src/compile/compile.ts';
-import { KubeReader } from '../../src/kube/reader.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
 import type { MetaCondition, ObservedRoute, RouteStatusView } from '../../src/kube/route-status.ts';
 import type { RouteDiagnostic } from '../../src/model/compile-result.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
 import { StatusWriter, type StatusWriterOptions } from '../../src/status/writer.ts';
 import {
   Admin,
+  adminClient,
   adminKubeConfig,
   CaptureLog,
   clusterDir,
@@ -42,7 +43,7 @@ interface Controller {
 
 /** A source wired to a status writer through compile(), as the controller command does. */
 function startController(
-  kc: KubeConfig,
+  client: KubeClient,
   options: { namespaces: string[] } & Partial<Omit<StatusWriterOptions, 'routes'>>,
 ): Controller {
   const log = new CaptureLog();
@@ -50,7 +51,7 @@ function startController(
   let version = 0;
   const { namespaces, ...writerOptions } = options;
   const source: KubernetesSource = new KubernetesSource({
-    reader: new KubeReader(kc),
+    reader: client,
     namespaces,
     log,
     debounceMs: 50,
@@ -59,7 +60,7 @@ function startController(
     onSnapshot: (snapshot) => writer.update(compile(snapshot, ++version).diagnostics),
   });
   const writer: StatusWriter = new StatusWriter({
-    kubeConfig: kc,
+    client,
     namespace: LEASE_NS,
     routes: source,
     leaseDurationMs: 2000,
@@ -117,7 +118,7 @@ describe('StatusWriter (real kube-apiserver)', () => {
       'needs-key',
       routeSpec('/needs-key', { apiKey: { secretRef: { name: 'api-key', key: 'apiKey' } } }),
     );
-    const c = startController(adminKubeConfig(cluster), { namespaces: [ns], leaseName: 'st-lease' });
+    const c = startController(await adminClient(cluster), { namespaces: [ns], leaseName: 'st-lease' });
 
     const ok = await eventually(async () => {
       const route = await admin.getRoute(ns, 'ok');
@@ -197,7 +198,7 @@ describe('StatusWriter (real kube-apiserver)', () => {
       'r',
       routeSpec('/r', { apiKey: { secretRef: { name: 'r-key', key: 'apiKey' } } }),
     );
-    const c = startController(adminKubeConfig(cluster), { namespaces: [ns], leaseName: 'ev-lease' });
+    const c = startController(await adminClient(cluster), { namespaces: [ns], leaseName: 'ev-lease' });
 
     await eventually(async () => expect(await routeEvents(ns, 'r')).toHaveLength(1));
     const [first] = await routeEvents(ns, 'r');
@@ -254,7 +255,7 @@ describe('StatusWriter (real kube-apiserver)', () => {
     await c.stop();
   });
 
-  it('talks HTTP/1.1 to the apiserver, which offers HTTP/2 (see src/kube/connections.ts)', async () => {
+  it('talks HTTP/1.1 to the apiserver, which offers HTTP/2 (see DirectAccess in src/kube/kubeconfig.ts)', async () => {
     const ns = 'alpn';
     await admin.namespace(ns);
     await admin.createRoute(ns, 'r', routeSpec('/r'));
@@ -278,7 +279,7 @@ describe('StatusWriter (real kube-apiserver)', () => {
     expect(plain).toEqual(new Set(['h2']));
     // The source's list and watch, the Lease and a status write: HTTP/1.1 only.
     const ours = await negotiated(async () => {
-      const c = startController(adminKubeConfig(cluster), { namespaces: [ns], leaseName: 'alpn-lease' });
+      const c = startController(await adminClient(cluster), { namespaces: [ns], leaseName: 'alpn-lease' });
       await c.source.waitForSync(AbortSignal.timeout(10_000));
       await eventually(() => expect(c.writer.writes).toBe(1));
       await c.stop();
@@ -297,9 +298,9 @@ describe('StatusWriter (real kube-apiserver)', () => {
       renewDeadlineMs: 4000,
       retryPeriodMs: 200,
     };
-    const kc = adminKubeConfig(cluster);
-    const r1 = startController(kc, { namespaces: [ns], identity: 'replica-1', ...timings });
-    const r2 = startController(kc, { namespaces: [ns], identity: 'replica-2', ...timings });
+    const client = await adminClient(cluster);
+    const r1 = startController(client, { namespaces: [ns], identity: 'replica-1', ...timings });
+    const r2 = startController(client, { namespaces: [ns], identity: 'replica-2', ...timings });
 
     await eventually(() => expect([r1.writer.isLeader, r2.writer.isLeader].filter(Boolean)).toHaveLength(1));
     for (let i = 0; i < 50; i++) {
@@ -346,13 +347,13 @@ describe('StatusWriter (real kube-apiserver)', () => {
           renewDeadlineMs: 2000,
           retryPeriodMs: 200,
         };
-        const cut = startController(adminKubeConfig(cluster, proxy.url), {
+        const cut = startController(await adminClient(cluster, proxy.url), {
           namespaces: [ns],
           identity: 'cut',
           ...timings,
         });
         await eventually(() => expect(cut.writer.isLeader).toBe(true));
-        const other = startController(adminKubeConfig(cluster), {
+        const other = startController(await adminClient(cluster), {
           namespaces: [ns],
           identity: 'other',
           ...timings,
@@ -404,7 +405,7 @@ describe('StatusWriter (real kube-apiserver)', () => {
     const failures: number[] = [];
     const log = new CaptureLog();
     const writer = new StatusWriter({
-      kubeConfig: adminKubeConfig(cluster),
+      client: await adminClient(cluster),
       namespace: LEASE_NS,
       routes: view,
       leaseName: 'quiet-lease',
@@ -463,7 +464,7 @@ describe('StatusWriter (real kube-apiserver)', () => {
       target: { function: { name: 'fn', invocationType: 'Event' } },
       auth: { iam: { secretRef: { name: 'aws-creds' } } },
     });
-    startController(adminKubeConfig(cluster), { namespaces: [ns], leaseName: 'columns-lease' });
+    startController(await adminClient(cluster), { namespaces: [ns], leaseName: 'columns-lease' });
     await eventually(async () => {
       for (const name of ['ok', 'needs-key', 'events'])
         expect((await admin.getRoute(ns, name)).status?.observedGeneration).toBe(1);

@@ -1,12 +1,17 @@
 // Shared helpers of the controller e2e tests (real kube-apiserver + etcd from hack/cluster.ts).
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { parse } from 'yaml';
 import { type ClusterInfo, clusterDown, clusterUp } from '../../hack/cluster.ts';
 import { listenLoopback } from '../../hack/lib/ports.ts';
 import { GROUP, PLURAL, VERSION } from '../../src/api/types.ts';
+import { KubeClient } from '../../src/kube/client.ts';
+import { kubeconfigAccess } from '../../src/kube/kubeconfig.ts';
 
 export const execFileP = promisify(execFile);
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -54,6 +59,19 @@ export function adminKubeConfig(cluster: ClusterInfo, server?: string): KubeConf
     currentContext: kc.getCurrentContext(),
   });
   return redirected;
+}
+
+/** The controller's own client (not client-node) with admin credentials, optionally through `server`. */
+export async function adminClient(cluster: ClusterInfo, server?: string): Promise<KubeClient> {
+  let file = cluster.kubeconfigPath;
+  if (server) {
+    const doc = parse(readFileSync(file, 'utf8'));
+    for (const c of doc.clusters) c.cluster.server = server;
+    // Relative file references would now resolve elsewhere: the admin kubeconfig embeds its data.
+    file = path.join(mkdtempSync(path.join(tmpdir(), 'kubeconfig-')), 'config');
+    writeFileSync(file, JSON.stringify(doc));
+  }
+  return new KubeClient(await kubeconfigAccess([file]));
 }
 
 /** Thin typed helpers for the admin client. */

@@ -33,7 +33,7 @@ function startElector(identity: string, options: Partial<LeaderElectorOptions> =
   const log = new CaptureLog();
   const transitions: string[] = [];
   const elector = new LeaderElector({
-    kubeConfig: server.kubeConfig,
+    client: server.client,
     namespace: NS,
     identity,
     leaseDurationMs: 1000,

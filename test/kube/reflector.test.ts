@@ -3,7 +3,6 @@
 // silent watch, ERROR events).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { KubeReader } from '../../src/kube/reader.ts';
 import { Reflector, type ReflectorOptions, type RestartReason } from '../../src/kube/reflector.ts';
 import { CaptureLog } from '../support/capture-log.ts';
 import {
@@ -45,7 +44,7 @@ function startReflector(options: Partial<ReflectorOptions> = {}) {
     connected: [] as boolean[],
   };
   const reflector: Reflector = new Reflector({
-    reader: new KubeReader(server.kubeConfig),
+    reader: server.client,
     resource: 'secrets',
     namespace: undefined,
     path: PATH,

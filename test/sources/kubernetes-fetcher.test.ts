@@ -3,7 +3,6 @@
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { KubeReader } from '../../src/kube/reader.ts';
 import { SecretFetcher } from '../../src/sources/kubernetes-fetcher.ts';
 import { CaptureLog } from '../support/capture-log.ts';
 import { type ApiRequest, FakeApiserver, sendJson, sendStatus } from '../support/fake-apiserver.ts';
@@ -31,7 +30,7 @@ function startFetcher() {
   const fetched: string[] = [];
   const state = { wanted: true };
   fetcher = new SecretFetcher({
-    reader: new KubeReader(server.kubeConfig),
+    reader: server.client,
     requestTimeoutMs: 2000,
     backoff: { initialMs: 100, maxMs: 1000 },
     log,

@@ -5,7 +5,6 @@ import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Snapshot } from '../../src/api/snapshot.ts';
-import { KubeReader } from '../../src/kube/reader.ts';
 import { KubernetesSource, type KubernetesSourceOptions } from '../../src/sources/kubernetes.ts';
 import { CaptureLog } from '../support/capture-log.ts';
 import {
@@ -99,7 +98,7 @@ async function start(cluster: Cluster, options: Partial<KubernetesSourceOptions>
   const observed: string[] = [];
   const connection: boolean[] = [];
   source = new KubernetesSource({
-    reader: new KubeReader(server.kubeConfig),
+    reader: server.client,
     log,
     debounceMs: 30,
     maxWaitMs: 1000,

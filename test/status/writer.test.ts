@@ -95,7 +95,7 @@ async function start(
   const log = new CaptureLog();
   const failed: number[] = [];
   writer = new StatusWriter({
-    kubeConfig: server.kubeConfig,
+    client: server.client,
     namespace: LEASE_NS,
     routes,
     identity: 'writer-1',

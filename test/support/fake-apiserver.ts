@@ -2,10 +2,14 @@
 // plumbing without a cluster: plain HTTP/1.1 (skipTLSVerify), JSON in and out,
 // metav1.Status failures, watch streams as newline-delimited JSON events. Each
 // test answers with its own handler; every request is recorded. The clients
-// under test are the real ones (KubeReader, client-node's typed clients).
+// under test are the real ones (KubeClient, over a kubeconfig that points here).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { listenLoopback } from '../../hack/lib/ports.ts';
+import { KubeClient } from '../../src/kube/client.ts';
+import { kubeconfigAccess } from '../../src/kube/kubeconfig.ts';
 
 export interface ApiRequest {
   method: string;
@@ -26,7 +30,8 @@ export class FakeApiserver {
   /** Answers every request; replace it at any time. */
   handler: ApiHandler;
   readonly #server: ReturnType<typeof createServer>;
-  readonly #kubeConfig = new KubeConfig();
+  readonly #dir = mkdtempSync(path.join(tmpdir(), 'fake-apiserver-'));
+  #client: KubeClient | undefined;
 
   private constructor(handler: ApiHandler) {
     this.handler = handler;
@@ -55,18 +60,27 @@ export class FakeApiserver {
   static async start(handler: ApiHandler = (_req, res) => sendStatus(res, 404, 'NotFound')) {
     const server = new FakeApiserver(handler);
     const port = await listenLoopback(server.#server);
-    server.#kubeConfig.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'tester', token: 'test-token' }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'tester' }],
-      currentContext: 'fake',
-    });
+    writeFileSync(
+      server.kubeconfigPath,
+      JSON.stringify({
+        clusters: [{ name: 'fake', cluster: { server: `http://127.0.0.1:${port}` } }],
+        users: [{ name: 'tester', user: { token: 'test-token' } }],
+        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'tester' } }],
+        'current-context': 'fake',
+      }),
+    );
+    server.#client = new KubeClient(await kubeconfigAccess([server.kubeconfigPath]));
     return server;
   }
 
-  /** A KubeConfig that points at this server (the same object each time, so that connections are shared). */
-  get kubeConfig(): KubeConfig {
-    return this.#kubeConfig;
+  /** A kubeconfig file that points at this server with the token test-token. */
+  get kubeconfigPath(): string {
+    return path.join(this.#dir, 'kubeconfig');
+  }
+
+  /** A client of this server (the same object each time, so that connections are shared). */
+  get client(): KubeClient {
+    return this.#client as KubeClient;
   }
 
   /** The requests so far with this method and path; `watch` tells watches from plain GETs. */
@@ -82,6 +96,7 @@ export class FakeApiserver {
   async close(): Promise<void> {
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    rmSync(this.#dir, { recursive: true, force: true });
   }
 }
 

@@ -1,21 +1,19 @@
-// A raw JSON reader for list/get/watch, used by the reflectors and the Secret
-// fetcher.
+// Raw JSON requests to the apiserver: list/get/watch for the reflectors and the
+// Secret fetcher, and the few writes the controller makes (Lease, Events,
+// LambdaRoute status), with the credentials and connections of an ApiAccess.
 //
-// Reads go through this reader instead of client-node's typed clients and
-// ListWatch because (client-node 2.0.1):
+// Not client-node's typed clients and ListWatch (client-node 2.0.1), because:
 // - ListWatch caches every object it sees (all Secrets of the cluster), does not
 //   paginate lists, cannot pass allowWatchBookmarks, and stops for good on any
 //   error other than 410;
 // - Watch aborts a stream after a fixed, private 30 s without data, which is
 //   shorter than the apiserver's bookmark period (~1 min), so it cannot tell a
 //   quiet watch from a dead one on our terms;
-// - typed clients turn timestamps into Date objects and have no request timeout.
-// Authentication still comes from the KubeConfig (client certs, tokens, exec and
-// in-cluster token files), through its own applySecurityAuthentication().
-import { HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { type Dispatcher, fetch } from 'undici';
-import { authenticate } from './connections.ts';
+// - typed clients turn timestamps into Date objects and have no request timeout;
+// - importing it costs ~50 MB of RSS.
+import { fetch } from 'undici';
 import { describeError, KubeApiError } from './errors.ts';
+import type { ApiAccess } from './kubeconfig.ts';
 
 /** A watch event as the apiserver sends it. */
 export interface WatchEvent {
@@ -48,28 +46,58 @@ export interface WatchOptions {
   onOpen?: () => void;
 }
 
-/** What the reflectors and the Secret fetcher read the cluster with: a KubeReader. */
-export type ApiReader = Pick<KubeReader, 'get' | 'watch'>;
+export interface SendOptions extends RequestOptions {
+  /** Default application/json; PATCH needs its kind, e.g. MERGE_PATCH. */
+  contentType?: string;
+}
 
-/** Raw JSON reads (GET, list pages, watch streams) with the KubeConfig's credentials. */
-export class KubeReader {
-  readonly #kc: KubeConfig;
+export const MERGE_PATCH = 'application/merge-patch+json';
 
-  constructor(kubeConfig: KubeConfig) {
-    this.#kc = kubeConfig;
+/** metav1.MicroTime for now: the apiserver wants exactly six fractional digits. */
+export const microTime = (): string => new Date().toISOString().replace(/Z$/, '000Z');
+
+/** What the reflectors and the Secret fetcher read the cluster with: a KubeClient. */
+export type ApiReader = Pick<KubeClient, 'get' | 'watch'>;
+
+/** Raw JSON requests (GET, list pages, watch streams, writes) with an ApiAccess's credentials. */
+export class KubeClient {
+  readonly #access: ApiAccess;
+
+  constructor(access: ApiAccess) {
+    this.#access = access;
   }
 
   /** GET a JSON document; throws KubeApiError for non-2xx answers and failed requests. */
   // biome-ignore lint/suspicious/noExplicitAny: raw JSON from the apiserver
   async get(path: string, options: RequestOptions = {}): Promise<any> {
+    return this.#request('GET', path, undefined, options);
+  }
+
+  /**
+   * Sends a JSON body (POST, PUT, PATCH) and resolves with the JSON answer;
+   * throws KubeApiError for non-2xx answers (409 for a stale resourceVersion)
+   * and failed requests.
+   */
+  send(
+    method: 'POST' | 'PUT' | 'PATCH',
+    path: string,
+    body: unknown,
+    options: SendOptions = {},
+    // biome-ignore lint/suspicious/noExplicitAny: raw JSON from the apiserver
+  ): Promise<any> {
+    return this.#request(method, path, body, options);
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: raw JSON from the apiserver
+  async #request(method: string, path: string, body: unknown, options: SendOptions): Promise<any> {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? 30_000);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-    const response = await this.#open(path, signal);
     try {
-      if (response.status !== 200) throw await apiError(response, path);
+      const response = await this.#open(method, path, signal, body, options.contentType);
+      if (response.status < 200 || response.status > 299) throw await apiError(response, method, path);
       return await response.json();
     } catch (error) {
-      throw error instanceof KubeApiError ? error : requestFailed(path, error);
+      throw error instanceof KubeApiError ? error : requestFailed(method, path, error);
     }
   }
 
@@ -107,17 +135,17 @@ export class KubeReader {
       if (silent) return 'silent';
       if (connectTimedOut)
         throw new KubeApiError(0, `watch ${path}: no answer within ${connectTimeoutMs} ms`);
-      throw error instanceof KubeApiError ? error : requestFailed(url, error);
+      throw error instanceof KubeApiError ? error : requestFailed('GET', url, error);
     };
     let handlerError: { error: unknown } | undefined;
     try {
       let response: Awaited<ReturnType<typeof fetch>>;
       try {
-        response = await this.#open(url, signal);
+        response = await this.#open('GET', url, signal);
       } catch (error) {
         return ended(error);
       }
-      if (response.status !== 200 || !response.body) throw await apiError(response, path);
+      if (response.status !== 200 || !response.body) throw await apiError(response, 'GET', path);
       connectTimedOut = false;
       options.onOpen?.();
       armSilenceTimer();
@@ -159,28 +187,40 @@ export class KubeReader {
     }
   }
 
-  async #open(path: string, signal: AbortSignal): Promise<Awaited<ReturnType<typeof fetch>>> {
-    const cluster = this.#kc.getCurrentCluster();
-    if (!cluster) throw new KubeApiError(0, 'the kubeconfig has no current cluster');
-    const url = `${cluster.server.replace(/\/+$/, '')}${path}`;
-    const context = new RequestContext(url, HttpMethod.GET);
-    await authenticate(this.#kc, context);
-    const dispatcher = context.getDispatcher() as Dispatcher | undefined;
+  async #open(
+    method: string,
+    path: string,
+    signal: AbortSignal,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<Awaited<ReturnType<typeof fetch>>> {
+    const url = `${this.#access.server}${path}`;
+    const { headers, dispatcher } = await this.#access.authorize(url, method);
     return fetch(url, {
-      method: 'GET',
-      headers: { ...context.getHeaders(), accept: 'application/json' },
+      method,
+      headers: {
+        ...headers,
+        accept: 'application/json',
+        ...(body !== undefined && { 'content-type': contentType }),
+      },
       signal,
+      ...(body !== undefined && { body: JSON.stringify(body) }),
       ...(dispatcher && { dispatcher }),
     });
   }
 }
 
-function requestFailed(what: string, error: unknown): KubeApiError {
+function requestFailed(method: string, what: string, error: unknown): KubeApiError {
   const path = what.replace(/\?.*/, '');
-  return new KubeApiError(0, `GET ${path}: ${describeError(error)}`, undefined, { cause: error });
+  return new KubeApiError(0, `${method} ${path}: ${describeError(error)}`, undefined, { cause: error });
 }
 
-async function apiError(response: Awaited<ReturnType<typeof fetch>>, path: string): Promise<KubeApiError> {
+async function apiError(
+  response: Awaited<ReturnType<typeof fetch>>,
+  method: string,
+  what: string,
+): Promise<KubeApiError> {
+  const path = what.replace(/\?.*/, '');
   let reason: string | undefined;
   let message = response.statusText || `HTTP ${response.status}`;
   try {
@@ -188,5 +228,5 @@ async function apiError(response: Awaited<ReturnType<typeof fetch>>, path: strin
     reason = status.reason;
     if (status.message) message = status.message;
   } catch {}
-  return new KubeApiError(response.status, `GET ${path}: ${response.status} ${message}`, reason);
+  return new KubeApiError(response.status, `${method} ${path}: ${response.status} ${message}`, reason);
 }
