@@ -107,7 +107,12 @@ const ROWS: RowSpec[] = [
   // Fixed rate: a fraction of the signed row's max requests/s (--fixed-fraction, default 0.5; or 0.25).
   row('direct-fixed', 'direct to upstream', 'upstream', '/', { mode: 'fixed' }),
   row('nginx-fixed', 'nginx proxy', 'nginx', '/', { mode: 'fixed' }),
+  row('node-floor-fixed', 'node:http + undici, nothing else', 'node-floor', '/', { mode: 'fixed' }),
   row('signed-fixed', 'lambda-ingress url, SigV4', 'lambda-ingress', LI_PATHS.signed, { mode: 'fixed' }),
+  row('signed-fixed-nolog', 'lambda-ingress url, SigV4, --no-access-log', 'lambda-ingress', LI_PATHS.signed, {
+    mode: 'fixed',
+    noAccessLog: true,
+  }),
   // The young generation's size against scavenge pauses in the tail. V8 grows it only as far as
   // survival asks (here about 11 MB between scavenges), so the larger size is set as the minimum too.
   row(
