@@ -13,7 +13,7 @@
 import type { AgentOptions, RequestOptions } from 'node:https';
 import { type HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { Agent, type Dispatcher } from 'undici';
-import type { ApiAccess } from './kubeconfig.ts';
+import type { ApiAccess } from './api-access.ts';
 
 /** The access a kubeconfig document (file paths already absolute) gives through client-node. */
 export function clientNodeAccess(document: string, namespace: string | undefined): ApiAccess {

@@ -12,8 +12,8 @@
 // - typed clients turn timestamps into Date objects and have no request timeout;
 // - importing it costs ~50 MB of RSS.
 import { fetch } from 'undici';
+import type { ApiAccess } from './api-access.ts';
 import { describeError, KubeApiError } from './errors.ts';
-import type { ApiAccess } from './kubeconfig.ts';
 
 /** A watch event as the apiserver sends it. */
 export interface WatchEvent {

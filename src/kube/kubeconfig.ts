@@ -17,19 +17,9 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
 import { parse } from 'yaml';
+import type { ApiAccess } from './api-access.ts';
 
-/** How requests reach the apiserver: its URL, and per request the credentials and connection pool. */
-export interface ApiAccess {
-  /** Base URL without a trailing slash. */
-  readonly server: string;
-  /** The context's namespace (the service account's in a cluster), when one is set. */
-  readonly namespace: string | undefined;
-  /** Headers carrying the credentials, and the dispatcher to send the request with. */
-  authorize(
-    url: string,
-    method: string,
-  ): Promise<{ headers: Record<string, string>; dispatcher?: Dispatcher }>;
-}
+export type { ApiAccess } from './api-access.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
