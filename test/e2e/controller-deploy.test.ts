@@ -80,7 +80,7 @@ describe('deploy/ (kustomize base)', () => {
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
     expect(container.resources).toEqual({
-      requests: { cpu: '100m', memory: '256Mi' },
+      requests: { cpu: '100m', memory: '192Mi' },
       limits: { cpu: '1', memory: '768Mi' },
     });
     expect(container.securityContext).toEqual({
