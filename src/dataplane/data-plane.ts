@@ -167,6 +167,7 @@ export class DataPlane implements ServingBackend {
    */
   async drain(graceMs: number): Promise<void> {
     this.#draining = true;
+    this.router.close();
     await this.#tlsListening?.catch(() => {});
     const servers = [this.#server, ...(this.#tlsServer ? [this.#tlsServer] : [])];
     // Keep-alive connections whose request has finished would hold close() open: close them as they go idle.

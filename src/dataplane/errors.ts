@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   bad_request: 400,
   no_route: 404,
   route_not_ready: 503,
+  shutting_down: 503,
   payload_too_large: 413,
   request_timeout: 408,
   upstream_timeout: 504,

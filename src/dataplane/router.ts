@@ -25,6 +25,7 @@ export class Router {
   readonly #clientIp: ClientIpResolver;
   readonly #redirect: HttpsRedirect | undefined;
   #serving: Serving | undefined;
+  #closing = false;
 
   constructor(clientIp = new ClientIpResolver(), redirect?: HttpsRedirect) {
     this.#clientIp = clientIp;
@@ -34,6 +35,14 @@ export class Router {
   /** Installs a new table; requests already under way finish with the one they started with. */
   swap(serving: Serving): void {
     this.#serving = serving;
+  }
+
+  /**
+   * Shutdown began: requests still arriving on kept-alive connections get a
+   * 503 that closes the connection, so their clients retry elsewhere.
+   */
+  close(): void {
+    this.#closing = true;
   }
 
   /** Routes one request. Resolves with the exchange (for logs and metrics) when the response is done. */
@@ -64,6 +73,11 @@ export class Router {
       routeName: found?.route.name,
       namespace: found?.route.namespace,
     };
+    if (this.#closing) {
+      const message = 'lambda-ingress is shutting down; send the request again on a new connection';
+      sendError(res, { error: 'shutting_down', message, requestId }, { connection: 'close' });
+      return exchange;
+    }
     if (refusal) {
       const { error, message } = refusal;
       sendError(res, { error, message, requestId }, { connection: 'close' });

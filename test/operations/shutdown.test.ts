@@ -1,6 +1,7 @@
 // SIGTERM with slow requests in flight: they finish with 200, readiness turns
-// 503, new connections are refused, and the process exits 0 before the grace
-// period is over.
+// 503, new connections are refused, a request arriving on a kept-alive
+// connection gets 503 shutting_down and the connection closes, and the
+// process exits 0 before the grace period is over.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
@@ -59,19 +60,40 @@ const canConnect = (p: number) =>
     socket.once('error', () => resolve(false));
   });
 
+/** A kept-alive connection with one slow request in flight; `send` writes more on it, `text` is all it got until closed. */
+function keptAlive() {
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  socket.setEncoding('latin1').on('data', (chunk: string) => {
+    text += chunk;
+  });
+  const closed = new Promise<string>((resolve) => socket.once('close', () => resolve(text)));
+  const request = 'GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n';
+  socket.write(request);
+  return { send: () => socket.write(request), closed };
+}
+
 it('drains in-flight requests on SIGTERM, refuses new connections and exits 0 early', async () => {
   const inFlight = Array.from({ length: 5 }, () =>
     fetch(`http://127.0.0.1:${port}/slow`).then(async (r) => [r.status, await r.text()]),
   );
-  await new Promise((r) => setTimeout(r, 300)); // all five are at the upstream now
+  const connection = keptAlive();
+  await new Promise((r) => setTimeout(r, 300)); // all six are at the upstream now
   const signalledAt = Date.now();
   proc.child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 300));
+  connection.send(); // after SIGTERM, on the connection whose first request is still in flight
 
   expect((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status).toBe(503);
   expect(await canConnect(port)).toBe(false);
 
   expect(await Promise.all(inFlight)).toEqual(Array(5).fill([200, 'slow ok']));
+  const answers = await connection.closed;
+  expect(answers).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*slow ok/);
+  const late = answers.slice(answers.indexOf('slow ok'));
+  expect(late).toMatch(/HTTP\/1\.1 503 Service Unavailable\r\n/);
+  expect(late).toMatch(/\r\nconnection: close\r\n/i);
+  expect(late).toContain('"error":"shutting_down"');
   expect(await proc.exited).toBe(0);
   const took = Date.now() - signalledAt;
   expect(took).toBeLessThan(GRACE_S * 1000);
