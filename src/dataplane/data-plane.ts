@@ -9,6 +9,7 @@ import type { CompileResult } from '../model/compile-result.ts';
 import { CertificateStore } from '../tls/store.ts';
 import { listenUrl } from '../util/listen-url.ts';
 import type { Loggers } from '../util/log.ts';
+import { accessLogMembers } from './access-line.ts';
 import { ClientIpResolver } from './client-ip.ts';
 import { ERROR_STATUS } from './errors.ts';
 import type { RouteHealth } from './health.ts';
@@ -212,29 +213,11 @@ export class DataPlane implements ServingBackend {
       upstreamMs: exchange.upstreamMs,
       upstreamError: exchange.upstreamError,
     });
-    if (!this.#options.accessLog) return;
-    // Only fields that cannot carry credentials: no headers, no query string.
-    this.#options.loggers.access.info(
-      {
-        requestId: exchange.requestId,
-        route: exchange.routeName,
-        namespace: exchange.namespace,
-        method: exchange.method,
-        path: exchange.path,
-        status,
-        durationMs: round(durationMs),
-        upstreamMs: exchange.upstreamMs === undefined ? undefined : round(exchange.upstreamMs),
-        upstreamError: exchange.upstreamError,
-        upstream: exchange.upstream,
-        upstreamRequestId: exchange.upstreamRequestId,
-        clientIp: exchange.clientIp,
-      },
-      'request',
-    );
+    const { access } = this.#options.loggers;
+    if (this.#options.accessLog && access.enabled)
+      access.write(accessLogMembers(exchange, status, durationMs));
   }
 }
 
 /** The status logged and counted for a request whose client closed the connection first. */
 const CLIENT_CLOSED = 499;
-
-const round = (ms: number) => Math.round(ms * 1000) / 1000;

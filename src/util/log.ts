@@ -63,11 +63,23 @@ function scrubWarnings(line: string): string {
   return level < 40 ? line : scrubSecrets(line);
 }
 
+/**
+ * The access log: one info line per request, in the application log's JSON
+ * shape. Its members are written by the caller (they come from fields that
+ * carry no secrets): pino's generic serialiser cost three times as much per
+ * request as a line built for its one shape.
+ */
+export interface AccessLog {
+  /** False below level info: nothing is written. */
+  readonly enabled: boolean;
+  /** Writes a line with these members: JSON text without braces, starting with a comma. */
+  write(members: string): void;
+}
+
 export interface Loggers {
   /** The application log: scrubbed. */
   app: pino.Logger;
-  /** The access log: one line per request, from fields that carry no secrets. */
-  access: pino.Logger;
+  access: AccessLog;
   /** Writes out every line logged so far (after the writes under way): before the process exits. */
   flush(): Promise<void>;
 }
@@ -100,8 +112,20 @@ export function createLoggers(
     : destination!;
   return {
     app: pino({ level, base, redact, hooks: { streamWrite: scrubWarnings } }, app),
-    access: pino({ level, base: { ...base, log: 'access' } }, stdout ?? destination!),
+    access: accessLog(level, { ...base, log: 'access' }, stdout ?? destination!),
     flush: () => (stdout ? drain(stdout) : Promise.resolve()),
+  };
+}
+
+const INFO = pino.levels.values['info']!;
+
+function accessLog(level: string, base: Record<string, unknown>, stream: pino.DestinationStream): AccessLog {
+  const bindings = JSON.stringify(base).slice(1, -1);
+  return {
+    enabled: (pino.levels.values[level] ?? Number.POSITIVE_INFINITY) <= INFO,
+    write(members) {
+      stream.write(`{"level":${INFO},"time":${Date.now()},${bindings}${members},"msg":"request"}\n`);
+    },
   };
 }
 
