@@ -27,7 +27,14 @@ export interface Exchange {
   upstreamRequestId?: string;
 }
 
+/** Called once a handler is done with an exchange; with what it threw, when it failed (a bug: 500). */
+export type HandlerDone = (failure?: unknown) => void;
+
 export interface RouteHandler {
-  /** Answers the exchange; resolves when the response is complete or abandoned. */
-  handle(exchange: Exchange): Promise<void>;
+  /**
+   * Answers the exchange and calls `done` once, when the response is
+   * complete or abandoned. A callback rather than a promise: a signed GET is
+   * answered with no promise at all on its way.
+   */
+  handle(exchange: Exchange, done: HandlerDone): void;
 }

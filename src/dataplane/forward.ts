@@ -6,7 +6,7 @@ import type { CredentialSource } from '../aws/credentials.ts';
 import type { ReadyRoute, UrlTarget } from '../model/route.ts';
 import { BodyTimeoutError, hasBody, sendContinue } from './body.ts';
 import { queueTimeout, sendError, sendUpstreamFailure } from './errors.ts';
-import type { Exchange, RouteHandler } from './exchange.ts';
+import type { Exchange, HandlerDone, RouteHandler } from './exchange.ts';
 import { type RequestHeaderPolicy, upstreamRequestHeaders } from './headers.ts';
 import type { Upstream } from './pools.ts';
 import { ResponseRelay } from './relay.ts';
@@ -62,15 +62,15 @@ export class UrlForwarder implements RouteHandler {
     };
   }
 
-  async handle(exchange: Exchange): Promise<void> {
-    const { req, res } = exchange;
+  handle(exchange: Exchange, done: HandlerDone): void {
+    const { req } = exchange;
     const target = this.#target;
     const path = upstreamPath(
       target.basePath,
       target.forwardSubpath ? exchange.path.slice(exchange.prefixEnd) : '',
     );
     if (path === undefined) {
-      return sendError(
+      sendError(
         exchange.res,
         {
           error: 'bad_request',
@@ -80,6 +80,7 @@ export class UrlForwarder implements RouteHandler {
         },
         { connection: 'close' },
       );
+      return done();
     }
     const headers = upstreamRequestHeaders(
       req.rawHeaders,
@@ -88,76 +89,97 @@ export class UrlForwarder implements RouteHandler {
       exchange.requestId,
     );
     if (this.#apiKey !== undefined) headers.push('x-api-key', this.#apiKey);
-
-    let body: Buffer | IncomingMessage | null = hasBody(req) ? req : null;
+    const streamed = hasBody(req);
     const signing = this.#signing;
-    if (signing) {
-      // A signed body is hashed: read whole first.
-      const read = body && (await signing.readBody(exchange));
-      if (read === undefined) return;
-      const signed = signing.sign(
-        exchange,
-        headers,
-        exchange.method,
-        path,
-        exchange.query,
-        read ?? undefined,
+    if (!signing) return this.#send(exchange, path, headers, streamed ? req : null, done);
+    // A signed body is hashed: read whole first.
+    if (streamed) {
+      this.#signBody(exchange, signing, path, headers).then(
+        (body) => (body === undefined ? done() : this.#send(exchange, path, headers, body, done)),
+        done,
       );
-      if (signed !== true && !(await signed)) return;
-      body = read;
+      return;
     }
-
-    const { timeoutMs } = this.#route.connection;
-    const { slots, address } = this.#options.upstream;
-    if (slots && !slots.tryAcquire() && !(await slots.wait(timeoutMs))) {
-      return sendUpstreamFailure(exchange, this.#route.key, address, queueTimeout(timeoutMs));
-    }
-    try {
-      if (res.destroyed) {
-        exchange.upstreamError = 'client_closed';
-        return;
-      }
-      await this.#relay(exchange, {
-        method: exchange.method as 'GET',
-        path: exchange.query === '' ? path : `${path}?${exchange.query}`,
-        headers,
-        body,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-    } finally {
-      slots?.release();
-    }
+    const signed = signing.sign(exchange, headers, exchange.method, path, exchange.query, undefined);
+    if (signed === true) return this.#send(exchange, path, headers, null, done);
+    signed.then((ok) => (ok ? this.#send(exchange, path, headers, null, done) : done()), done);
   }
 
-  /** Sends the request and streams the response back; a streamed body must arrive within the route's timeout. */
-  #relay(exchange: Exchange, options: Dispatcher.DispatchOptions): Promise<void> {
-    const { pool, address } = this.#options.upstream;
+  /** Reads and signs the body; undefined once the client has been answered (413, 408, 503) or has left. */
+  async #signBody(
+    exchange: Exchange,
+    signing: RouteSigning,
+    path: string,
+    headers: string[],
+  ): Promise<Buffer | undefined> {
+    const body = await signing.readBody(exchange);
+    if (body === undefined) return undefined;
+    const signed = signing.sign(exchange, headers, exchange.method, path, exchange.query, body);
+    return signed === true || (await signed) ? body : undefined;
+  }
+
+  /** Sends the request once a connection slot is free (when they are capped). */
+  #send(
+    exchange: Exchange,
+    path: string,
+    headers: string[],
+    body: Buffer | IncomingMessage | null,
+    done: HandlerDone,
+  ): void {
+    const { timeoutMs } = this.#route.connection;
+    const options: Dispatcher.DispatchOptions = {
+      method: exchange.method as 'GET',
+      path: exchange.query === '' ? path : `${path}?${exchange.query}`,
+      headers,
+      body,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    };
+    const { slots, address } = this.#options.upstream;
+    if (!slots || slots.tryAcquire()) return this.#relay(exchange, options, done);
+    slots.wait(timeoutMs).then((granted) => {
+      if (granted) return this.#relay(exchange, options, done);
+      sendUpstreamFailure(exchange, this.#route.key, address, queueTimeout(timeoutMs));
+      done();
+    }, done);
+  }
+
+  /**
+   * Sends the request and streams the response back, then frees the
+   * connection slot it holds; a streamed body must arrive within the
+   * route's timeout.
+   */
+  #relay(exchange: Exchange, options: Dispatcher.DispatchOptions, done: HandlerDone): void {
+    const { pool, address, slots } = this.#options.upstream;
+    if (exchange.res.destroyed) {
+      exchange.upstreamError = 'client_closed';
+      slots?.release();
+      return done();
+    }
     const { timeoutMs } = this.#route.connection;
     const streamed = options.body === exchange.req;
-    return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const relay = new ResponseRelay(
-        exchange,
-        {
-          routeKey: this.#route.key,
-          timeoutMs,
-          upstream: address,
-          pool,
-          options,
-          retryable: !streamed && IDEMPOTENT.has(exchange.method),
-        },
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      );
-      if (streamed) {
-        sendContinue(exchange.req, exchange.res);
-        if (timeoutMs > 0)
-          timer = setTimeout(() => relay.bodyTimedOut(new BodyTimeoutError(timeoutMs)), timeoutMs);
-      }
-      pool.dispatch(options, relay);
-    });
+    let timer: NodeJS.Timeout | undefined;
+    const relay = new ResponseRelay(
+      exchange,
+      {
+        routeKey: this.#route.key,
+        timeoutMs,
+        upstream: address,
+        pool,
+        options,
+        retryable: !streamed && IDEMPOTENT.has(exchange.method),
+      },
+      () => {
+        clearTimeout(timer);
+        slots?.release();
+        done();
+      },
+    );
+    if (streamed) {
+      sendContinue(exchange.req, exchange.res);
+      if (timeoutMs > 0)
+        timer = setTimeout(() => relay.bodyTimedOut(new BodyTimeoutError(timeoutMs)), timeoutMs);
+    }
+    pool.dispatch(options, relay);
   }
 }

@@ -10,7 +10,7 @@ import type { FunctionTarget, ReadyRoute } from '../model/route.ts';
 import { hasBody } from './body.ts';
 import { classifyUpstreamError, queueTimeout, sendError, sendUpstreamFailure } from './errors.ts';
 import type { PayloadCodec } from './events/types.ts';
-import type { Exchange, RouteHandler } from './exchange.ts';
+import type { Exchange, HandlerDone, RouteHandler } from './exchange.ts';
 import { eventHeaders } from './headers.ts';
 import type { RouteHealth } from './health.ts';
 import {
@@ -89,7 +89,11 @@ export class FunctionInvoker implements RouteHandler {
     };
   }
 
-  async handle(exchange: Exchange): Promise<void> {
+  handle(exchange: Exchange, done: HandlerDone): void {
+    this.#handle(exchange).then(() => done(), done);
+  }
+
+  async #handle(exchange: Exchange): Promise<void> {
     const { req } = exchange;
     const target = this.#target;
     const body = hasBody(req) ? await this.#signing.readBody(exchange) : EMPTY;

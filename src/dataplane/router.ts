@@ -45,8 +45,13 @@ export class Router {
     this.#closing = true;
   }
 
-  /** Routes one request. Resolves with the exchange (for logs and metrics) when the response is done. */
-  async route(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<RoutedExchange> {
+  /** Routes one request; `done` gets the exchange (for logs and metrics) when the response is done. */
+  route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    done: (exchange: RoutedExchange) => void,
+  ): void {
     const secure = isTls(req);
     const target = readTarget(req, secure);
     const { path } = target;
@@ -76,12 +81,12 @@ export class Router {
     if (this.#closing) {
       const message = 'lambda-ingress is shutting down; send the request again on a new connection';
       sendError(res, { error: 'shutting_down', message, requestId }, { connection: 'close' });
-      return exchange;
+      return done(exchange);
     }
     if (refusal) {
       const { error, message } = refusal;
       sendError(res, { error, message, requestId }, { connection: 'close' });
-      return exchange;
+      return done(exchange);
     }
     const redirect = this.#redirect;
     // A trusted proxy that says the client spoke https terminated TLS itself: redirecting would loop.
@@ -92,33 +97,39 @@ export class Router {
       httpsRedirect(target, redirect.certificates, redirect.tlsPort);
     if (location) {
       sendHttpsRedirect(res, location, requestId);
-      return exchange;
+      return done(exchange);
     }
     if (path === '*') {
       // OPTIONS * asks about the server, not a resource: answered here, never forwarded.
       res.writeHead(204, { allow: SERVED_METHODS, 'x-request-id': requestId });
       res.end();
-      return exchange;
+      return done(exchange);
     }
     if (!found) {
       sendError(res, { error: 'no_route', message: `no route for ${method} ${path}`, requestId });
-      return exchange;
+      return done(exchange);
     }
     const { route } = found;
     if (!route.ready) {
       const { reason, message } = route;
       sendError(res, { error: 'route_not_ready', message, route: route.key, reason, requestId });
-      return exchange;
+      return done(exchange);
     }
     // Every ready route of a table has its handler: Runtime.build made them together.
     const handler = this.#serving!.handlers.get(route)!;
-    try {
-      await handler.handle(exchange);
-    } catch (error) {
+    let finished = false;
+    const finish = (failure?: unknown) => {
+      if (finished) return;
+      finished = true;
       // A bug in the handler: the server answers 500, and the exchange is still logged and counted.
-      exchange.failure = { error };
+      if (failure !== undefined) exchange.failure = { error: failure };
+      done(exchange);
+    };
+    try {
+      handler.handle(exchange, finish);
+    } catch (error) {
+      finish(error);
     }
-    return exchange;
   }
 }
 

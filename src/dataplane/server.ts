@@ -49,13 +49,14 @@ export function createDataPlaneServer({
     onUncaught?.();
     sendError(res, { error: 'internal_error', message: 'internal error', requestId });
   };
-  const serve = async (req: IncomingMessage, res: ServerResponse) => {
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     const requestId = requestIdOf(req);
     try {
-      const exchange = await router.route(req, res, requestId);
-      if (exchange.failure) fail(res, requestId, exchange.failure.error);
-      onExchange?.(exchange, performance.now() - started);
+      router.route(req, res, requestId, (exchange) => {
+        if (exchange.failure) fail(res, requestId, exchange.failure.error);
+        onExchange?.(exchange, performance.now() - started);
+      });
     } catch (error) {
       fail(res, requestId, error);
     }
@@ -92,7 +93,7 @@ export function createDataPlaneServer({
       res.detachSocket(socket);
       socket.destroySoon();
     });
-    void serve(req, res);
+    serve(req, res);
   });
   return app;
 }

@@ -28,9 +28,10 @@ beforeAll(async () => {
   );
   let calls = 0;
   const handler = {
-    async handle(exchange: Exchange) {
+    handle(exchange: Exchange, done: () => void) {
       if (++calls === 1) throw new Error('boom');
       exchange.res.end('fine');
+      done();
     },
   };
   router.swap({ table: result.table, handlers: new Map([[result.table.routes[0]!, handler]]) });

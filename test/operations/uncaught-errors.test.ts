@@ -46,15 +46,16 @@ beforeAll(async () => {
   const routeNamed = (name: string) => result.table.routes.find((route) => route.name === name)!;
   // Handlers with a bug: one throws before it answers, one after it has begun its response.
   const throwsBefore = {
-    async handle(_exchange: Exchange) {
+    handle(_exchange: Exchange) {
       throw new Error('boom at token=SECRET-IN-ERROR');
     },
   };
   const throwsAfter = {
-    async handle(exchange: Exchange) {
+    // It reports the failure through `done`, as an asynchronous handler would.
+    handle(exchange: Exchange, done: (failure: unknown) => void) {
       exchange.res.writeHead(200, { 'content-length': '10' });
       exchange.res.write('part');
-      throw new Error('boom');
+      setImmediate(() => done(new Error('boom')));
     },
   };
   dataPlane.router.swap({
