@@ -48,7 +48,7 @@ import { parseArgs, promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { type ClusterInfo, clusterDown, clusterUp, ETCD_VERSION } from '../hack/cluster.ts';
 import { freePorts, listenLoopback } from '../hack/lib/ports.ts';
-import { processStat, residentMemory } from '../hack/lib/procfs.ts';
+import { memoryMaps, processStat, residentMemory } from '../hack/lib/procfs.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/types.ts';
 import { benchObjects, inParallel, range } from './kube-objects.ts';
 
@@ -270,6 +270,27 @@ interface Metrics {
   heapUsed: number;
 }
 
+/**
+ * Where a controller's RSS is at one settled point: V8's heap (committed by
+ * space, and used), external memory (Buffers, ArrayBuffers: malloc'd), and
+ * the rest of the anonymous memory (malloc arenas, thread stacks), from the
+ * controller's own /metrics (process.memoryUsage(), v8.getHeapSpaceStatistics())
+ * and /proc/<pid>/smaps_rollup.
+ */
+interface MemoryBreakdown {
+  point: string;
+  rss: number;
+  /** Resident file-backed pages: the node binary, shared libraries. */
+  fileBacked: number;
+  v8Committed: number;
+  v8Used: number;
+  /** Committed and used per V8 space (new, old, code, large_object, ...). */
+  spaces: Map<string, { committed: number; used: number }>;
+  external: number;
+  /** Anonymous resident memory outside V8's committed heap: malloc (external included), stacks. */
+  nativeAnonymous: number;
+}
+
 class Controller {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -382,6 +403,37 @@ class Controller {
     };
   }
 
+  /** The memory breakdown now (see MemoryBreakdown), logged and kept for the report. */
+  async memory(point: string): Promise<MemoryBreakdown> {
+    const text = await fetchText(`${this.adminUrl}/metrics`);
+    const value = (name: string) =>
+      Number(new RegExp(`^lambda_ingress_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    const spaces = new Map<string, { committed: number; used: number }>();
+    for (const m of text.matchAll(
+      /^lambda_ingress_nodejs_heap_space_size_(total|used)_bytes\{space="([^"]+)"\} (\S+)$/gm,
+    )) {
+      const space = spaces.get(m[2]!) ?? { committed: 0, used: 0 };
+      space[m[1] === 'total' ? 'committed' : 'used'] = Number(m[3]);
+      spaces.set(m[2]!, space);
+    }
+    const maps = memoryMaps(this.pid);
+    const rss = maps?.rssBytes ?? residentMemory(this.pid).rssBytes;
+    const v8Committed = value('nodejs_heap_size_total_bytes');
+    const breakdown: MemoryBreakdown = {
+      point,
+      rss,
+      fileBacked: maps ? rss - maps.anonymousBytes : 0,
+      v8Committed,
+      v8Used: value('nodejs_heap_size_used_bytes'),
+      spaces,
+      external: value('nodejs_external_memory_bytes'),
+      nativeAnonymous: maps ? maps.anonymousBytes - v8Committed : 0,
+    };
+    memoryPoints.push(breakdown);
+    log(`memory at ${point}: ${describeMemory(breakdown)}`);
+    return breakdown;
+  }
+
   /** Resolves with the time /readyz first answered 200, and when the admin port first answered at all. */
   async waitReady(timeoutMs: number): Promise<{ adminUp: number; ready: number }> {
     const deadline = now() + timeoutMs;
@@ -475,6 +527,20 @@ class Controller {
 // Environment
 
 const running = new Set<ChildProcess>();
+const memoryPoints: MemoryBreakdown[] = [];
+
+const spaceText = (b: MemoryBreakdown, name: string) => {
+  const space = b.spaces.get(name);
+  return space ? `${mb(space.committed)} (${mb(space.used)})` : '–';
+};
+
+function describeMemory(b: MemoryBreakdown): string {
+  return (
+    `RSS ${mb(b.rss)} = file-backed ${mb(b.fileBacked)} + V8 committed ${mb(b.v8Committed)} ` +
+    `(used ${mb(b.v8Used)}; new ${spaceText(b, 'new')}, old ${spaceText(b, 'old')}) + ` +
+    `other anonymous ${mb(b.nativeAnonymous)} (external ${mb(b.external)})`
+  );
+}
 
 /** Waits while the data-plane benchmark (wrk or nginx) runs: the machine has 2 cores. Returns whether it was busy. */
 async function waitIdle(what: string): Promise<boolean> {
@@ -667,6 +733,7 @@ async function measureColdSync(
   const settled = residentMemory(ctrl.pid);
   const heapSettled = (await ctrl.metrics()).heapUsed;
   const metricsBefore = await scrape(ctrl);
+  await ctrl.memory(`cold start, ${fmt(routes)} routes, settled`);
   await ctrl.heapSnapshot('settled');
   // Every route, once (validation, and what serving them all costs in memory).
   const sweepStarted = now();
@@ -679,6 +746,7 @@ async function measureColdSync(
   await ctrl.settle();
   const afterSweep = residentMemory(ctrl.pid);
   const metricsAfter = await scrape(ctrl);
+  await ctrl.memory('… after serving every route once');
   await ctrl.heapSnapshot('served');
   return {
     ctrl,
@@ -808,7 +876,14 @@ interface Report {
   creation: RateResult[];
   population: { size: number; objects: number; ms: number }[];
   changes: ChangeResult[];
-  steady: { size: number; rss: number; heap: number; settleMs: number; apiserverRss: number }[];
+  steady: {
+    size: number;
+    rss: number;
+    heap: number;
+    tables: number;
+    settleMs: number;
+    apiserverRss: number;
+  }[];
   sync?: SyncResult;
   syncInfo?: InfoSyncResult;
   bursts: BurstResult[];
@@ -986,13 +1061,13 @@ function render(r: Report): string {
   out.push('### Steady state after each population step (controller running throughout)');
   out.push('');
   out.push(
-    '| routes (+ Secrets) | objects created | creation time | settled after | controller RSS | V8 heap used | kube-apiserver RSS |',
+    '| routes (+ Secrets) | objects created | creation time | settled after | tables compiled so far | controller RSS | V8 heap used | kube-apiserver RSS |',
   );
-  out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const s of r.steady) {
     const p = r.population.find((x) => x.size === s.size);
     out.push(
-      `| ${fmt(s.size)} | ${fmt(p?.objects ?? 0)} | ${p ? ms(p.ms) : ''} | ${ms(s.settleMs)} | ${mb(s.rss)} | ${mb(s.heap)} | ${mb(s.apiserverRss)} |`,
+      `| ${fmt(s.size)} | ${fmt(p?.objects ?? 0)} | ${p ? ms(p.ms) : ''} | ${ms(s.settleMs)} | ${fmt(s.tables)} | ${mb(s.rss)} | ${mb(s.heap)} | ${mb(s.apiserverRss)} |`,
     );
   }
   out.push('');
@@ -1001,6 +1076,27 @@ function render(r: Report): string {
       'how long after creation the controller kept compiling or writing status.',
   );
   out.push('');
+
+  if (memoryPoints.length) {
+    out.push('### Where the RSS is, at the settled points');
+    out.push('');
+    out.push(
+      '| point | RSS | file-backed | V8 committed (used) | new space | old space | large objects | code | other anonymous (external) |',
+    );
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const b of memoryPoints)
+      out.push(
+        `| ${b.point} | ${mb(b.rss)} | ${mb(b.fileBacked)} | ${mb(b.v8Committed)} (${mb(b.v8Used)}) | ${spaceText(b, 'new')} | ${spaceText(b, 'old')} | ${spaceText(b, 'large_object')} | ${spaceText(b, 'code')} | ${mb(b.nativeAnonymous)} (${mb(b.external)}) |`,
+      );
+    out.push('');
+    out.push(
+      "From the controller's /metrics (`process.memoryUsage()`, `v8.getHeapSpaceStatistics()`: committed (used) " +
+        'per space) and /proc/<pid>/smaps_rollup. "Other anonymous" is resident anonymous memory outside V8\'s ' +
+        'committed heap: malloc (external memory, Buffers included), thread stacks; "file-backed" is the node binary ' +
+        'and shared libraries.',
+    );
+    out.push('');
+  }
 
   if (r.creation.length) {
     out.push(`### Creating ${fmt(CONFIG.createRate)} LambdaRoutes (no controller running)`);
@@ -1130,12 +1226,14 @@ async function main(): Promise<void> {
         size,
         rss: residentMemory(c.pid).rssBytes,
         heap: m.heapUsed,
+        tables: m.tableVersion,
         settleMs,
         apiserverRss: residentMemory(cluster.apiserverPid).rssBytes,
       });
       log(
         `steady with ${fmt(size)} routes: RSS ${mb(residentMemory(c.pid).rssBytes)}, heap ${mb(m.heapUsed)}`,
       );
+      await c.memory(`watched ${fmt(size)} routes being created`);
       await c.heapSnapshot(`${size}`);
       for (const method of runs('changes') ? (['kubectl', 'client-node'] as const) : []) {
         const result = await phase(`${CONFIG.changes} changes with ${fmt(size)} routes (${method})`, () =>
