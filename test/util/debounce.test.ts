@@ -85,3 +85,56 @@ describe('Debounce', () => {
     expect(fire).toHaveBeenCalledTimes(1);
   });
 });
+
+describe('Debounce with busyShare', () => {
+  /** A fire that takes `ms` of (fake) time. */
+  const slowFire = (ms: number) =>
+    vi.fn(() => {
+      vi.setSystemTime(Date.now() + ms);
+    });
+
+  it('stretches the max wait to the last fire duration divided by the share, up to longestWaitMs', () => {
+    const fire = slowFire(300);
+    const debounce = new Debounce(fire, { quietMs: 100, maxWaitMs: 1000, busyShare: 0.1 });
+    expect(debounce.maxWaitMs).toBe(1000);
+    const stream = (ms: number) => {
+      for (let t = 0; t < ms; t += 50) {
+        debounce.trigger();
+        vi.advanceTimersByTime(50);
+      }
+    };
+    stream(1000);
+    expect(fire).toHaveBeenCalledTimes(1); // the first burst: the plain max wait
+    expect(debounce.maxWaitMs).toBe(3000);
+    stream(2900);
+    expect(fire).toHaveBeenCalledTimes(1);
+    stream(150);
+    expect(fire).toHaveBeenCalledTimes(2);
+
+    const capped = new Debounce(slowFire(5000), { quietMs: 100, maxWaitMs: 1000, busyShare: 0.1 });
+    capped.trigger();
+    vi.advanceTimersByTime(100);
+    expect(capped.maxWaitMs).toBe(10_000);
+  });
+
+  it('a burst that goes quiet still fires after the quiet time', () => {
+    const fire = slowFire(300);
+    const debounce = new Debounce(fire, { quietMs: 100, maxWaitMs: 1000, busyShare: 0.1 });
+    debounce.trigger();
+    vi.advanceTimersByTime(100);
+    expect(fire).toHaveBeenCalledTimes(1);
+    debounce.trigger();
+    vi.advanceTimersByTime(99);
+    expect(fire).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(1);
+    expect(fire).toHaveBeenCalledTimes(2);
+  });
+
+  it('a fast fire keeps the plain max wait', () => {
+    const fire = slowFire(20);
+    const debounce = new Debounce(fire, { quietMs: 100, maxWaitMs: 1000, busyShare: 0.1 });
+    debounce.trigger();
+    vi.advanceTimersByTime(100);
+    expect(debounce.maxWaitMs).toBe(1000);
+  });
+});
