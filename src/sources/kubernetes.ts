@@ -13,10 +13,7 @@
 // - An outage changes nothing in the store: the last good Snapshot stays, and
 //   `connected` tells readiness and metrics about it.
 // - Bursts of changes are debounced into one emission, with a maximum wait so
-//   a steady stream of changes still produces Snapshots. Under such a stream
-//   the wait stretches so that emitting (compiling, serving) takes at most a
-//   tenth of the time: 10,000 routes created at 50 a second make tens of
-//   full compiles rather than hundreds, each allocating a whole new table.
+//   a steady stream of changes still produces Snapshots.
 // - Status-only changes of a route (our own status writes) update the observed
 //   status that the status writer reads (RouteStatusView), without a new Snapshot.
 
@@ -57,10 +54,7 @@ export interface KubernetesSourceOptions {
   observer?: KubernetesSourceObserver;
   /** Quiet time before emitting after a change (default 100 ms). */
   debounceMs?: number;
-  /**
-   * Longest delay of an emission under a steady stream of changes (default 1 s),
-   * stretched to 10 × the last emission's duration, up to 10 × this.
-   */
+  /** Longest delay of an emission under a steady stream of changes (default 1 s). */
   maxWaitMs?: number;
   /** Re-establish a watch that delivered nothing, not even a bookmark, for this long (default 5 min). */
   silentWatchMs?: number;
@@ -123,7 +117,6 @@ export class KubernetesSource implements RouteStatusView {
     this.#debounce = new Debounce(() => this.#emit(), {
       quietMs: options.debounceMs ?? 100,
       maxWaitMs: options.maxWaitMs ?? 1000,
-      busyShare: 0.1,
       // A route that has just started referencing a Secret waits for it (the
       // targeted GET takes milliseconds) rather than flashing SecretNotFound in
       // its status and Events; never longer than the max wait, though.
