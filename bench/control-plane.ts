@@ -8,7 +8,8 @@
 //   --quick          smaller counts (10/100/1,000 routes, 5 changes each): a smoke test
 //   --sizes          the population steps (default 10,1000,10000); the last is the cold start's size
 //   --skip           phases to leave out: creation, changes, cold, bursts, info
-//   --node-options   Node flags for the controller process (e.g. "--max-semi-space-size=4")
+//   --node-options   Node flags for the controller process (default: those of the deploy/ pod, see
+//                    POD_NODE_OPTIONS; --node-options= for none)
 //   --heap-snapshot  write controller heap snapshots (bench/results/*.heapsnapshot) at each
 //                    settled point; summarize one with node bench/heap-summary.ts <file>
 //   --profile        run the controller with --cpu-prof; profiles go to bench/results/
@@ -63,7 +64,7 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     sizes: { type: 'string' },
     skip: { type: 'string', default: '' },
-    'node-options': { type: 'string', default: '' },
+    'node-options': { type: 'string' },
     'heap-snapshot': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'wait-idle': { type: 'boolean', default: true },
@@ -82,7 +83,21 @@ for (const phase of SKIP)
   if (!(PHASES as readonly string[]).includes(phase))
     throw new Error(`--skip ${phase}: not a phase (${PHASES.join(', ')})`);
 const runs = (phase: (typeof PHASES)[number]) => !SKIP.has(phase);
-const NODE_OPTIONS = flags['node-options'].split(/\s+/).filter(Boolean);
+/**
+ * The heap the controller has in the deploy/ pod: the image's NODE_OPTIONS (its Dockerfile's ENV line),
+ * and the old generation Node sizes from the container's memory limit (V8's ConfigureDefaults: a
+ * quarter of it, times two on 64-bit), which on this machine, with no limit, would be 4 GB: a heap
+ * that big grows up to 4x its live size between full GCs.
+ */
+function podNodeOptions(): string {
+  const read = (file: string) => readFileSync(path.join(REPO_ROOT, file), 'utf8');
+  const image = /^ENV NODE_OPTIONS="?([^"\n]*)"?$/m.exec(read('Dockerfile'))?.[1] ?? '';
+  const limitMi = /limits:\n(?:[ \t]+\S+: .*\n)*?[ \t]+memory: (\d+)Mi$/m.exec(
+    read('deploy/deployment.yaml'),
+  )?.[1];
+  return `${image} ${limitMi ? `--max-old-space-size=${Number(limitMi) / 2}` : ''}`.trim();
+}
+const NODE_OPTIONS = (flags['node-options'] ?? podNodeOptions()).split(/\s+/).filter(Boolean);
 const LARGEST = CONFIG.sizes.at(-1)!;
 /** Issue 15's targets. */
 const TARGET = {
@@ -271,11 +286,11 @@ interface Metrics {
 }
 
 /**
- * Where a controller's RSS is at one settled point: V8's heap (committed by
- * space, and used), external memory (Buffers, ArrayBuffers: malloc'd), and
- * the rest of the anonymous memory (malloc arenas, thread stacks), from the
- * controller's own /metrics (process.memoryUsage(), v8.getHeapSpaceStatistics())
- * and /proc/<pid>/smaps_rollup.
+ * Where a controller's RSS is at one settled point: V8's heap (committed,
+ * resident and used, per space), ArrayBuffers and other external memory
+ * (malloc'd), and the rest of the anonymous memory (malloc arenas, thread
+ * stacks), from the controller's own /metrics (process.memoryUsage(),
+ * v8.getHeapSpaceStatistics()) and /proc/<pid>/smaps_rollup.
  */
 interface MemoryBreakdown {
   point: string;
@@ -283,11 +298,13 @@ interface MemoryBreakdown {
   /** Resident file-backed pages: the node binary, shared libraries. */
   fileBacked: number;
   v8Committed: number;
+  v8Resident: number;
   v8Used: number;
-  /** Committed and used per V8 space (new, old, code, large_object, ...). */
-  spaces: Map<string, { committed: number; used: number }>;
+  /** Per V8 space (new, old, code, large_object, ...). */
+  spaces: Map<string, { committed: number; resident: number; used: number }>;
   external: number;
-  /** Anonymous resident memory outside V8's committed heap: malloc (external included), stacks. */
+  arrayBuffers: number;
+  /** Anonymous resident memory outside V8's resident heap: malloc (external included), stacks. */
   nativeAnonymous: number;
 }
 
@@ -408,26 +425,29 @@ class Controller {
     const text = await fetchText(`${this.adminUrl}/metrics`);
     const value = (name: string) =>
       Number(new RegExp(`^lambda_ingress_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-    const spaces = new Map<string, { committed: number; used: number }>();
+    const spaces: MemoryBreakdown['spaces'] = new Map();
+    const field = { total: 'committed', resident: 'resident', used: 'used' } as const;
     for (const m of text.matchAll(
-      /^lambda_ingress_nodejs_heap_space_size_(total|used)_bytes\{space="([^"]+)"\} (\S+)$/gm,
+      /^lambda_ingress_nodejs_heap_space_size_(total|resident|used)_bytes\{space="([^"]+)"\} (\S+)$/gm,
     )) {
-      const space = spaces.get(m[2]!) ?? { committed: 0, used: 0 };
-      space[m[1] === 'total' ? 'committed' : 'used'] = Number(m[3]);
+      const space = spaces.get(m[2]!) ?? { committed: 0, resident: 0, used: 0 };
+      space[field[m[1] as keyof typeof field]] = Number(m[3]);
       spaces.set(m[2]!, space);
     }
     const maps = memoryMaps(this.pid);
     const rss = maps?.rssBytes ?? residentMemory(this.pid).rssBytes;
-    const v8Committed = value('nodejs_heap_size_total_bytes');
+    const v8Resident = [...spaces.values()].reduce((sum, space) => sum + space.resident, 0);
     const breakdown: MemoryBreakdown = {
       point,
       rss,
       fileBacked: maps ? rss - maps.anonymousBytes : 0,
-      v8Committed,
+      v8Committed: value('nodejs_heap_size_total_bytes'),
+      v8Resident,
       v8Used: value('nodejs_heap_size_used_bytes'),
       spaces,
       external: value('nodejs_external_memory_bytes'),
-      nativeAnonymous: maps ? maps.anonymousBytes - v8Committed : 0,
+      arrayBuffers: value('nodejs_array_buffers_bytes'),
+      nativeAnonymous: maps ? maps.anonymousBytes - v8Resident : 0,
     };
     memoryPoints.push(breakdown);
     log(`memory at ${point}: ${describeMemory(breakdown)}`);
@@ -529,16 +549,17 @@ class Controller {
 const running = new Set<ChildProcess>();
 const memoryPoints: MemoryBreakdown[] = [];
 
+/** A space's resident size, and how much of it is used. */
 const spaceText = (b: MemoryBreakdown, name: string) => {
   const space = b.spaces.get(name);
-  return space ? `${mb(space.committed)} (${mb(space.used)})` : '–';
+  return space ? `${mb(space.resident)} (${mb(space.used)})` : '–';
 };
 
 function describeMemory(b: MemoryBreakdown): string {
   return (
-    `RSS ${mb(b.rss)} = file-backed ${mb(b.fileBacked)} + V8 committed ${mb(b.v8Committed)} ` +
-    `(used ${mb(b.v8Used)}; new ${spaceText(b, 'new')}, old ${spaceText(b, 'old')}) + ` +
-    `other anonymous ${mb(b.nativeAnonymous)} (external ${mb(b.external)})`
+    `RSS ${mb(b.rss)} = file-backed ${mb(b.fileBacked)} + V8 resident ${mb(b.v8Resident)} ` +
+    `(committed ${mb(b.v8Committed)}, used ${mb(b.v8Used)}; new ${spaceText(b, 'new')}, old ${spaceText(b, 'old')}) + ` +
+    `other anonymous ${mb(b.nativeAnonymous)} (external ${mb(b.external)}, of which ArrayBuffers ${mb(b.arrayBuffers)})`
   );
 }
 
@@ -907,8 +928,8 @@ function render(r: Report): string {
   out.push('');
   out.push(
     `Setup: ${CONFIG.namespaces} namespaces; each route \`/r/<i>\` has its own Secret (distinct IAM keys) and targets a ` +
-      `\`node:http\` upstream answering 200; the controller runs as \`node bin/lambda-ingress controller ` +
-      `--log-level warn --no-access-log\`. A change is a new LambdaRoute (referencing an existing Secret); latency is ` +
+      `\`node:http\` upstream answering 200; the controller runs as \`node ${NODE_OPTIONS.map((o) => `${o} `).join('')}` +
+      `bin/lambda-ingress controller --log-level warn --no-access-log\`. A change is a new LambdaRoute (referencing an existing Secret); latency is ` +
       `from just before \`kubectl apply -f -\` (or the client-node create call) to the first 200 from the data plane, ` +
       `polled every ${POLL_MS} ms. p99 of ${CONFIG.changes} samples is the worst sample.`,
   );
@@ -1081,19 +1102,19 @@ function render(r: Report): string {
     out.push('### Where the RSS is, at the settled points');
     out.push('');
     out.push(
-      '| point | RSS | file-backed | V8 committed (used) | new space | old space | large objects | code | other anonymous (external) |',
+      '| point | RSS | file-backed | V8 resident (committed; used) | new space | old space | large objects | code | other anonymous | external (ArrayBuffers) |',
     );
-    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const b of memoryPoints)
       out.push(
-        `| ${b.point} | ${mb(b.rss)} | ${mb(b.fileBacked)} | ${mb(b.v8Committed)} (${mb(b.v8Used)}) | ${spaceText(b, 'new')} | ${spaceText(b, 'old')} | ${spaceText(b, 'large_object')} | ${spaceText(b, 'code')} | ${mb(b.nativeAnonymous)} (${mb(b.external)}) |`,
+        `| ${b.point} | ${mb(b.rss)} | ${mb(b.fileBacked)} | ${mb(b.v8Resident)} (${mb(b.v8Committed)}; ${mb(b.v8Used)}) | ${spaceText(b, 'new')} | ${spaceText(b, 'old')} | ${spaceText(b, 'large_object')} | ${spaceText(b, 'code')} | ${mb(b.nativeAnonymous)} | ${mb(b.external)} (${mb(b.arrayBuffers)}) |`,
       );
     out.push('');
     out.push(
-      "From the controller's /metrics (`process.memoryUsage()`, `v8.getHeapSpaceStatistics()`: committed (used) " +
-        'per space) and /proc/<pid>/smaps_rollup. "Other anonymous" is resident anonymous memory outside V8\'s ' +
-        'committed heap: malloc (external memory, Buffers included), thread stacks; "file-backed" is the node binary ' +
-        'and shared libraries.',
+      "From the controller's /metrics (`process.memoryUsage()`; `v8.getHeapSpaceStatistics()`: per space, " +
+        'resident (used)) and /proc/<pid>/smaps_rollup. "Other anonymous" is resident anonymous memory outside ' +
+        'V8\'s resident heap: malloc (external memory and ArrayBuffers included), thread stacks; "file-backed" is ' +
+        'the node binary and shared libraries.',
     );
     out.push('');
   }
