@@ -380,7 +380,10 @@ class Controller {
     return new Controller(child, dataPort, adminPort, logPath, name);
   }
 
-  /** With --heap-snapshot: a heap snapshot of the controller now, renamed to control-plane-<name>-<label>. */
+  /**
+   * With --heap-snapshot: a heap snapshot of the controller now, renamed to control-plane-<name>-<label>,
+   * then the memory breakdown again: the snapshot's full GC leaves only what is live.
+   */
   async heapSnapshot(label: string): Promise<void> {
     if (!flags['heap-snapshot']) return;
     const before = new Set(readdirSync(RESULTS_DIR));
@@ -393,6 +396,7 @@ class Controller {
         const target = `control-plane-${this.name}-${label}.heapsnapshot`;
         renameSync(path.join(RESULTS_DIR, written), path.join(RESULTS_DIR, target));
         log(`heap snapshot: bench/results/${target}`);
+        await this.memory('… after the full GC of a heap snapshot');
         return;
       }
     }
