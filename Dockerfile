@@ -35,10 +35,12 @@ FROM ${RUNTIME_IMAGE}
 WORKDIR /app
 ENV NODE_ENV=production
 # V8 lets the young generation grow to 128 MB (two 64 MB semi-spaces) during a
-# list or watch storm and keeps it; 16 MB semi-spaces measured 55-120 MB less
-# RSS with 1,500-5,000 routes, at no more CPU (README, Deploy to a cluster).
-# Set NODE_OPTIONS in the pod to change it.
-ENV NODE_OPTIONS=--max-semi-space-size=16
+# list or watch storm and keeps it; 8 MB semi-spaces keep it at 16 MB, which
+# measured 14-28 MB less RSS than 16 MB ones with 3,000 routes, and no slower
+# compiles (BENCHMARKS.md, issue 15). The old generation Node sizes from the
+# container's memory limit by itself (half of it: 384 MB in the 768Mi pod of
+# deploy/ and the chart). Set NODE_OPTIONS in the pod to change it.
+ENV NODE_OPTIONS=--max-semi-space-size=8
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin/ ./bin/

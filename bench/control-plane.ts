@@ -8,7 +8,8 @@
 //   --quick          smaller counts (10/100/1,000 routes, 5 changes each): a smoke test
 //   --sizes          the population steps (default 10,1000,10000); the last is the cold start's size
 //   --skip           phases to leave out: creation, changes, cold, bursts, info
-//   --node-options   Node flags for the controller process (e.g. "--max-semi-space-size=4")
+//   --node-options   Node flags for the controller process (default: those of the deploy/ pod, see
+//                    POD_NODE_OPTIONS; --node-options= for none)
 //   --heap-snapshot  write controller heap snapshots (bench/results/*.heapsnapshot) at each
 //                    settled point; summarize one with node bench/heap-summary.ts <file>
 //   --profile        run the controller with --cpu-prof; profiles go to bench/results/
@@ -48,7 +49,7 @@ import { parseArgs, promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { type ClusterInfo, clusterDown, clusterUp, ETCD_VERSION } from '../hack/cluster.ts';
 import { freePorts, listenLoopback } from '../hack/lib/ports.ts';
-import { processStat, residentMemory } from '../hack/lib/procfs.ts';
+import { memoryMaps, processStat, residentMemory } from '../hack/lib/procfs.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/types.ts';
 import { benchObjects, inParallel, range } from './kube-objects.ts';
 
@@ -63,7 +64,7 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     sizes: { type: 'string' },
     skip: { type: 'string', default: '' },
-    'node-options': { type: 'string', default: '' },
+    'node-options': { type: 'string' },
     'heap-snapshot': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'wait-idle': { type: 'boolean', default: true },
@@ -82,7 +83,21 @@ for (const phase of SKIP)
   if (!(PHASES as readonly string[]).includes(phase))
     throw new Error(`--skip ${phase}: not a phase (${PHASES.join(', ')})`);
 const runs = (phase: (typeof PHASES)[number]) => !SKIP.has(phase);
-const NODE_OPTIONS = flags['node-options'].split(/\s+/).filter(Boolean);
+/**
+ * The heap the controller has in the deploy/ pod: the image's NODE_OPTIONS (its Dockerfile's ENV line),
+ * and the old generation Node sizes from the container's memory limit (V8's ConfigureDefaults: a
+ * quarter of it, times two on 64-bit), which on this machine, with no limit, would be 4 GB: a heap
+ * that big grows up to 4x its live size between full GCs.
+ */
+function podNodeOptions(): string {
+  const read = (file: string) => readFileSync(path.join(REPO_ROOT, file), 'utf8');
+  const image = /^ENV NODE_OPTIONS="?([^"\n]*)"?$/m.exec(read('Dockerfile'))?.[1] ?? '';
+  const limitMi = /limits:\n(?:[ \t]+\S+: .*\n)*?[ \t]+memory: (\d+)Mi$/m.exec(
+    read('deploy/deployment.yaml'),
+  )?.[1];
+  return `${image} ${limitMi ? `--max-old-space-size=${Number(limitMi) / 2}` : ''}`.trim();
+}
+const NODE_OPTIONS = (flags['node-options'] ?? podNodeOptions()).split(/\s+/).filter(Boolean);
 const LARGEST = CONFIG.sizes.at(-1)!;
 /** Issue 15's targets. */
 const TARGET = {
@@ -270,6 +285,29 @@ interface Metrics {
   heapUsed: number;
 }
 
+/**
+ * Where a controller's RSS is at one settled point: V8's heap (committed,
+ * resident and used, per space), ArrayBuffers and other external memory
+ * (malloc'd), and the rest of the anonymous memory (malloc arenas, thread
+ * stacks), from the controller's own /metrics (process.memoryUsage(),
+ * v8.getHeapSpaceStatistics()) and /proc/<pid>/smaps_rollup.
+ */
+interface MemoryBreakdown {
+  point: string;
+  rss: number;
+  /** Resident file-backed pages: the node binary, shared libraries. */
+  fileBacked: number;
+  v8Committed: number;
+  v8Resident: number;
+  v8Used: number;
+  /** Per V8 space (new, old, code, large_object, ...). */
+  spaces: Map<string, { committed: number; resident: number; used: number }>;
+  external: number;
+  arrayBuffers: number;
+  /** Anonymous resident memory outside V8's resident heap: malloc (external included), stacks. */
+  nativeAnonymous: number;
+}
+
 class Controller {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -342,7 +380,10 @@ class Controller {
     return new Controller(child, dataPort, adminPort, logPath, name);
   }
 
-  /** With --heap-snapshot: a heap snapshot of the controller now, renamed to control-plane-<name>-<label>. */
+  /**
+   * With --heap-snapshot: a heap snapshot of the controller now, renamed to control-plane-<name>-<label>,
+   * then the memory breakdown again: the snapshot's full GC leaves only what is live.
+   */
   async heapSnapshot(label: string): Promise<void> {
     if (!flags['heap-snapshot']) return;
     const before = new Set(readdirSync(RESULTS_DIR));
@@ -355,6 +396,7 @@ class Controller {
         const target = `control-plane-${this.name}-${label}.heapsnapshot`;
         renameSync(path.join(RESULTS_DIR, written), path.join(RESULTS_DIR, target));
         log(`heap snapshot: bench/results/${target}`);
+        await this.memory('… after the full GC of a heap snapshot');
         return;
       }
     }
@@ -380,6 +422,40 @@ class Controller {
       statusWrites: sum(/^lambda_ingress_status_writes_total\{[^}]*\} (\S+)$/gm),
       heapUsed: sum(/^lambda_ingress_nodejs_heap_size_used_bytes (\S+)$/gm),
     };
+  }
+
+  /** The memory breakdown now (see MemoryBreakdown), logged and kept for the report. */
+  async memory(point: string): Promise<MemoryBreakdown> {
+    const text = await fetchText(`${this.adminUrl}/metrics`);
+    const value = (name: string) =>
+      Number(new RegExp(`^lambda_ingress_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    const spaces: MemoryBreakdown['spaces'] = new Map();
+    const field = { total: 'committed', resident: 'resident', used: 'used' } as const;
+    for (const m of text.matchAll(
+      /^lambda_ingress_nodejs_heap_space_size_(total|resident|used)_bytes\{space="([^"]+)"\} (\S+)$/gm,
+    )) {
+      const space = spaces.get(m[2]!) ?? { committed: 0, resident: 0, used: 0 };
+      space[field[m[1] as keyof typeof field]] = Number(m[3]);
+      spaces.set(m[2]!, space);
+    }
+    const maps = memoryMaps(this.pid);
+    const rss = maps?.rssBytes ?? residentMemory(this.pid).rssBytes;
+    const v8Resident = [...spaces.values()].reduce((sum, space) => sum + space.resident, 0);
+    const breakdown: MemoryBreakdown = {
+      point,
+      rss,
+      fileBacked: maps ? rss - maps.anonymousBytes : 0,
+      v8Committed: value('nodejs_heap_size_total_bytes'),
+      v8Resident,
+      v8Used: value('nodejs_heap_size_used_bytes'),
+      spaces,
+      external: value('nodejs_external_memory_bytes'),
+      arrayBuffers: value('nodejs_array_buffers_bytes'),
+      nativeAnonymous: maps ? maps.anonymousBytes - v8Resident : 0,
+    };
+    memoryPoints.push(breakdown);
+    log(`memory at ${point}: ${describeMemory(breakdown)}`);
+    return breakdown;
   }
 
   /** Resolves with the time /readyz first answered 200, and when the admin port first answered at all. */
@@ -475,6 +551,21 @@ class Controller {
 // Environment
 
 const running = new Set<ChildProcess>();
+const memoryPoints: MemoryBreakdown[] = [];
+
+/** A space's resident size, and how much of it is used. */
+const spaceText = (b: MemoryBreakdown, name: string) => {
+  const space = b.spaces.get(name);
+  return space ? `${mb(space.resident)} (${mb(space.used)})` : '–';
+};
+
+function describeMemory(b: MemoryBreakdown): string {
+  return (
+    `RSS ${mb(b.rss)} = file-backed ${mb(b.fileBacked)} + V8 resident ${mb(b.v8Resident)} ` +
+    `(committed ${mb(b.v8Committed)}, used ${mb(b.v8Used)}; new ${spaceText(b, 'new')}, old ${spaceText(b, 'old')}) + ` +
+    `other anonymous ${mb(b.nativeAnonymous)} (external ${mb(b.external)}, of which ArrayBuffers ${mb(b.arrayBuffers)})`
+  );
+}
 
 /** Waits while the data-plane benchmark (wrk or nginx) runs: the machine has 2 cores. Returns whether it was busy. */
 async function waitIdle(what: string): Promise<boolean> {
@@ -667,6 +758,7 @@ async function measureColdSync(
   const settled = residentMemory(ctrl.pid);
   const heapSettled = (await ctrl.metrics()).heapUsed;
   const metricsBefore = await scrape(ctrl);
+  await ctrl.memory(`cold start, ${fmt(routes)} routes, settled`);
   await ctrl.heapSnapshot('settled');
   // Every route, once (validation, and what serving them all costs in memory).
   const sweepStarted = now();
@@ -679,6 +771,7 @@ async function measureColdSync(
   await ctrl.settle();
   const afterSweep = residentMemory(ctrl.pid);
   const metricsAfter = await scrape(ctrl);
+  await ctrl.memory('… after serving every route once');
   await ctrl.heapSnapshot('served');
   return {
     ctrl,
@@ -808,7 +901,14 @@ interface Report {
   creation: RateResult[];
   population: { size: number; objects: number; ms: number }[];
   changes: ChangeResult[];
-  steady: { size: number; rss: number; heap: number; settleMs: number; apiserverRss: number }[];
+  steady: {
+    size: number;
+    rss: number;
+    heap: number;
+    tables: number;
+    settleMs: number;
+    apiserverRss: number;
+  }[];
   sync?: SyncResult;
   syncInfo?: InfoSyncResult;
   bursts: BurstResult[];
@@ -832,8 +932,8 @@ function render(r: Report): string {
   out.push('');
   out.push(
     `Setup: ${CONFIG.namespaces} namespaces; each route \`/r/<i>\` has its own Secret (distinct IAM keys) and targets a ` +
-      `\`node:http\` upstream answering 200; the controller runs as \`node bin/lambda-ingress controller ` +
-      `--log-level warn --no-access-log\`. A change is a new LambdaRoute (referencing an existing Secret); latency is ` +
+      `\`node:http\` upstream answering 200; the controller runs as \`node ${NODE_OPTIONS.map((o) => `${o} `).join('')}` +
+      `bin/lambda-ingress controller --log-level warn --no-access-log\`. A change is a new LambdaRoute (referencing an existing Secret); latency is ` +
       `from just before \`kubectl apply -f -\` (or the client-node create call) to the first 200 from the data plane, ` +
       `polled every ${POLL_MS} ms. p99 of ${CONFIG.changes} samples is the worst sample.`,
   );
@@ -986,13 +1086,13 @@ function render(r: Report): string {
   out.push('### Steady state after each population step (controller running throughout)');
   out.push('');
   out.push(
-    '| routes (+ Secrets) | objects created | creation time | settled after | controller RSS | V8 heap used | kube-apiserver RSS |',
+    '| routes (+ Secrets) | objects created | creation time | settled after | tables compiled so far | controller RSS | V8 heap used | kube-apiserver RSS |',
   );
-  out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const s of r.steady) {
     const p = r.population.find((x) => x.size === s.size);
     out.push(
-      `| ${fmt(s.size)} | ${fmt(p?.objects ?? 0)} | ${p ? ms(p.ms) : ''} | ${ms(s.settleMs)} | ${mb(s.rss)} | ${mb(s.heap)} | ${mb(s.apiserverRss)} |`,
+      `| ${fmt(s.size)} | ${fmt(p?.objects ?? 0)} | ${p ? ms(p.ms) : ''} | ${ms(s.settleMs)} | ${fmt(s.tables)} | ${mb(s.rss)} | ${mb(s.heap)} | ${mb(s.apiserverRss)} |`,
     );
   }
   out.push('');
@@ -1001,6 +1101,27 @@ function render(r: Report): string {
       'how long after creation the controller kept compiling or writing status.',
   );
   out.push('');
+
+  if (memoryPoints.length) {
+    out.push('### Where the RSS is, at the settled points');
+    out.push('');
+    out.push(
+      '| point | RSS | file-backed | V8 resident (committed; used) | new space | old space | large objects | code | other anonymous | external (ArrayBuffers) |',
+    );
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const b of memoryPoints)
+      out.push(
+        `| ${b.point} | ${mb(b.rss)} | ${mb(b.fileBacked)} | ${mb(b.v8Resident)} (${mb(b.v8Committed)}; ${mb(b.v8Used)}) | ${spaceText(b, 'new')} | ${spaceText(b, 'old')} | ${spaceText(b, 'large_object')} | ${spaceText(b, 'code')} | ${mb(b.nativeAnonymous)} | ${mb(b.external)} (${mb(b.arrayBuffers)}) |`,
+      );
+    out.push('');
+    out.push(
+      "From the controller's /metrics (`process.memoryUsage()`; `v8.getHeapSpaceStatistics()`: per space, " +
+        'resident (used)) and /proc/<pid>/smaps_rollup. "Other anonymous" is resident anonymous memory outside ' +
+        'V8\'s resident heap: malloc (external memory and ArrayBuffers included), thread stacks; "file-backed" is ' +
+        'the node binary and shared libraries.',
+    );
+    out.push('');
+  }
 
   if (r.creation.length) {
     out.push(`### Creating ${fmt(CONFIG.createRate)} LambdaRoutes (no controller running)`);
@@ -1130,12 +1251,14 @@ async function main(): Promise<void> {
         size,
         rss: residentMemory(c.pid).rssBytes,
         heap: m.heapUsed,
+        tables: m.tableVersion,
         settleMs,
         apiserverRss: residentMemory(cluster.apiserverPid).rssBytes,
       });
       log(
         `steady with ${fmt(size)} routes: RSS ${mb(residentMemory(c.pid).rssBytes)}, heap ${mb(m.heapUsed)}`,
       );
+      await c.memory(`watched ${fmt(size)} routes being created`);
       await c.heapSnapshot(`${size}`);
       for (const method of runs('changes') ? (['kubectl', 'client-node'] as const) : []) {
         const result = await phase(`${CONFIG.changes} changes with ${fmt(size)} routes (${method})`, () =>

@@ -16,6 +16,8 @@ export const SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024;
 export const ASYNC_PAYLOAD_LIMIT = 1024 * 1024;
 /** Lambda answers at most 6 MB synchronously (in AWS's own figure, this many bytes); more is not a valid answer. */
 export const RESPONSE_LIMIT = 6_291_556;
+/** The most a response stream may carry, its metadata included: Lambda's limit, 200 MB. */
+export const STREAM_LIMIT = 200 * 1024 * 1024;
 
 /** The Invoke API's answer, as read. */
 export interface InvokeAnswer {

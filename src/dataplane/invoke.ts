@@ -27,9 +27,19 @@ import {
 } from './invoke-outcome.ts';
 import type { Upstream } from './pools.ts';
 import { RouteSigning } from './signing.ts';
-import { relayResponseStream } from './stream-relay.ts';
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * stream-relay.ts, with the event stream decoder it brings (@smithy/core's
+ * codec), loaded by the first streamed answer: a process without
+ * ResponseStream routes never holds them.
+ */
+let streamRelay: Promise<typeof import('./stream-relay.ts')> | undefined;
+const loadStreamRelay = () => {
+  streamRelay ??= import('./stream-relay.ts');
+  return streamRelay;
+};
 
 export interface InvokerOptions {
   upstream: Upstream;
@@ -160,6 +170,7 @@ export class FunctionInvoker implements RouteHandler {
     const requestId = response.headers['x-amzn-requestid'];
     const awsRequestId = typeof requestId === 'string' ? requestId : undefined;
     this.#found(exchange, awsRequestId, true);
+    const { relayResponseStream } = await loadStreamRelay();
     const failure = await relayResponseStream(
       exchange,
       response.body,

@@ -11,8 +11,8 @@ import type { RouteHandler } from './exchange.ts';
 import { UrlForwarder } from './forward.ts';
 import { RouteHealth } from './health.ts';
 import { FunctionInvoker } from './invoke.ts';
+import { STREAM_LIMIT } from './invoke-outcome.ts';
 import { createUpstream, poolKey, type Upstream } from './pools.ts';
-import { STREAM_LIMIT } from './stream-relay.ts';
 
 /** What the data plane serves: one table and its handlers, swapped as a unit. */
 export interface Serving {

@@ -23,9 +23,6 @@ import {
 import { EventStreamError, InvokeStreamDecoder, isTimeout } from './stream/invoke-stream.ts';
 import { PreludeReader, type StreamHead } from './stream/prelude.ts';
 
-/** The most a response stream may carry, its metadata included: Lambda's limit, 200 MB. */
-export const STREAM_LIMIT = 200 * 1024 * 1024;
-
 /**
  * Relays the body of a 200 InvokeWithResponseStream answer to the client.
  * Resolves with the failure that stopped it, for the caller to answer (or

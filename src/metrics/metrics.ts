@@ -4,6 +4,7 @@
 // outside the standard set count as "OTHER", codes are status codes.
 // What every request updates is plain numbers (collected.ts), written out at
 // scrape time after prom-client's own metrics, which are set rarely.
+import v8 from 'node:v8';
 import {
   AggregatorRegistry,
   Counter,
@@ -184,6 +185,26 @@ export class Metrics {
   constructor({ routeHistograms }: MetricsOptions) {
     this.#routeHistograms = routeHistograms;
     collectDefaultMetrics({ register: this.registry, prefix: 'lambda_ingress_' });
+    // Next to prom-client's committed sizes: how much of each V8 space is resident, and what
+    // ArrayBuffers (Buffers) hold outside it, tell heap V8 keeps unused from memory malloc keeps.
+    new Gauge({
+      name: 'lambda_ingress_nodejs_heap_space_size_resident_bytes',
+      help: 'Process heap space size resident in memory (V8 physical_space_size), in bytes.',
+      labelNames: ['space'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const space of v8.getHeapSpaceStatistics())
+          this.set({ space: space.space_name.replace(/_space$/, '') }, space.physical_space_size);
+      },
+    });
+    new Gauge({
+      name: 'lambda_ingress_nodejs_array_buffers_bytes',
+      help: 'Memory of ArrayBuffers and Buffers (process.memoryUsage().arrayBuffers), in bytes.',
+      registers: [this.registry],
+      collect() {
+        this.set(process.memoryUsage().arrayBuffers);
+      },
+    });
   }
 
   /** This process's metrics, for the --workers primary to add up. */

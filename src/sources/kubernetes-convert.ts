@@ -47,12 +47,27 @@ export function toRoute(raw: RawObject): LambdaRouteObject {
   };
 }
 
-/** `wanted`: the data keys to keep (default: all); the others are never decoded. */
+/**
+ * `wanted`: the data keys to keep (default: all); the others are never decoded.
+ *
+ * The kept values share one buffer of their own, not Node's 8 KB pool: a
+ * small Buffer.from() is a slice of the pool's current slab and keeps all of
+ * it alive, so Secrets arriving one by one in a watch, between other
+ * allocations, held a slab each (10,000 of them: 34 MB).
+ */
 export function toSecret(raw: RawObject, wanted: (dataKey: string) => boolean = () => true): SecretObject {
   const metadata = toMeta(raw);
+  const kept = Object.entries((raw.data ?? {}) as Record<string, unknown>).filter(
+    (entry): entry is [string, string] => typeof entry[1] === 'string' && wanted(entry[0]),
+  );
+  const sizes = kept.map(([, value]) => Buffer.byteLength(value, 'base64'));
+  const bytes = Buffer.alloc(sizes.reduce((sum, size) => sum + size, 0));
   const data: Record<string, Buffer> = {};
-  for (const [key, value] of Object.entries((raw.data ?? {}) as Record<string, unknown>)) {
-    if (typeof value === 'string' && wanted(key)) data[key] = Buffer.from(value, 'base64');
+  let offset = 0;
+  for (const [i, [key, value]] of kept.entries()) {
+    const size = sizes[i]!;
+    data[key] = bytes.subarray(offset, offset + bytes.write(value, offset, size, 'base64'));
+    offset += size;
   }
   return {
     metadata,

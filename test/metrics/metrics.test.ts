@@ -157,6 +157,20 @@ it('exports process and Node.js runtime metrics under the same prefix', async ()
   ]) {
     expect(samples(text, name).length, name).toBeGreaterThan(0);
   }
+  // V8's resident size per space (about what prom-client reports as committed), and ArrayBuffer memory.
+  const resident = new Map(
+    samples(text, 'lambda_ingress_nodejs_heap_space_size_resident_bytes').map((line) => [
+      /space="(\w+)"/.exec(line)?.[1],
+      Number(line.split(' ')[1]),
+    ]),
+  );
+  expect([...resident.keys()]).toEqual(expect.arrayContaining(['new', 'old', 'code', 'large_object']));
+  const [committedOld] = samples(text, 'lambda_ingress_nodejs_heap_space_size_total_bytes{space="old"}');
+  expect(resident.get('old')).toBeGreaterThan(0);
+  expect(resident.get('old')).toBeLessThan(Number(committedOld!.split(' ')[1]) + 2 ** 20);
+  expect(
+    Number(samples(text, 'lambda_ingress_nodejs_array_buffers_bytes')[0]!.split(' ')[1]),
+  ).toBeGreaterThan(0);
   // Nothing unprefixed, and nothing from the requests themselves (paths, query strings) as label values.
   const metricLines = text.split('\n').filter((l) => l && !l.startsWith('#'));
   expect(metricLines.filter((l) => !l.startsWith('lambda_ingress_'))).toEqual([]);

@@ -1,7 +1,8 @@
 // The controller process against a stand-in apiserver, with a module hook that
 // reports every load of @kubernetes/client-node: the default path (token,
 // lists, watches, the Lease, a status write, an Event) never loads it; a
-// kubeconfig with an exec credential plugin does, and still works.
+// kubeconfig with an exec credential plugin does, and still works. Nor, with
+// no ResponseStream route, does it load the event stream decoder (@smithy/core's).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import {
 import { listenOn, type RunningProcess, startCli, waitFor200 } from '../support/process.ts';
 
 const MARKER = 'LOADED @kubernetes/client-node';
+const STREAM_MARKER = 'LOADED the event stream decoder';
 const ROUTES = '/apis/lambda-ingress.io/v1alpha1/lambdaroutes';
 const ROUTE = {
   apiVersion: 'lambda-ingress.io/v1alpha1',
@@ -81,6 +83,7 @@ registerHooks({
   resolve(specifier, context, next) {
     const resolved = next(specifier, context);
     if (resolved.url.includes('/@kubernetes/client-node/')) process.stderr.write(${JSON.stringify(`${MARKER}\n`)});
+    if (['/stream-relay.', '/event-streams/'].some((part) => resolved.url.includes(part))) process.stderr.write(${JSON.stringify(`${STREAM_MARKER}\n`)});
     return resolved;
   },
 });
@@ -117,6 +120,7 @@ describe('the controller process', () => {
     server = await startApiserver();
     const { output, api } = await runController(server.kubeconfigPath);
     expect(output).not.toContain(MARKER);
+    expect(output).not.toContain(STREAM_MARKER);
     const [patch] = api.calls(
       'PATCH',
       `/apis/lambda-ingress.io/v1alpha1/namespaces/ns/lambdaroutes/r/status`,

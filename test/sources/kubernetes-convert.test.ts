@@ -54,6 +54,21 @@ describe('conversion', () => {
     expect(toSecret({ metadata: { name: 'e', namespace: 'ns' } }).data).toEqual({});
   });
 
+  it('keeps the values in a buffer of their own, not a slice of the shared pool', () => {
+    const secret = toSecret({
+      metadata: { ...meta, name: 's' },
+      data: { a: Buffer.from('alpha').toString('base64'), b: Buffer.from('beta').toString('base64') },
+    });
+    const { a, b } = secret.data;
+    expect([a!.toString(), b!.toString()]).toEqual(['alpha', 'beta']);
+    // One ArrayBuffer for the Secret, just big enough for its values (a pooled slice sits in an 8 KB one).
+    expect(a!.buffer).toBe(b!.buffer);
+    expect(a!.buffer.byteLength).toBe(9);
+    // Whitespace or padding the size estimate counted does not end up in the value.
+    const padded = toSecret({ metadata: { ...meta, name: 'p' }, data: { k: 'YQ==\n' } });
+    expect(padded.data['k']!.toString()).toBe('a');
+  });
+
   it('keeps only the data keys asked for', () => {
     const raw = { metadata: { ...meta, name: 's' }, data: { apiKey: 'YQ==', other: 'Yg==' } };
     expect(Object.keys(toSecret(raw, (key) => key === 'apiKey').data)).toEqual(['apiKey']);
