@@ -80,7 +80,8 @@ export class UrlForwarder implements RouteHandler {
         },
         { connection: 'close' },
       );
-      return done();
+      done();
+      return;
     }
     const headers = upstreamRequestHeaders(
       req.rawHeaders,
@@ -91,7 +92,10 @@ export class UrlForwarder implements RouteHandler {
     if (this.#apiKey !== undefined) headers.push('x-api-key', this.#apiKey);
     const streamed = hasBody(req);
     const signing = this.#signing;
-    if (!signing) return this.#send(exchange, path, headers, streamed ? req : null, done);
+    if (!signing) {
+      this.#send(exchange, path, headers, streamed ? req : null, done);
+      return;
+    }
     // A signed body is hashed: read whole first.
     if (streamed) {
       this.#signBody(exchange, signing, path, headers).then(
@@ -101,7 +105,10 @@ export class UrlForwarder implements RouteHandler {
       return;
     }
     const signed = signing.sign(exchange, headers, exchange.method, path, exchange.query, undefined);
-    if (signed === true) return this.#send(exchange, path, headers, null, done);
+    if (signed === true) {
+      this.#send(exchange, path, headers, null, done);
+      return;
+    }
     signed.then((ok) => (ok ? this.#send(exchange, path, headers, null, done) : done()), done);
   }
 
@@ -136,9 +143,15 @@ export class UrlForwarder implements RouteHandler {
       bodyTimeout: timeoutMs,
     };
     const { slots, address } = this.#options.upstream;
-    if (!slots || slots.tryAcquire()) return this.#relay(exchange, options, done);
+    if (!slots || slots.tryAcquire()) {
+      this.#relay(exchange, options, done);
+      return;
+    }
     slots.wait(timeoutMs).then((granted) => {
-      if (granted) return this.#relay(exchange, options, done);
+      if (granted) {
+        this.#relay(exchange, options, done);
+        return;
+      }
       sendUpstreamFailure(exchange, this.#route.key, address, queueTimeout(timeoutMs));
       done();
     }, done);
@@ -154,7 +167,8 @@ export class UrlForwarder implements RouteHandler {
     if (exchange.res.destroyed) {
       exchange.upstreamError = 'client_closed';
       slots?.release();
-      return done();
+      done();
+      return;
     }
     const { timeoutMs } = this.#route.connection;
     const streamed = options.body === exchange.req;

@@ -81,12 +81,14 @@ export class Router {
     if (this.#closing) {
       const message = 'lambda-ingress is shutting down; send the request again on a new connection';
       sendError(res, { error: 'shutting_down', message, requestId }, { connection: 'close' });
-      return done(exchange);
+      done(exchange);
+      return;
     }
     if (refusal) {
       const { error, message } = refusal;
       sendError(res, { error, message, requestId }, { connection: 'close' });
-      return done(exchange);
+      done(exchange);
+      return;
     }
     const redirect = this.#redirect;
     // A trusted proxy that says the client spoke https terminated TLS itself: redirecting would loop.
@@ -97,23 +99,27 @@ export class Router {
       httpsRedirect(target, redirect.certificates, redirect.tlsPort);
     if (location) {
       sendHttpsRedirect(res, location, requestId);
-      return done(exchange);
+      done(exchange);
+      return;
     }
     if (path === '*') {
       // OPTIONS * asks about the server, not a resource: answered here, never forwarded.
       res.writeHead(204, { allow: SERVED_METHODS, 'x-request-id': requestId });
       res.end();
-      return done(exchange);
+      done(exchange);
+      return;
     }
     if (!found) {
       sendError(res, { error: 'no_route', message: `no route for ${method} ${path}`, requestId });
-      return done(exchange);
+      done(exchange);
+      return;
     }
     const { route } = found;
     if (!route.ready) {
       const { reason, message } = route;
       sendError(res, { error: 'route_not_ready', message, route: route.key, reason, requestId });
-      return done(exchange);
+      done(exchange);
+      return;
     }
     // Every ready route of a table has its handler: Runtime.build made them together.
     const handler = this.#serving!.handlers.get(route)!;
