@@ -19,8 +19,6 @@ import { Agent, type Dispatcher } from 'undici';
 import { parse } from 'yaml';
 import type { ApiAccess } from './api-access.ts';
 
-export type { ApiAccess } from './api-access.ts';
-
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export interface LoadOptions {
