@@ -8,7 +8,7 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { CompileResult } from '../model/compile-result.ts';
 import { CertificateStore } from '../tls/store.ts';
 import { listenUrl } from '../util/listen-url.ts';
-import type { Loggers } from '../util/log.ts';
+import type { AccessLog, Loggers } from '../util/log.ts';
 import { accessLogMembers } from './access-line.ts';
 import { ClientIpResolver } from './client-ip.ts';
 import { ERROR_STATUS } from './errors.ts';
@@ -65,6 +65,8 @@ export class DataPlane implements ServingBackend {
   readonly runtime: Runtime;
   readonly certificates = new CertificateStore();
   readonly #options: DataPlaneOptions;
+  /** Where each request's line goes; undefined with --no-access-log or below level info. */
+  readonly #accessLog: AccessLog | undefined;
   readonly #server: Server;
   readonly #redirect: HttpsRedirect | undefined;
   /** The HTTPS listener, once it is opened: at start with a default certificate, else with the first certificate. */
@@ -74,6 +76,8 @@ export class DataPlane implements ServingBackend {
 
   constructor(options: DataPlaneOptions) {
     this.#options = options;
+    const { access } = options.loggers;
+    this.#accessLog = options.accessLog && access.enabled ? access : undefined;
     this.#redirect = options.redirectHttp
       ? { certificates: this.certificates, tlsPort: options.tlsPort }
       : undefined;
@@ -213,9 +217,7 @@ export class DataPlane implements ServingBackend {
       upstreamMs: exchange.upstreamMs,
       upstreamError: exchange.upstreamError,
     });
-    const { access } = this.#options.loggers;
-    if (this.#options.accessLog && access.enabled)
-      access.write(accessLogMembers(exchange, status, durationMs));
+    this.#accessLog?.write(accessLogMembers(exchange, status, durationMs));
   }
 }
 
