@@ -2,7 +2,7 @@
 // Lambda Invoke API), nginx as a keep-alive reverse proxy (the baseline), and
 // lambda-ingress in standalone mode. nginx runs as the current user from a
 // temp prefix: its own pid file, error log and temp paths, `daemon off`.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,15 +114,23 @@ export async function startNodeFloor(dir: string, upstreamPort: number): Promise
 }
 
 /** The nginx + LuaJIT peer doing the APISIX `aws-lambda` plugin's SigV4 work per request (an upper bound of APISIX). */
-export const NGINX_LUA_PEER = process.env.BENCH_NGINX_LUA || join(REPO, '../../shared/peers/nginx-lua-sigv4');
+// The peer sits beside the shared test data (../shared/peers next to ../shared/testdata), which is also where
+// a checkout in another folder (a worktree) finds it through LAMBDA_INGRESS_TESTDATA.
+export const NGINX_LUA_PEER =
+  process.env.BENCH_NGINX_LUA ||
+  (process.env.LAMBDA_INGRESS_TESTDATA
+    ? join(process.env.LAMBDA_INGRESS_TESTDATA, '../peers/nginx-lua-sigv4')
+    : join(REPO, '../shared/peers/nginx-lua-sigv4'));
 
 export async function startNginxLua(dir: string, upstreamPort: number): Promise<Server> {
   const port = await freePort();
   const name = 'nginx-lua';
+  const script = join(NGINX_LUA_PEER, 'run.sh');
+  if (!existsSync(script)) throw new Error(`${script} not found (BENCH_NGINX_LUA names the peer's folder)`);
   // run.sh writes the config and execs nginx (one worker, keep-alive upstream), so the pid is nginx's master.
   const proc = start(
     'bash',
-    [join(NGINX_LUA_PEER, 'run.sh'), join(dir, name), String(port), String(upstreamPort)],
+    [script, join(dir, name), String(port), String(upstreamPort)],
     join(dir, `${name}.log`),
   );
   await waitForHttp(`http://127.0.0.1:${port}/`, proc);
