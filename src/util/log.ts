@@ -5,6 +5,7 @@
 // or stack trace that quotes one is cleaned too. Info lines and the access log
 // (one line per request) are built only from safe fields.
 import { pino } from 'pino';
+import { LineWriter } from './line-writer.ts';
 
 const REDACTED = '<redacted>';
 
@@ -85,12 +86,12 @@ export interface Loggers {
 }
 
 /**
- * Lines to stdout wait in memory until this many bytes are buffered, and are
- * written without blocking the event loop (one write per tens of requests
- * instead of one per request); FLUSH_MS bounds how long a quiet line waits.
+ * Lines to stdout wait in memory for at most FLUSH_MS (or until a pipe's
+ * worth is gathered), and are written without blocking the event loop; a
+ * stdout that stops reading costs at most MAX_BUFFERED_BYTES of memory.
  */
-const BUFFER_BYTES = 8192;
 const FLUSH_MS = 500;
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /** `fields` go on every line (e.g. the worker id with --workers); the destination is stdout unless given. */
 export function createLoggers(
@@ -100,7 +101,9 @@ export function createLoggers(
 ): Loggers {
   const base = { service: 'lambda-ingress', ...fields };
   const redact = { paths: REDACTED_PATHS, censor: REDACTED };
-  const stdout = destination ? undefined : bufferedStdout();
+  const stdout = destination
+    ? undefined
+    : new LineWriter(1, { flushMs: FLUSH_MS, maxBytes: MAX_BUFFERED_BYTES });
   // One stream for both, so lines keep their order; the application's lines are rare and go out at once.
   const app = stdout
     ? {
@@ -113,7 +116,7 @@ export function createLoggers(
   return {
     app: pino({ level, base, redact, hooks: { streamWrite: scrubWarnings } }, app),
     access: accessLog(level, { ...base, log: 'access' }, stdout ?? destination!),
-    flush: () => (stdout ? drain(stdout) : Promise.resolve()),
+    flush: () => (stdout ? stdout.drain() : Promise.resolve()),
   };
 }
 
@@ -127,30 +130,4 @@ function accessLog(level: string, base: Record<string, unknown>, stream: pino.De
       stream.write(`{"level":${INFO},"time":${Date.now()},${bindings}${members},"msg":"request"}\n`);
     },
   };
-}
-
-function bufferedStdout() {
-  // pino also writes what is left synchronously when the process exits (a crash, process.exit elsewhere).
-  return pino.destination({ dest: 1, sync: false, minLength: BUFFER_BYTES, periodicFlush: FLUSH_MS });
-}
-
-/** Waits for the write under way, if any, then writes the rest synchronously. */
-function drain(stream: ReturnType<typeof bufferedStdout>): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('error', done).off('drain', done);
-      try {
-        stream.flushSync();
-      } catch {
-        // stdout is gone (EPIPE): nothing can be written any more
-      }
-      resolve();
-    };
-    stream.once('drain', done).once('error', done);
-    try {
-      stream.flush();
-    } catch {
-      done();
-    }
-  });
 }
