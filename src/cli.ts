@@ -380,7 +380,7 @@ async function serveFiles(
   manifests: string,
   adjust: (snapshot: Snapshot) => Snapshot = (snapshot) => snapshot,
 ) {
-  const loggers = createLoggers(options.logLevel);
+  const loggers = createLoggers(options.logLevel, undefined, { sharedStdout: options.workers > 1 });
   const source = new FileSource(manifests);
   let snapshot: Snapshot;
   try {
@@ -404,7 +404,10 @@ async function serveFiles(
 
 /** A --workers process: serve what the primary sends; the primary owns sources, status and the admin port. */
 function serveAsWorker(options: Options): Promise<void> {
-  const loggers = createLoggers(options.logLevel, undefined, { worker: cluster.worker!.id });
+  const loggers = createLoggers(options.logLevel, undefined, {
+    fields: { worker: cluster.worker!.id },
+    sharedStdout: true,
+  });
   return runWorker(gatewayOptions(options, loggers));
 }
 
@@ -471,7 +474,7 @@ async function main(argv: string[]): Promise<void> {
       break;
     }
     case 'controller': {
-      const loggers = createLoggers(options.logLevel);
+      const loggers = createLoggers(options.logLevel, undefined, { sharedStdout: options.workers > 1 });
       const { runController } = await loadController();
       const controller = await runController({
         ...gatewayOptions(options, loggers),

@@ -1,13 +1,15 @@
 // Log lines to a file descriptor (stdout), gathered in one buffer and written
 // by libuv's thread pool, so that the event loop never waits on the reader of
-// the pipe. One write carries many lines: the access log costs a fraction of a
-// write per request, not one. Every write ends at a line's end and is at most
-// PIPE_BUF bytes when it can be, so lines of processes sharing one pipe
-// (--workers) never interleave.
-import { write, writeSync } from 'node:fs';
+// the pipe. One write carries many lines, as a thread-pool write costs tens of
+// µs whatever its size: the access log costs a fraction of a write per
+// request. Every write ends at a line's end. When other processes write to the
+// same pipe (--workers), a write is at most PIPE_BUF bytes when it can be, so
+// that lines never interleave (writes to one open regular file never do).
+import { fstatSync, write, writeSync } from 'node:fs';
 
 /** The most a write to a pipe carries with the guarantee that no other writer's bytes come in between (Linux). */
 const PIPE_BUF = 4096;
+const CHUNK = 64 * 1024;
 const NEWLINE = 0x0a;
 /** Room for a few hundred lines; more is taken while the reader lags, and given back once it has caught up. */
 const INITIAL_BYTES = 64 * 1024;
@@ -17,11 +19,15 @@ export interface LineWriterOptions {
   flushMs: number;
   /** Lines waiting beyond this many bytes (the reader is stuck) are dropped, and the drop is reported later. */
   maxBytes: number;
+  /** Other processes write to the same descriptor. */
+  shared: boolean;
 }
 
 export class LineWriter {
   readonly #fd: number;
   readonly #maxBytes: number;
+  /** The most one write carries (unless a line is longer). */
+  readonly #chunk: number;
   #buffer = Buffer.allocUnsafeSlow(INITIAL_BYTES);
   /** [#start, #end) of #buffer waits to be written; a write under way covers its beginning. */
   #start = 0;
@@ -35,6 +41,7 @@ export class LineWriter {
   constructor(fd: number, options: LineWriterOptions) {
     this.#fd = fd;
     this.#maxBytes = options.maxBytes;
+    this.#chunk = options.shared && !fstatSync(fd).isFile() ? PIPE_BUF : CHUNK;
     setInterval(() => this.flush(), options.flushMs).unref();
     // A process leaving through process.exit() (not our shutdown, which drains) still writes what it holds.
     process.once('exit', () => this.flushSync());
@@ -44,7 +51,7 @@ export class LineWriter {
   write(line: string): void {
     if (this.#closed) return;
     if (!this.#append(line)) this.#dropped++;
-    else if (this.#end - this.#start >= PIPE_BUF) this.flush();
+    else if (this.#end - this.#start >= this.#chunk) this.flush();
   }
 
   /** Starts writing what is gathered, unless a write is under way (it goes on with the rest when done). */
@@ -101,7 +108,7 @@ export class LineWriter {
         if (this.#buffer.length > INITIAL_BYTES) this.#buffer = Buffer.allocUnsafeSlow(INITIAL_BYTES);
       }
       // More waits (lines added meanwhile, or a partial write): on with it if it makes a full write or someone waits.
-      if (this.#end - this.#start >= PIPE_BUF || this.#drained.length > 0) this.flush();
+      if (this.#end - this.#start >= this.#chunk || this.#drained.length > 0) this.flush();
     });
   }
 
@@ -114,12 +121,12 @@ export class LineWriter {
     return true;
   }
 
-  /** Up to the end of the last line that fits in PIPE_BUF; a longer line goes alone. */
+  /** Up to the end of the last line that fits in one write; a longer line goes alone. */
   #chunkLength(): number {
     const start = this.#start;
     const pending = this.#end - start;
-    if (pending <= PIPE_BUF) return pending;
-    const last = this.#buffer.lastIndexOf(NEWLINE, start + PIPE_BUF - 1);
+    if (pending <= this.#chunk) return pending;
+    const last = this.#buffer.lastIndexOf(NEWLINE, start + this.#chunk - 1);
     if (last >= start) return last + 1 - start;
     const first = this.#buffer.indexOf(NEWLINE, start);
     return (first === -1 ? this.#end : first + 1) - start;

@@ -86,24 +86,31 @@ export interface Loggers {
 }
 
 /**
- * Lines to stdout wait in memory for at most FLUSH_MS (or until a pipe's
+ * Lines to stdout wait in memory for at most FLUSH_MS (or until a write's
  * worth is gathered), and are written without blocking the event loop; a
  * stdout that stops reading costs at most MAX_BUFFERED_BYTES of memory.
  */
 const FLUSH_MS = 500;
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
-/** `fields` go on every line (e.g. the worker id with --workers); the destination is stdout unless given. */
+export interface LoggerOptions {
+  /** Members of every line (e.g. the worker id with --workers). */
+  fields?: Record<string, unknown>;
+  /** Other processes write to the same stdout (--workers): a pipe then gets writes it keeps whole. */
+  sharedStdout?: boolean;
+}
+
+/** The destination is stdout unless given. */
 export function createLoggers(
   level: string,
   destination?: pino.DestinationStream,
-  fields: Record<string, unknown> = {},
+  { fields = {}, sharedStdout = false }: LoggerOptions = {},
 ): Loggers {
   const base = { service: 'lambda-ingress', ...fields };
   const redact = { paths: REDACTED_PATHS, censor: REDACTED };
   const stdout = destination
     ? undefined
-    : new LineWriter(1, { flushMs: FLUSH_MS, maxBytes: MAX_BUFFERED_BYTES });
+    : new LineWriter(1, { flushMs: FLUSH_MS, maxBytes: MAX_BUFFERED_BYTES, shared: sharedStdout });
   // One stream for both, so lines keep their order; the application's lines are rare and go out at once.
   const app = stdout
     ? {

@@ -40,7 +40,7 @@ const HOSTILE_PATHS = [
 describe('the access log line', () => {
   it.each(HOSTILE_PATHS)('is valid JSON with the path as sent: %j', async (path) => {
     const { stream, lines } = sink();
-    const loggers = createLoggers('info', stream, { worker: 2 });
+    const loggers = createLoggers('info', stream, { fields: { worker: 2 } });
     loggers.access.write(accessLogMembers(exchange({ path }), 200, 1.23456));
     await new Promise((r) => setImmediate(r));
     expect(lines).toHaveLength(1);
