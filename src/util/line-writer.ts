@@ -13,6 +13,7 @@ const CHUNK = 64 * 1024;
 const NEWLINE = 0x0a;
 /** Room for a few hundred lines; more is taken while the reader lags, and given back once it has caught up. */
 const INITIAL_BYTES = 64 * 1024;
+const NAP = new Int32Array(new SharedArrayBuffer(4));
 
 export interface LineWriterOptions {
   /** Gathered lines wait for this long at most. */
@@ -81,11 +82,13 @@ export class LineWriter {
   /** Writes what is gathered synchronously, after what a write under way carries: at exit only. */
   flushSync(): void {
     // Bytes of a write under way are in [#start, …): they may be written twice rather than lost.
-    while (!this.#closed && this.#start < this.#end) {
+    // A full non-blocking pipe gets a second to take them (in 1 ms naps), not forever.
+    for (let naps = 0; !this.#closed && this.#start < this.#end; ) {
       try {
         this.#start += writeSync(this.#fd, this.#buffer, this.#start, this.#end - this.#start);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') this.#close();
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || ++naps > 1000) this.#close();
+        else Atomics.wait(NAP, 0, 0, 1);
       }
     }
   }
