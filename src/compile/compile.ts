@@ -72,7 +72,7 @@ export function compile(snapshot: Snapshot, version: number, options: CompileOpt
 /** What build() made of a route, and from what: reused while its inputs are the same objects and values. */
 interface Outcome {
   route?: CompiledRoute;
-  conditions: Condition[];
+  conditions: readonly Condition[];
   conflict: Conflict | undefined;
   /** The Secret lookups build() made, with what each found. */
   reads: readonly SecretRead[];
@@ -236,17 +236,24 @@ const TRUE_MESSAGES: Record<ConditionType, string> = {
 const isTrue = (conditions: readonly Condition[], type: ConditionType): boolean =>
   conditions.some((c) => c.type === type && c.status === 'True');
 
+/** True conditions are the same for every route: shared (and frozen), as each route's outcome is kept. */
+const TRUE = Object.fromEntries(
+  Object.entries(TRUE_MESSAGES).map(([type, message]) => [
+    type,
+    Object.freeze({ type, status: 'True', reason: type, message }),
+  ]),
+) as Record<ConditionType, Condition>;
+const ALL_TRUE: readonly Condition[] = Object.freeze([TRUE.Accepted, TRUE.ResolvedRefs, TRUE.Ready]);
+
 /** The condition `type`: True, or False for `failure`. */
 const condition = (type: ConditionType, failure?: Failure): Condition =>
-  failure
-    ? { type, status: 'False', reason: failure.reason, message: failureText(failure) }
-    : { type, status: 'True', reason: type, message: TRUE_MESSAGES[type] };
+  failure ? { type, status: 'False', reason: failure.reason, message: failureText(failure) } : TRUE[type];
 
 function build(
   candidate: Candidate,
   conflict: Conflict | undefined,
   secrets: SecretLookup,
-): { route?: CompiledRoute; conditions: Condition[] } {
+): { route?: CompiledRoute; conditions: readonly Condition[] } {
   const { key, object, spec, invalid, match } = candidate;
   const base = { key, namespace: object.metadata.namespace, name: object.metadata.name };
   const identity = {
@@ -314,7 +321,7 @@ function build(
     connection: compileConnection(spec),
     auth: { ...(apiKey && { apiKey }), ...(iam && { iam }) },
   };
-  return { route, conditions: [accepted, refs, condition('Ready')] };
+  return { route, conditions: ALL_TRUE };
 }
 
 /** ResolvedRefs of a route that is not accepted: Unknown, with the reason it was not. */

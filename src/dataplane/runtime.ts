@@ -44,8 +44,10 @@ interface SharedCredentials {
 /** A route's handler and the shared resources it was built with, under their keys. */
 interface Built {
   handler: RouteHandler;
-  pool: [key: string, upstream: Upstream];
-  signing?: [key: string, source: SharedCredentials];
+  poolKey: string;
+  upstream: Upstream;
+  signingKey?: string;
+  signing?: SharedCredentials;
 }
 
 export class Runtime {
@@ -79,7 +81,7 @@ export class Runtime {
       built.set(route, entry);
       handlers.set(route, entry.handler);
       served.add(route.key);
-      const signing = entry.signing?.[1];
+      const { signing } = entry;
       if (signing) usage.set(signing, (usage.get(signing) ?? new Set()).add(route.key));
     }
     this.#pools.commit();
@@ -108,12 +110,9 @@ export class Runtime {
   #reuse(route: ReadyRoute): Built | undefined {
     const entry = this.#built.get(route);
     if (!entry) return undefined;
-    const [poolKey, upstream] = entry.pool;
+    const { poolKey, upstream, signingKey, signing } = entry;
     this.#pools.get(poolKey, () => upstream);
-    if (entry.signing) {
-      const [signingKey, source] = entry.signing;
-      this.#signing.get(signingKey, () => source);
-    }
+    if (signingKey && signing) this.#signing.get(signingKey, () => signing);
     return entry;
   }
 
@@ -121,41 +120,37 @@ export class Runtime {
     const { target, connection } = route;
     const key = poolKey(target.origin, connection);
     const upstream = this.#pools.get(key, () => createUpstream(target.origin, connection));
-    const signing = route.auth.iam && this.#signingFor(route.auth.iam);
-    const pool: Built['pool'] = [key, upstream];
+    const shared = { poolKey: key, upstream, ...(route.auth.iam && this.#signingFor(route.auth.iam)) };
+    const credentials = shared.signing?.credentials;
     if (target.kind === 'url') {
       const handler = new UrlForwarder(
         { ...route, target },
-        {
-          upstream,
-          bodyLimit: this.#options.bodyLimit,
-          ...(signing && { credentials: signing[1].credentials }),
-        },
+        { upstream, bodyLimit: this.#options.bodyLimit, ...(credentials && { credentials }) },
       );
-      return { handler, pool, ...(signing && { signing }) };
+      return { handler, ...shared };
     }
     const handler = new FunctionInvoker(
       { ...route, target },
       {
         upstream,
-        credentials: signing![1].credentials,
+        credentials: credentials!,
         format: payloadCodecs[target.payloadFormat],
         health: this.health,
         streamLimit: this.#options.responseStreamLimit ?? STREAM_LIMIT,
       },
     );
-    return { handler, pool, signing: signing! };
+    return { handler, ...shared };
   }
 
-  #signingFor(iam: IamAuth): [key: string, source: SharedCredentials] {
+  #signingFor(iam: IamAuth): { signingKey: string; signing: SharedCredentials } {
     const spec = credentialSourceSpec(iam, this.#options.credentialRefresh);
-    const source = this.#signing.get(spec.key, () => {
+    const signing = this.#signing.get(spec.key, () => {
       const credentials = spec.create();
       const created: SharedCredentials = { credentials, routes: new Set() };
       credentials.onChange(() => this.#reportCredentials(created));
       return created;
     });
-    return [spec.key, source];
+    return { signingKey: spec.key, signing };
   }
 
   /** Marks every route using `source` not ready while it has no credentials, and ready again after. */
