@@ -72,6 +72,7 @@ export interface ObjectMeta {
   namespace: string;
   uid?: string;
   generation?: number;
+  /** Of a cluster route: the version last seen with a change compile() reads (not status-only ones). */
   resourceVersion?: string;
   creationTimestamp?: string;
 }

@@ -5,7 +5,13 @@
 import { type Failure, failuresText, failureText, type NotAcceptedReason, succeed } from '../api/failure.ts';
 import { specSchema } from '../api/schema.ts';
 import { objectKey, type Snapshot } from '../api/snapshot.ts';
-import type { Condition, ConditionType, LambdaRouteObject, LambdaRouteSpec } from '../api/types.ts';
+import type {
+  Condition,
+  ConditionType,
+  LambdaRouteObject,
+  LambdaRouteSpec,
+  SecretObject,
+} from '../api/types.ts';
 import { fieldValidator, validateSpec } from '../api/validate.ts';
 import type { CompileResult, RouteDiagnostic } from '../model/compile-result.ts';
 import type { CompiledRoute, IamAuth, ReadyRoute, RouteMatch } from '../model/route.ts';
@@ -37,11 +43,11 @@ export function compile(snapshot: Snapshot, version: number, options: CompileOpt
   const secrets = secretLookup(snapshot.secrets);
   const built = candidates.map((candidate) => ({
     candidate,
-    ...build(candidate, conflicts.get(candidate.key), secrets),
+    outcome: reuseOrBuild(candidate, conflicts.get(candidate.key), secrets),
   }));
   const { certificates, failures } = bindCertificates(
-    built.flatMap(({ candidate: { key, object, spec }, conditions }) =>
-      spec?.certificateRef && isTrue(conditions, 'Accepted')
+    built.flatMap(({ candidate: { key, object, spec }, outcome }) =>
+      spec?.certificateRef && isTrue(outcome.conditions, 'Accepted')
         ? [{ key, object, hosts: spec.hosts ?? [], secretName: spec.certificateRef.name }]
         : [],
     ),
@@ -50,29 +56,9 @@ export function compile(snapshot: Snapshot, version: number, options: CompileOpt
   );
   const routes: CompiledRoute[] = [];
   const diagnostics: RouteDiagnostic[] = [];
-  for (const { candidate, route, conditions } of built) {
-    if (route) routes.push(route);
-    // A certificate that cannot be served leaves Ready as it is: the route still serves over
-    // HTTP, and over HTTPS with the certificate its hosts have (the winner's, or the last good).
-    const certificate = failures.get(candidate.key);
-    if (certificate && isTrue(conditions, 'ResolvedRefs')) {
-      conditions[conditions.findIndex((c) => c.type === 'ResolvedRefs')] = condition(
-        'ResolvedRefs',
-        certificate,
-      );
-    }
-    const { metadata, origin } = candidate.object;
-    diagnostics.push({
-      key: candidate.key,
-      namespace: metadata.namespace,
-      name: metadata.name,
-      ...(metadata.generation !== undefined && { generation: metadata.generation }),
-      ...(origin !== undefined && { origin }),
-      conditions: conditions.map((c) => ({
-        ...c,
-        ...(metadata.generation !== undefined && { observedGeneration: metadata.generation }),
-      })),
-    });
+  for (const { candidate, outcome } of built) {
+    if (outcome.route) routes.push(outcome.route);
+    diagnostics.push(diagnosticOf(candidate, outcome, failures.get(candidate.key)));
   }
   const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   return {
@@ -81,6 +67,98 @@ export function compile(snapshot: Snapshot, version: number, options: CompileOpt
     diagnostics: diagnostics.sort(byKey),
     errors: snapshot.errors,
   };
+}
+
+/** What build() made of a route, and from what: reused while its inputs are the same objects and values. */
+interface Outcome {
+  route?: CompiledRoute;
+  conditions: readonly Condition[];
+  conflict: Conflict | undefined;
+  /** The Secret lookups build() made, with what each found. */
+  reads: readonly SecretRead[];
+  /** The diagnostic last made of this outcome, and for which certificate failure. */
+  diagnostic?: { certificate: string | undefined; value: RouteDiagnostic };
+}
+
+type SecretRead = readonly [namespace: string, name: string, found: SecretObject | undefined];
+
+/**
+ * By route object (sources hand over the same one while the route is
+ * unchanged): its last outcome. Reusing it keeps the CompiledRoute the same
+ * object from one table to the next, so the data plane keeps its handler, and
+ * a compile after one change does the work of one route.
+ */
+const outcomes = new WeakMap<LambdaRouteObject, Outcome>();
+
+function reuseOrBuild(candidate: Candidate, conflict: Conflict | undefined, secrets: SecretLookup): Outcome {
+  const last = outcomes.get(candidate.object);
+  if (
+    last &&
+    sameConflict(last.conflict, conflict) &&
+    last.reads.every(([namespace, name, found]) => secrets.get(namespace, name) === found)
+  ) {
+    return last;
+  }
+  const reads: SecretRead[] = [];
+  // A route told where else a missing Secret exists depends on every Secret: never reused.
+  let reusable = true;
+  const recorded: SecretLookup = {
+    get(namespace, name) {
+      const found = secrets.get(namespace, name);
+      reads.push([namespace, name, found]);
+      return found;
+    },
+    namespacesOf(name) {
+      reusable = false;
+      return secrets.namespacesOf(name);
+    },
+  };
+  const outcome: Outcome = { ...build(candidate, conflict, recorded), conflict, reads };
+  if (reusable) outcomes.set(candidate.object, outcome);
+  return outcome;
+}
+
+const sameConflict = (a: Conflict | undefined, b: Conflict | undefined): boolean =>
+  a === b ||
+  (!!a &&
+    !!b &&
+    a.winner === b.winner &&
+    a.loadedFirst === b.loadedFirst &&
+    a.host === b.host &&
+    a.path === b.path);
+
+/**
+ * The route's diagnostic. A certificate that cannot be served leaves Ready as it is: the route
+ * still serves over HTTP, and over HTTPS with the certificate its hosts have (the winner's, or
+ * the last good).
+ */
+function diagnosticOf(
+  candidate: Candidate,
+  outcome: Outcome,
+  certificate: Failure | undefined,
+): RouteDiagnostic {
+  const failed = certificate && isTrue(outcome.conditions, 'ResolvedRefs') ? certificate : undefined;
+  const text = failed && `${failed.reason} ${failureText(failed)}`;
+  const last = outcome.diagnostic;
+  if (last && last.certificate === text) return last.value;
+  const conditions = failed
+    ? outcome.conditions.map((c) => (c.type === 'ResolvedRefs' ? condition('ResolvedRefs', failed) : c))
+    : outcome.conditions;
+  const { key, object } = candidate;
+  const { metadata, origin } = object;
+  const value: RouteDiagnostic = {
+    key,
+    namespace: metadata.namespace,
+    name: metadata.name,
+    ...(metadata.generation !== undefined && { generation: metadata.generation }),
+    ...(origin !== undefined && { origin }),
+    conditions: conditions.map((c) => ({
+      ...c,
+      ...(metadata.generation !== undefined && { observedGeneration: metadata.generation }),
+    })),
+  };
+  outcome.diagnostic = { certificate: text, value };
+  return value;
 }
 
 /** Secrets by namespace and name; the index by name is built only when a reference is missing. */
@@ -158,17 +236,24 @@ const TRUE_MESSAGES: Record<ConditionType, string> = {
 const isTrue = (conditions: readonly Condition[], type: ConditionType): boolean =>
   conditions.some((c) => c.type === type && c.status === 'True');
 
+/** True conditions are the same for every route: shared (and frozen), as each route's outcome is kept. */
+const TRUE = Object.fromEntries(
+  Object.entries(TRUE_MESSAGES).map(([type, message]) => [
+    type,
+    Object.freeze({ type, status: 'True', reason: type, message }),
+  ]),
+) as Record<ConditionType, Condition>;
+const ALL_TRUE: readonly Condition[] = Object.freeze([TRUE.Accepted, TRUE.ResolvedRefs, TRUE.Ready]);
+
 /** The condition `type`: True, or False for `failure`. */
 const condition = (type: ConditionType, failure?: Failure): Condition =>
-  failure
-    ? { type, status: 'False', reason: failure.reason, message: failureText(failure) }
-    : { type, status: 'True', reason: type, message: TRUE_MESSAGES[type] };
+  failure ? { type, status: 'False', reason: failure.reason, message: failureText(failure) } : TRUE[type];
 
 function build(
   candidate: Candidate,
   conflict: Conflict | undefined,
   secrets: SecretLookup,
-): { route?: CompiledRoute; conditions: Condition[] } {
+): { route?: CompiledRoute; conditions: readonly Condition[] } {
   const { key, object, spec, invalid, match } = candidate;
   const base = { key, namespace: object.metadata.namespace, name: object.metadata.name };
   const identity = {
@@ -236,7 +321,7 @@ function build(
     connection: compileConnection(spec),
     auth: { ...(apiKey && { apiKey }), ...(iam && { iam }) },
   };
-  return { route, conditions: [accepted, refs, condition('Ready')] };
+  return { route, conditions: ALL_TRUE };
 }
 
 /** ResolvedRefs of a route that is not accepted: Unknown, with the reason it was not. */

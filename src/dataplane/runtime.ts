@@ -41,11 +41,26 @@ interface SharedCredentials {
   routes: ReadonlySet<string>;
 }
 
+/** A route's handler and the shared resources it was built with, under their keys. */
+interface Built {
+  handler: RouteHandler;
+  poolKey: string;
+  upstream: Upstream;
+  signingKey?: string;
+  signing?: SharedCredentials;
+}
+
 export class Runtime {
   readonly health = new RouteHealth();
   readonly #options: RuntimeOptions;
   readonly #pools: ReuseCache<Upstream>;
   readonly #signing = new ReuseCache<SharedCredentials>((s) => s.credentials.close());
+  /**
+   * The current table's handlers by route. compile() hands over the same
+   * CompiledRoute while its route and Secrets are unchanged: its handler is
+   * kept, so a table after one change builds one handler, not one per route.
+   */
+  #built = new Map<CompiledRoute, Built>();
 
   constructor(options: RuntimeOptions) {
     this.#options = options;
@@ -56,16 +71,22 @@ export class Runtime {
   build(table: RouteTable): Serving {
     this.#pools.begin();
     this.#signing.begin();
+    const built = new Map<CompiledRoute, Built>();
     const handlers = new Map<CompiledRoute, RouteHandler>();
     const served = new Set<string>();
     const usage = new Map<SharedCredentials, Set<string>>();
     for (const route of table.routes) {
       if (!route.ready) continue;
-      handlers.set(route, this.#handler(route, usage));
+      const entry = this.#reuse(route) ?? this.#build(route);
+      built.set(route, entry);
+      handlers.set(route, entry.handler);
       served.add(route.key);
+      const { signing } = entry;
+      if (signing) usage.set(signing, (usage.get(signing) ?? new Set()).add(route.key));
     }
     this.#pools.commit();
     this.#signing.commit();
+    this.#built = built;
     this.health.retain(served);
     for (const source of this.#signing.values()) {
       source.routes = usage.get(source) ?? new Set();
@@ -85,43 +106,51 @@ export class Runtime {
     await Promise.all(this.#pools.drain().map(({ pool }) => pool.close()));
   }
 
-  #handler(route: ReadyRoute, usage: Map<SharedCredentials, Set<string>>): RouteHandler {
+  /** The previous table's handler for this route, its pool and credentials marked as still in use. */
+  #reuse(route: ReadyRoute): Built | undefined {
+    const entry = this.#built.get(route);
+    if (!entry) return undefined;
+    const { poolKey, upstream, signingKey, signing } = entry;
+    this.#pools.get(poolKey, () => upstream);
+    if (signingKey && signing) this.#signing.get(signingKey, () => signing);
+    return entry;
+  }
+
+  #build(route: ReadyRoute): Built {
     const { target, connection } = route;
-    const upstream = this.#pools.get(poolKey(target.origin, connection), () =>
-      createUpstream(target.origin, connection),
-    );
-    const signing = route.auth.iam && this.#signingFor(route.auth.iam);
-    if (signing) usage.set(signing, (usage.get(signing) ?? new Set()).add(route.key));
+    const key = poolKey(target.origin, connection);
+    const upstream = this.#pools.get(key, () => createUpstream(target.origin, connection));
+    const shared = { poolKey: key, upstream, ...(route.auth.iam && this.#signingFor(route.auth.iam)) };
+    const credentials = shared.signing?.credentials;
     if (target.kind === 'url') {
-      return new UrlForwarder(
+      const handler = new UrlForwarder(
         { ...route, target },
-        {
-          upstream,
-          bodyLimit: this.#options.bodyLimit,
-          ...(signing && { credentials: signing.credentials }),
-        },
+        { upstream, bodyLimit: this.#options.bodyLimit, ...(credentials && { credentials }) },
       );
+      return { handler, ...shared };
     }
-    return new FunctionInvoker(
+    const handler = new FunctionInvoker(
       { ...route, target },
       {
         upstream,
-        credentials: signing!.credentials,
+        credentials: credentials!,
         format: payloadCodecs[target.payloadFormat],
         health: this.health,
         streamLimit: this.#options.responseStreamLimit ?? STREAM_LIMIT,
       },
     );
+    return { handler, ...shared };
   }
 
-  #signingFor(iam: IamAuth): SharedCredentials {
+  #signingFor(iam: IamAuth): { signingKey: string; signing: SharedCredentials } {
     const spec = credentialSourceSpec(iam, this.#options.credentialRefresh);
-    return this.#signing.get(spec.key, () => {
+    const signing = this.#signing.get(spec.key, () => {
       const credentials = spec.create();
       const created: SharedCredentials = { credentials, routes: new Set() };
       credentials.onChange(() => this.#reportCredentials(created));
       return created;
     });
+    return { signingKey: spec.key, signing };
   }
 
   /** Marks every route using `source` not ready while it has no credentials, and ready again after. */

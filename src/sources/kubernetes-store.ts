@@ -121,14 +121,17 @@ export class KubernetesStore {
 
   upsertRoute(raw: RawObject): void {
     if (!raw?.metadata?.name || !raw.metadata.namespace) return;
-    const object = toRoute(raw);
-    const key = objectKey(object.metadata);
+    const converted = toRoute(raw);
+    const key = objectKey(converted.metadata);
     const previous = this.#routes.get(key);
+    const unchanged = previous !== undefined && sameRoute(previous.object, converted);
+    // What compile() reads is the same: the same object, so that what compile made of it is reused.
+    const object = unchanged ? previous.object : converted;
     const refs = secretRefs(object);
-    const observed = toObserved(raw, object);
+    const observed = toObserved(raw, converted);
     this.#routes.set(key, { object, refs, observed });
     this.#updateRefs(previous?.refs ?? [], refs);
-    if (!previous || !sameRoute(previous.object, object)) this.#events.changed();
+    if (!unchanged) this.#events.changed();
     if (previous?.observed.resourceVersion !== observed.resourceVersion) this.#events.routeObserved(key);
   }
 

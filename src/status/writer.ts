@@ -145,13 +145,20 @@ export class StatusWriter {
     this.#elector.start();
   }
 
-  /** The diagnostics of the latest compile (all routes). Writes what changed, when leading. */
+  /**
+   * The diagnostics of the latest compile (all routes). Writes what changed, when leading. A
+   * route whose diagnostic is the same object as before is not looked at again: compile hands
+   * over the same one while the route is unchanged, and what else would make it worth writing
+   * (a watch event, a failed write's retry) enqueues it itself.
+   */
   update(diagnostics: readonly RouteDiagnostic[]): void {
     if (this.#stopped) return;
+    const previous = this.#desired;
     const desired = new Map(diagnostics.map((d) => [d.key, d]));
-    for (const key of this.#desired.keys()) if (!desired.has(key)) this.#forget(key);
+    for (const key of previous.keys()) if (!desired.has(key)) this.#forget(key);
     this.#desired = desired;
-    if (this.#elector.isLeader) this.#enqueueAll();
+    if (!this.#elector.isLeader) return;
+    for (const [key, diagnostic] of desired) if (previous.get(key) !== diagnostic) this.#enqueue(key);
   }
 
   /** Stops writing, waits for writes in flight, and releases the Lease. */

@@ -246,6 +246,7 @@ describe('KubernetesStore', () => {
   it('tells status-only changes (our own writes) from changes that compile() reads', () => {
     store.upsertRoute(route('a'));
     take();
+    const before = store.snapshot().routes[0];
     const status = {
       observedGeneration: 1,
       conditions: [
@@ -261,6 +262,8 @@ describe('KubernetesStore', () => {
     };
     store.upsertRoute(route('a', { rv: '2', status }));
     expect(take()).toEqual(['observed ns/a']);
+    // The same object for compile(), which reuses what it made of it.
+    expect(store.snapshot().routes[0]).toBe(before);
     expect(store.observedRoute('ns/a')).toEqual({
       namespace: 'ns',
       name: 'a',
@@ -283,6 +286,7 @@ describe('KubernetesStore', () => {
     store.upsertRoute(route('a', { rv: '3', generation: 2, path: '/moved', status }));
     expect(take()).toEqual(['changed', 'observed ns/a']);
     expect(store.snapshot().routes[0]!.spec).toMatchObject({ match: { path: '/moved' } });
+    expect(store.snapshot().routes[0]).not.toBe(before);
   });
 
   it('replaces the routes of one scope with a list, leaving other namespaces alone', () => {

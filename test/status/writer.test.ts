@@ -36,9 +36,12 @@ class Routes implements RouteStatusView {
     return () => this.#listeners.delete(listener);
   }
   set(route: ObservedRoute) {
-    const key = `${route.namespace}/${route.name}`;
-    this.#routes.set(key, route);
-    for (const listener of this.#listeners) listener(key);
+    this.quietlySet(route);
+    for (const listener of this.#listeners) listener(`${route.namespace}/${route.name}`);
+  }
+  /** Changes the route without telling the writer. */
+  quietlySet(route: ObservedRoute) {
+    this.#routes.set(`${route.namespace}/${route.name}`, route);
   }
 }
 
@@ -160,6 +163,27 @@ describe('StatusWriter', () => {
     expect(patches('r')).toHaveLength(1);
     expect(patches('newer')).toEqual([]);
     expect(events()).toEqual([]); // nothing failed
+  });
+
+  it('after a recompile, looks only at the routes whose diagnostic is a new object', async () => {
+    const { writer, routes } = await start();
+    routes.set(observed('same', '1'));
+    routes.set(observed('changed', '2'));
+    writer.start();
+    const same = diagnostic('same', true);
+    writer.update([same, diagnostic('changed', true)]);
+    await eventually(() => expect(writer.writes).toBe(2));
+    // The watch brings both writes back; then a status nobody announced (no event) differs.
+    for (const name of ['same', 'changed']) {
+      const written = patches(name)[0]!.body.status;
+      routes.set({ ...observed(name, `1${name.length}`), status: written });
+    }
+    routes.quietlySet({ ...observed('same', '20'), status: { conditions: [] } });
+    // compile() handed over the same diagnostic for `same`: it is not looked at again.
+    writer.update([same, diagnostic('changed', { reason: 'SecretNotFound', message: 'gone' })]);
+    await eventually(() => expect(patches('changed')).toHaveLength(2));
+    await sleep(200);
+    expect(patches('same')).toHaveLength(1);
   });
 
   it('writes nothing while another replica holds the Lease, and everything once it leads', async () => {
