@@ -27,14 +27,18 @@ const find = (result: ReturnType<typeof compile>, name: string) => ({
   diagnostic: result.diagnostics.find((d) => d.name === name)!,
 });
 
-it('keeps the compiled route and diagnostic of routes whose object and Secrets are the same', () => {
-  const { routes, secrets } = parse(
+/** A route without auth and one signing with the Secret `aws`. */
+const plainAndSigned = () =>
+  parse(
     documents(
       lambdaRoute('plain', `match: {path: /plain}\n${target}`),
       lambdaRoute('signed', `match: {path: /signed}\n${target}\nauth: {iam: {secretRef: {name: aws}}}`),
       secret('aws', { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret-one' }),
     ),
   );
+
+it('keeps the compiled route and diagnostic of routes whose object and Secrets are the same', () => {
+  const { routes, secrets } = plainAndSigned();
   const first = compile(snapshot(routes, secrets), 1);
   const [added] = parse(lambdaRoute('added', `match: {path: /added}\n${target}`)).routes;
   const second = compile(snapshot([...routes, added!], secrets), 2);
@@ -47,13 +51,7 @@ it('keeps the compiled route and diagnostic of routes whose object and Secrets a
 });
 
 it('makes a route anew when its object or a Secret it reads changed', () => {
-  const { routes, secrets } = parse(
-    documents(
-      lambdaRoute('plain', `match: {path: /plain}\n${target}`),
-      lambdaRoute('signed', `match: {path: /signed}\n${target}\nauth: {iam: {secretRef: {name: aws}}}`),
-      secret('aws', { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret-one' }),
-    ),
-  );
+  const { routes, secrets } = plainAndSigned();
   const first = compile(snapshot(routes, secrets), 1);
   const rotated = parse(secret('aws', { accessKeyId: 'AKIDROTATED', secretAccessKey: 'secret-two' })).secrets;
   const second = compile(snapshot(routes, rotated), 2);
