@@ -2,8 +2,8 @@
 // every route that uses them; pools no route uses any more are closed after a
 // table swap (their in-flight requests finish first).
 import type { Socket } from 'node:net';
-import { buildConnector, Pool } from 'undici';
 import type { ConnectionSettings } from '../model/route.ts';
+import { buildConnector, Pool } from '../util/undici.ts';
 
 export const poolKey = (origin: string, settings: ConnectionSettings): string =>
   `${origin} ${JSON.stringify(settings)}`;

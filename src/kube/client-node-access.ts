@@ -12,7 +12,8 @@
 // in headers, which client-node still applies per request.
 import type { AgentOptions, RequestOptions } from 'node:https';
 import { type HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent as AgentTypes, Dispatcher } from 'undici';
+import { Agent } from '../util/undici.ts';
 import type { ApiAccess } from './api-access.ts';
 
 /** The access a kubeconfig document (file paths already absolute) gives through client-node. */
@@ -55,6 +56,6 @@ async function http1Agent(kubeConfig: KubeConfig): Promise<Dispatcher | undefine
   await kubeConfig.applyToHTTPSOptions(tls);
   const options = kubeConfig.createDispatcherOptions(kubeConfig.getCurrentCluster(), tls as AgentOptions);
   // client-node's options are node:tls ConnectionOptions, whose optional fields may be undefined.
-  const connect = options.type === 'agent' && (options.connect as Agent.Options['connect']);
+  const connect = options.type === 'agent' && (options.connect as AgentTypes.Options['connect']);
   return connect ? new Agent({ connect, allowH2: false }) : undefined;
 }

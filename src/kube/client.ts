@@ -11,7 +11,7 @@
 //   quiet watch from a dead one on our terms;
 // - typed clients turn timestamps into Date objects and have no request timeout;
 // - importing it costs ~50 MB of RSS.
-import { fetch } from 'undici';
+import { fetch } from '../util/undici.ts';
 import type { ApiAccess } from './api-access.ts';
 import { describeError, KubeApiError } from './errors.ts';
 
