@@ -2,7 +2,6 @@
 // the same credentials share one source (one STS session, one refresh loop).
 
 import { hash } from 'node:crypto';
-import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { IamAuth, StaticCredentials } from '../model/route.ts';
 import { perObject } from '../util/per-object.ts';
@@ -22,13 +21,30 @@ const staticCredentialsKey = perObject((credentials: StaticCredentials): string 
   return hash('sha256', parts.map((v) => v?.reveal() ?? '').join('\0'));
 });
 
+type SdkProviders = typeof import('@aws-sdk/credential-providers');
+
+/**
+ * A provider of the AWS SDK's, built on its first call: the SDK's providers
+ * (and the @smithy/core they bring) are loaded only by a process with a route
+ * that needs them, as most routes name a Secret.
+ */
+function sdkProvider(
+  build: (sdk: SdkProviders) => AwsCredentialIdentityProvider,
+): AwsCredentialIdentityProvider {
+  let provider: Promise<AwsCredentialIdentityProvider> | undefined;
+  return async (options) => {
+    provider ??= import('@aws-sdk/credential-providers').then(build);
+    return (await provider)(options);
+  };
+}
+
 /**
  * The SDK's default chain, whose "Could not load credentials from any
  * providers" becomes what was tried and what to do: on a laptop in standalone
  * mode, nothing is there until the route names a Secret.
  */
 function credentialChain(region: string): AwsCredentialIdentityProvider {
-  const chain = fromNodeProviderChain({ clientConfig: { region } });
+  const chain = sdkProvider((sdk) => sdk.fromNodeProviderChain({ clientConfig: { region } }));
   return async (options) => {
     try {
       return await chain(options);
@@ -73,13 +89,13 @@ export function credentialSourceSpec(iam: IamAuth, options: RefreshOptions = {})
     key: `assume:${roleArn}:${sessionName}:${region}:${base.key}`,
     create: () =>
       new RefreshingCredentialSource(
-        fromTemporaryCredentials({
-          params: { RoleArn: roleArn, RoleSessionName: sessionName },
-          clientConfig: { region },
-          ...(base.identity
-            ? { masterCredentials: base.identity }
-            : { masterCredentials: credentialChain(region) }),
-        }),
+        sdkProvider((sdk) =>
+          sdk.fromTemporaryCredentials({
+            params: { RoleArn: roleArn, RoleSessionName: sessionName },
+            clientConfig: { region },
+            masterCredentials: base.identity ?? credentialChain(region),
+          }),
+        ),
         `AssumeRole ${roleArn}`,
         options,
       ),

@@ -2,9 +2,12 @@
 // reports every load of @kubernetes/client-node: the default path (token,
 // lists, watches, the Lease, a status write, an Event) never loads it; a
 // kubeconfig with an exec credential plugin does, and still works. Nor, with
-// no ResponseStream route, does it load the event stream decoder (@smithy/core's).
+// no ResponseStream route, does it load the event stream decoder (@smithy/core's);
+// nor undici's index (only the parts used), nor, with a route signing with
+// a Secret's keys, the AWS SDK's credential providers.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -21,6 +24,12 @@ import { listenOn, type RunningProcess, startCli, waitFor200 } from '../support/
 
 const MARKER = 'LOADED @kubernetes/client-node';
 const STREAM_MARKER = 'LOADED the event stream decoder';
+/** What the first test's controller must not load, by a part of its file URL. */
+const UNUSED = {
+  [STREAM_MARKER]: ['/stream-relay.', '/event-streams/'],
+  "LOADED undici's index": ['/node_modules/undici/index.js'],
+  "LOADED the AWS SDK's credential providers": ['/@aws-sdk/credential-providers/'],
+};
 const ROUTES = '/apis/lambda-ingress.io/v1alpha1/lambdaroutes';
 const ROUTE = {
   apiVersion: 'lambda-ingress.io/v1alpha1',
@@ -33,35 +42,60 @@ const ROUTE = {
     auth: { apiKey: { secretRef: { name: 'absent', key: 'apiKey' } } },
   },
 };
+/** A route that is served, signing with its Secret's keys. */
+const signedRoute = (upstream: string) => ({
+  ...ROUTE,
+  metadata: { ...ROUTE.metadata, name: 'signed', uid: 'uid-signed' },
+  spec: {
+    match: { path: '/signed' },
+    target: { url: upstream },
+    auth: { iam: { secretRef: { name: 'keys' }, region: 'us-east-1', service: 'execute-api' } },
+  },
+});
+const SECRET = {
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name: 'keys', namespace: 'ns', uid: 'uid-keys', resourceVersion: '3' },
+  data: {
+    accessKeyId: Buffer.from('AKIDEXAMPLEMODULES').toString('base64'),
+    secretAccessKey: Buffer.from('module-test-secret-access-key').toString('base64'),
+  },
+};
 
 let dir: string;
 let proc: RunningProcess | undefined;
 let server: FakeApiserver | undefined;
+let upstream: Server | undefined;
 afterEach(async () => {
   await proc?.stop('SIGKILL');
   await server?.close();
+  upstream?.close();
+  upstream = undefined;
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function startApiserver(): Promise<FakeApiserver> {
+async function startApiserver(upstream = 'https://upstream.example'): Promise<FakeApiserver> {
+  const routes = [ROUTE, signedRoute(upstream)];
   const leases = new FakeLeases();
   const watches: WatchStream[] = [];
   return FakeApiserver.start((req: ApiRequest, res: ServerResponse) => {
     if (leases.handle(req, res)) return;
     if (req.query.get('watch') === 'true') return void watches.push(new WatchStream(res));
     if (req.method === 'GET' && req.path === ROUTES) {
-      return sendJson(res, 200, { metadata: { resourceVersion: '10' }, items: [ROUTE] });
+      return sendJson(res, 200, { metadata: { resourceVersion: '10' }, items: routes });
     }
     if (req.method === 'GET' && req.path === '/api/v1/secrets') {
-      return sendJson(res, 200, { metadata: { resourceVersion: '10' }, items: [] });
+      return sendJson(res, 200, { metadata: { resourceVersion: '10' }, items: [SECRET] });
     }
-    if (
-      req.method === 'PATCH' &&
-      req.path === `/apis/lambda-ingress.io/v1alpha1/namespaces/ns/lambdaroutes/r/status`
-    ) {
+    const patched = routes.find(
+      (route) =>
+        req.path ===
+        `/apis/lambda-ingress.io/v1alpha1/namespaces/ns/lambdaroutes/${route.metadata.name}/status`,
+    );
+    if (req.method === 'PATCH' && patched) {
       return sendJson(res, 200, {
-        ...ROUTE,
-        metadata: { ...ROUTE.metadata, resourceVersion: '6' },
+        ...patched,
+        metadata: { ...patched.metadata, resourceVersion: '6' },
         ...req.body,
       });
     }
@@ -73,7 +107,9 @@ async function startApiserver(): Promise<FakeApiserver> {
 }
 
 /** The controller with the module hook, until it is ready and has written the route's status and Event. */
-async function runController(kubeconfig: string): Promise<{ output: string; api: FakeApiserver }> {
+async function runController(
+  kubeconfig: string,
+): Promise<{ output: () => string; api: FakeApiserver; url: string }> {
   const api = server as FakeApiserver;
   const hook = join(dir, 'hook.mjs');
   writeFileSync(
@@ -83,7 +119,9 @@ registerHooks({
   resolve(specifier, context, next) {
     const resolved = next(specifier, context);
     if (resolved.url.includes('/@kubernetes/client-node/')) process.stderr.write(${JSON.stringify(`${MARKER}\n`)});
-    if (['/stream-relay.', '/event-streams/'].some((part) => resolved.url.includes(part))) process.stderr.write(${JSON.stringify(`${STREAM_MARKER}\n`)});
+    for (const [marker, parts] of Object.entries(${JSON.stringify(UNUSED)})) {
+      if (parts.some((part) => resolved.url.includes(part))) process.stderr.write(marker + '\\n');
+    }
     return resolved;
   },
 });
@@ -111,16 +149,29 @@ registerHooks({
       interval: 50,
     },
   );
-  return { output: proc.output(), api };
+  return { output: proc.output, api, url: `http://127.0.0.1:${port}` };
 }
 
 describe('the controller process', () => {
-  it('reads, elects, writes status and Events without loading client-node', async () => {
+  it('reads, elects, writes status and Events, and signs, loading nothing it does not use', async () => {
     dir = mkdtempSync(join(tmpdir(), 'controller-modules-'));
-    server = await startApiserver();
-    const { output, api } = await runController(server.kubeconfigPath);
-    expect(output).not.toContain(MARKER);
-    expect(output).not.toContain(STREAM_MARKER);
+    const authorizations: (string | undefined)[] = [];
+    upstream = createServer((req, res) => {
+      authorizations.push(req.headers.authorization);
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => upstream!.listen(0, '127.0.0.1', resolve));
+    server = await startApiserver(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+    const { output, api, url } = await runController(server.kubeconfigPath);
+    const response = await fetch(`${url}/signed`);
+    expect(response.status).toBe(200);
+    expect(authorizations).toEqual([
+      expect.stringMatching(
+        /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLEMODULES\/\d{8}\/us-east-1\/execute-api\//,
+      ),
+    ]);
+    expect(output()).not.toContain(MARKER);
+    for (const marker of Object.keys(UNUSED)) expect(output()).not.toContain(marker);
     const [patch] = api.calls(
       'PATCH',
       `/apis/lambda-ingress.io/v1alpha1/namespaces/ns/lambdaroutes/r/status`,
@@ -155,7 +206,7 @@ describe('the controller process', () => {
     const kubeconfig = join(dir, 'exec-kubeconfig');
     writeFileSync(kubeconfig, JSON.stringify(config));
     const { output, api } = await runController(kubeconfig);
-    expect(output).toContain(MARKER);
+    expect(output()).toContain(MARKER);
     const [patch] = api.calls(
       'PATCH',
       `/apis/lambda-ingress.io/v1alpha1/namespaces/ns/lambdaroutes/r/status`,
