@@ -72,12 +72,15 @@ const watchTimeoutSeconds = () => String(300 + Math.floor(Math.random() * 300));
 export class Reflector {
   readonly #o: ReflectorOptions;
   readonly #abort = new AbortController();
+  /** What logs say of this reflector. */
+  readonly #where: { resource: string; namespace: string };
   #running: Promise<void> | undefined;
   #synced = false;
   #connected = false;
 
   constructor(options: ReflectorOptions) {
     this.#o = options;
+    this.#where = { resource: options.resource, namespace: options.namespace ?? '*' };
   }
 
   /** A full list has been delivered at least once. Stays true through outages. */
@@ -109,24 +112,14 @@ export class Reflector {
     const o = this.#o;
     const signal = this.#abort.signal;
     const backoff = new Backoff(o.backoff);
-    const where = { resource: o.resource, namespace: o.namespace ?? '*' };
+    const where = this.#where;
     let resourceVersion = '';
     while (!signal.aborted) {
       try {
         if (!resourceVersion) {
-          const started = performance.now();
-          const list = await this.#list(signal);
+          resourceVersion = await this.#relist(signal);
           if (signal.aborted) break;
-          o.handlers.replace(list.items);
-          resourceVersion = list.resourceVersion;
           backoff.reset();
-          this.#synced = true;
-          this.#connected = true;
-          o.onStateChange();
-          o.onContact();
-          const durationMs = performance.now() - started;
-          o.onListed?.(durationMs, list.items.length);
-          o.log.debug({ ...where, items: list.items.length, durationMs: Math.round(durationMs) }, 'listed');
         }
         const opened = Date.now();
         let events = 0;
@@ -189,6 +182,28 @@ export class Reflector {
         await sleep(wait, signal);
       }
     }
+  }
+
+  /**
+   * Lists and hands the items over; gives the list's resourceVersion ("" when
+   * aborted). Its own function, not part of #run: a suspended async function
+   * can keep a dead local alive in its frame, and #run waits on a watch for
+   * minutes; the listed items must go once the handlers have taken them.
+   */
+  async #relist(signal: AbortSignal): Promise<string> {
+    const o = this.#o;
+    const started = performance.now();
+    const list = await this.#list(signal);
+    if (signal.aborted) return '';
+    o.handlers.replace(list.items);
+    this.#synced = true;
+    this.#connected = true;
+    o.onStateChange();
+    o.onContact();
+    const durationMs = performance.now() - started;
+    o.onListed?.(durationMs, list.items.length);
+    o.log.debug({ ...this.#where, items: list.items.length, durationMs: Math.round(durationMs) }, 'listed');
+    return list.resourceVersion;
   }
 
   async #list(signal: AbortSignal): Promise<{ items: RawObject[]; resourceVersion: string }> {

@@ -2,6 +2,8 @@
 // bookmarks, and how it restarts (410 relist, error backoff, clean close,
 // silent watch, ERROR events).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Reflector, type ReflectorOptions, type RestartReason } from '../../src/kube/reflector.ts';
 import { CaptureLog } from '../support/capture-log.ts';
@@ -26,6 +28,12 @@ const isWatch = (req: ApiRequest) => req.query.get('watch') === 'true';
 const eventually = (fn: () => void, timeout = 5000) => vi.waitFor(fn, { timeout, interval: 10 });
 /** Milliseconds between consecutive requests. */
 const gaps = (requests: ApiRequest[]) => requests.slice(1).map((r, i) => r.at - requests[i]!.at);
+
+/** A full garbage collection (V8's gc(), exposed for this test only). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
 
 let server: FakeApiserver;
 const running: Reflector[] = [];
@@ -136,6 +144,28 @@ describe('Reflector', () => {
       },
       { metadata: { name: 'bare', namespace: 'ns' } },
     ]);
+  });
+
+  it('holds none of the listed items while it watches, once the handlers have them', async () => {
+    // A suspended async function can keep a dead local alive: the list must not live in the watch loop's frame.
+    server = await FakeApiserver.start((req, res) => {
+      if (isWatch(req)) new WatchStream(res);
+      else sendJson(res, 200, list('9', [secret('a', '1'), secret('b', '2')]));
+    });
+    let listed: WeakRef<object>[] = [];
+    startReflector({
+      pageSize: 10,
+      handlers: {
+        replace: (items) => (listed = [new WeakRef(items), new WeakRef(items[0])]),
+        event: () => {},
+      },
+    });
+    await eventually(() => expect(server.requests.filter(isWatch)).toHaveLength(1));
+    expect(listed).toHaveLength(2);
+    await eventually(() => {
+      collectGarbage();
+      expect(listed.map((ref) => ref.deref())).toEqual([undefined, undefined]);
+    });
   });
 
   it('relists at once on 410 Gone, whether an ERROR event or the status of the watch request', async () => {
