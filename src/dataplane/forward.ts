@@ -33,7 +33,7 @@ export class UrlForwarder implements RouteHandler {
   readonly #options: ForwarderOptions;
   readonly #headerPolicy: RequestHeaderPolicy;
 
-  constructor(route: ReadyRoute & { target: UrlTarget }, options: ForwarderOptions) {
+  constructor(route: ReadyRoute<UrlTarget>, options: ForwarderOptions) {
     this.#route = route;
     this.#target = route.target;
     const { iam } = route.auth;

@@ -62,7 +62,7 @@ export class FunctionInvoker implements RouteHandler {
   readonly #notFound: string;
   readonly #context: { accountId: string; apiId: string; stage: string; region: string };
 
-  constructor(route: ReadyRoute & { target: FunctionTarget }, options: InvokerOptions) {
+  constructor(route: ReadyRoute<FunctionTarget>, options: InvokerOptions) {
     const { target } = route;
     this.#route = route;
     this.#target = target;

@@ -3,7 +3,7 @@
 // tables by key, and the problems found while serving (RouteHealth).
 import type { CredentialSource, RefreshOptions } from '../aws/credentials.ts';
 import { credentialSourceSpec } from '../aws/route-credentials.ts';
-import type { CompiledRoute, IamAuth, ReadyRoute } from '../model/route.ts';
+import type { CompiledRoute, FunctionTarget, IamAuth, ReadyRoute, UrlTarget } from '../model/route.ts';
 import type { RouteTable } from '../model/table.ts';
 import { ReuseCache } from '../util/reuse-cache.ts';
 import { payloadCodecs } from './events/index.ts';
@@ -122,23 +122,22 @@ export class Runtime {
     const upstream = this.#pools.get(key, () => createUpstream(target.origin, connection));
     const shared = { poolKey: key, upstream, ...(route.auth.iam && this.#signingFor(route.auth.iam)) };
     const credentials = shared.signing?.credentials;
-    if (target.kind === 'url') {
-      const handler = new UrlForwarder(
-        { ...route, target },
-        { upstream, bodyLimit: this.#options.bodyLimit, ...(credentials && { credentials }) },
-      );
+    if (forwardsToUrl(route)) {
+      const handler = new UrlForwarder(route, {
+        upstream,
+        bodyLimit: this.#options.bodyLimit,
+        ...(credentials && { credentials }),
+      });
       return { handler, ...shared };
     }
-    const handler = new FunctionInvoker(
-      { ...route, target },
-      {
-        upstream,
-        credentials: credentials!,
-        format: payloadCodecs[target.payloadFormat],
-        health: this.health,
-        streamLimit: this.#options.responseStreamLimit ?? STREAM_LIMIT,
-      },
-    );
+    const invoked = route as ReadyRoute<FunctionTarget>; // the one other kind
+    const handler = new FunctionInvoker(invoked, {
+      upstream,
+      credentials: credentials!,
+      format: payloadCodecs[invoked.target.payloadFormat],
+      health: this.health,
+      streamLimit: this.#options.responseStreamLimit ?? STREAM_LIMIT,
+    });
     return { handler, ...shared };
   }
 
@@ -159,3 +158,6 @@ export class Runtime {
       this.health.report(key, 'CredentialsUnavailable', source.credentials.problem);
   }
 }
+
+/** The handlers take the table's route itself (not a narrowed copy: 10,000 routes, 10,000 copies). */
+const forwardsToUrl = (route: ReadyRoute): route is ReadyRoute<UrlTarget> => route.target.kind === 'url';

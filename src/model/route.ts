@@ -80,9 +80,11 @@ interface RouteBase {
   match: RouteMatch;
 }
 
-export interface ReadyRoute extends RouteBase {
+/** A route that serves; ReadyRoute<UrlTarget> is one known to forward to a URL. */
+export interface ReadyRoute<T extends UrlTarget | FunctionTarget = UrlTarget | FunctionTarget>
+  extends RouteBase {
   ready: true;
-  target: UrlTarget | FunctionTarget;
+  target: T;
   connection: ConnectionSettings;
   auth: { apiKey?: Sensitive; iam?: IamAuth };
 }
