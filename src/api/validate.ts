@@ -51,8 +51,28 @@ function validateUncached(spec: unknown): ValidationResult {
   errors.push(...celErrors(specSchema, copy, 'spec'));
   const [first, ...rest] = errors;
   return first === undefined
-    ? { ok: true, value: copy as LambdaRouteSpec }
+    ? { ok: true, value: sharingUnchanged(copy, spec) as LambdaRouteSpec }
     : { ok: false, failures: [first, ...rest], partial: copy };
+}
+
+/**
+ * The defaulted copy with every part that defaults left as it was replaced by
+ * the input's own (objects, arrays and their strings): 10,000 routes need not
+ * be held twice, once as sent and once as validated. Both are read-only.
+ */
+function sharingUnchanged(copy: unknown, original: unknown): unknown {
+  if (typeof copy !== 'object' || copy === null || typeof original !== 'object' || original === null) {
+    return copy === original ? original : copy;
+  }
+  if (Array.isArray(copy) !== Array.isArray(original)) return copy;
+  let same = Object.keys(copy).length === Object.keys(original).length;
+  const target = copy as Record<string, unknown>;
+  for (const [key, value] of Object.entries(target)) {
+    const shared = sharingUnchanged(value, (original as Record<string, unknown>)[key]);
+    target[key] = shared;
+    same &&= Object.hasOwn(original, key) && shared === (original as Record<string, unknown>)[key];
+  }
+  return same ? original : copy;
 }
 
 /**

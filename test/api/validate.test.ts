@@ -24,6 +24,29 @@ describe('validateSpec', () => {
     });
   });
 
+  it('shares with the input every part that no default changed, and leaves the input as it was', () => {
+    const spec = {
+      match: { path: '/aws', pathType: 'Prefix', methods: ['GET'] },
+      target: { url: valid.target.url },
+      auth: { iam: { region: 'us-east-1', service: 'execute-api', secretRef: { name: 'keys' } } },
+      timeout: '5s',
+      tls: { insecureSkipVerify: false },
+      keepalive: { enabled: true, idleTimeout: '60s' },
+    };
+    const before = structuredClone(spec);
+    const result = validateSpec(spec);
+    if (!result.ok) throw new Error('expected a valid spec');
+    expect(spec).toEqual(before);
+    expect(result.value).not.toBe(spec); // target got forwardSubpath
+    expect(result.value.target).toEqual({ url: valid.target.url, forwardSubpath: false });
+    expect(result.value.target).not.toBe(spec.target);
+    expect(result.value.match).toBe(spec.match);
+    expect(result.value.auth).toBe(spec.auth);
+    expect(result.value.keepalive).toBe(spec.keepalive);
+    const complete = { ...spec, target: { url: valid.target.url, forwardSubpath: true } };
+    expect((validateSpec(complete) as { value: unknown }).value).toBe(complete);
+  });
+
   it('defaults function targets to RequestResponse, payload format 2.0 and Buffered', () => {
     const result = validateSpec({ match: { path: '/f' }, target: { function: { name: 'my-fn' } } });
     expect(result.ok && result.value.target.function).toEqual({
