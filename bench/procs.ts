@@ -4,7 +4,7 @@
 // exit, on an error and on Ctrl-C. Also: readiness polling, and CPU/RSS of
 // process trees and of the machine (read through hack/lib/procfs.ts).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -63,13 +63,17 @@ export interface Started {
   exited: Promise<number | null>;
 }
 
-/** Spawn in a new process group, stdout+stderr to `logFile`. */
+/**
+ * Spawn in a new process group, stdout+stderr to `logFile`. The file is the
+ * child's own descriptor, as nginx writes its access log itself: a pipe read
+ * by this process would put the bench's JavaScript copying every log line on
+ * the cores the rows share.
+ */
 export function start(command: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): Started {
   installHandlers();
-  const log = createWriteStream(logFile);
-  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], env });
+  closeSync(fd);
   running.add(child);
   const exited = new Promise<number | null>((resolve) => {
     child.on('exit', (code) => {
@@ -78,7 +82,7 @@ export function start(command: string, args: string[], logFile: string, env?: No
     });
     child.on('error', (error) => {
       running.delete(child);
-      log.write(`spawn error: ${error.message}\n`);
+      appendFileSync(logFile, `spawn error: ${error.message}\n`);
       resolve(-1);
     });
   });
