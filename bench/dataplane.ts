@@ -32,7 +32,7 @@
 // `node --cpu-prof` run of the signed row summarised by self time.
 //
 //   node bench/dataplane.ts [--quick] [--only signed,nginx] [--duration 10] [--warmup 3]
-//     [--connections 32] [--threads 1] [--repeat 1] [--max-rps <req/s>] [--profile]
+//     [--connections 32] [--threads 1] [--repeat 1] [--interleave] [--max-rps <req/s>] [--profile]
 //     [--output bench/results/x.json] [--keep-tmp] [--report <result.json>]
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
@@ -150,6 +150,7 @@ function parseOptions() {
       retries: { type: 'string', default: '3' },
       'max-rps': { type: 'string' },
       'fixed-fraction': { type: 'string', default: '0.5' },
+      interleave: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       'no-sign': { type: 'boolean', default: false },
       output: { type: 'string' },
@@ -181,6 +182,7 @@ function parseOptions() {
     retries: Number.isInteger(Number(values.retries)) ? Math.max(0, Number(values.retries)) : 3,
     maxRps: values['max-rps'] === undefined ? undefined : int(values['max-rps'], 'max-rps'),
     fixedFraction: Number(values['fixed-fraction']),
+    interleave: values.interleave,
     profile: values.profile,
     sign: !values['no-sign'] && (only.length > 0 ? only.includes(SIGN_ID) : !values.quick),
     output: values.output,
@@ -199,6 +201,8 @@ const HELP = `npm run bench -- [options]     (node bench/dataplane.ts)
   --connections <n>     wrk/vegeta connections (default 32)
   --threads <n>         wrk threads (default 1)
   --repeat <n>          measure each row n times, report the median (default 1)
+  --interleave          start the max-throughput rows' proxies together and measure them in
+                        turns, --repeat rounds: rows compared are measured in the same minutes
   --retries <n>         per row, measure again up to n times when other processes used
                         more than ${NOISY_PERCENT}% of a core during a run (default 3)
   --max-rps <req/s>     the max that fixed-rate rows take fractions of (default: the signed row's, this run)
@@ -359,22 +363,47 @@ async function startProxy(ctx: Context, spec: RowSpec, cpuProfDir?: string): Pro
   }
 }
 
-async function runRow(ctx: Context, spec: RowSpec): Promise<RowResult> {
+/** A row's proxy started, checked and warmed up, ready to be measured. */
+interface PreparedRow {
+  spec: RowSpec;
+  rate: number | undefined;
+  proxy: Server | undefined;
+  load: LoadSpec;
+  runs: Measured[];
+  discarded: Measured[];
+}
+
+/** A row that cannot run here (no --workers, no rate for a fixed row), or undefined. */
+function unavailable(ctx: Context, spec: RowSpec): RowResult | undefined {
   if (spec.workers !== undefined && !hasWorkersFlag()) {
     return { spec, status: 'skipped', reason: '--workers not available' };
   }
-  const rate = rateOf(ctx, spec);
-  if (spec.mode === 'fixed' && rate === undefined) {
+  if (spec.mode === 'fixed' && rateOf(ctx, spec) === undefined) {
     return {
       spec,
       status: 'skipped',
       reason: 'no rate: run the signed row in the same run, or pass --max-rps',
     };
   }
+  return undefined;
+}
+
+async function quiet(ctx: Context): Promise<Measured['before']> {
+  const before = await waitQuiet(ctx.options.quietWait * 1000);
+  if (before.busyCores >= 0.25) {
+    process.stderr.write(
+      `  machine still busy (${fmt(before.busyCores, 2)} cores) after waiting; measuring anyway\n`,
+    );
+  }
+  return before;
+}
+
+/** Starts the row's proxy, checks one request and warms it up; the proxy is stopped if that fails. */
+async function prepareRow(ctx: Context, spec: RowSpec): Promise<PreparedRow> {
   const { options } = ctx;
-  let proxy: Server | undefined;
+  const rate = rateOf(ctx, spec);
+  const proxy = await startProxy(ctx, spec);
   try {
-    proxy = await startProxy(ctx, spec);
     const url = `http://127.0.0.1:${(proxy ?? ctx.upstream).port}${spec.path}`;
     await check(url, spec);
     const load: LoadSpec = {
@@ -385,56 +414,132 @@ async function runRow(ctx: Context, spec: RowSpec): Promise<RowResult> {
       connections: options.connections,
       threads: options.threads,
     };
-    const quiet = async () => {
-      const before = await waitQuiet(options.quietWait * 1000);
-      if (before.busyCores >= 0.25) {
-        process.stderr.write(
-          `  machine still busy (${fmt(before.busyCores, 2)} cores) after waiting; measuring anyway\n`,
-        );
-      }
-      return before;
-    };
-    const firstQuiet = await quiet();
     if (options.warmup > 0) {
       if (spec.mode === 'fixed')
         await vegeta({ ...load, seconds: options.warmup, rate: rate!, workDir: ctx.vegetaDir });
       else await wrk({ ...load, seconds: options.warmup });
     }
-    // Runs disturbed by other processes (> NOISY_PERCENT of a core) are measured again, up to --retries times.
-    const runs: Measured[] = [];
-    const discarded: Measured[] = [];
-    for (let attempt = 0; runs.length < options.repeat; attempt++) {
-      const measured = await measureOnce(ctx, spec, load, proxy, attempt === 0 ? firstQuiet : await quiet());
-      if (measured.interferencePercent > NOISY_PERCENT && discarded.length < options.retries) {
-        process.stderr.write(
-          `  disturbed: other processes used ${Math.round(measured.interferencePercent)}% of a core; measuring again\n`,
-        );
-        discarded.push(measured);
-        continue;
-      }
-      runs.push(measured);
-      await sleep(500);
-    }
-    const result =
-      spec.mode === 'fixed' ? median(runs, (r) => r.load.latencyMs.p99) : median(runs, (r) => r.load.rps);
-    const errorRate = result.load.errors / Math.max(1, result.load.requests);
-    return {
-      spec,
-      status: errorRate > 0.001 ? 'failed' : 'ok',
-      ...(errorRate > 0.001 && {
-        reason: `${result.load.errors} errors: ${JSON.stringify(result.load.errorDetail)}`,
-      }),
-      ...(rate !== undefined && { rate }),
-      result,
-      runs,
-      ...(discarded.length > 0 && { discarded }),
-    };
+    return { spec, rate, proxy, load, runs: [], discarded: [] };
   } catch (error) {
-    return { spec, status: 'failed', reason: (error as Error).message.split('\n')[0] };
-  } finally {
     await stopServer(proxy);
+    throw error;
+  }
+}
+
+/**
+ * Adds one run to the row. A run disturbed by other processes (> NOISY_PERCENT
+ * of a core) is measured again, up to --retries times in all for the row.
+ */
+async function measureRun(ctx: Context, row: PreparedRow): Promise<void> {
+  for (;;) {
+    const measured = await measureOnce(ctx, row.spec, row.load, row.proxy, await quiet(ctx));
+    if (measured.interferencePercent > NOISY_PERCENT && row.discarded.length < ctx.options.retries) {
+      process.stderr.write(
+        `  disturbed: other processes used ${Math.round(measured.interferencePercent)}% of a core; measuring again\n`,
+      );
+      row.discarded.push(measured);
+      continue;
+    }
+    row.runs.push(measured);
+    await sleep(500);
+    return;
+  }
+}
+
+/** The row's result: the median of its runs (by p99 for fixed-rate rows, by requests/s otherwise). */
+function rowResult(row: PreparedRow): RowResult {
+  const { spec, runs, discarded, rate } = row;
+  const result =
+    spec.mode === 'fixed' ? median(runs, (r) => r.load.latencyMs.p99) : median(runs, (r) => r.load.rps);
+  const errorRate = result.load.errors / Math.max(1, result.load.requests);
+  return {
+    spec,
+    status: errorRate > 0.001 ? 'failed' : 'ok',
+    ...(errorRate > 0.001 && {
+      reason: `${result.load.errors} errors: ${JSON.stringify(result.load.errorDetail)}`,
+    }),
+    ...(rate !== undefined && { rate }),
+    result,
+    runs,
+    ...(discarded.length > 0 && { discarded }),
+  };
+}
+
+/** The signed row's max is what the fixed-rate rows take fractions of (unless --max-rps gave one). */
+function noteMaxRps(ctx: Context, row: RowResult): void {
+  if (row.spec.id === 'signed' && row.status === 'ok' && ctx.maxRps === undefined)
+    ctx.maxRps = row.result!.load.rps;
+}
+
+function reportRun(spec: RowSpec, r: Measured): void {
+  const others = r.others.map((o) => `${o.comm} ${Math.round(o.cpuPercent)}%`).join(', ');
+  process.stderr.write(
+    `  ${spec.id}: ${Math.round(r.load.rps)} req/s, p99 ${fmt(r.load.latencyMs.p99, 2)} ms, proxy ${r.proxy ? `${fmt(r.proxy.cpuUsPerRequest)} µs/req` : '–'}, load generator ${Math.round(r.loadgen.cpuPercent)}%, unattributed ${Math.round(r.unattributedPercent)}%, other processes ${Math.round(r.interferencePercent)}% of a core${others ? ` (${others})` : ''}\n`,
+  );
+}
+
+const failedRow = (spec: RowSpec, error: unknown): RowResult => ({
+  spec,
+  status: 'failed',
+  reason: (error as Error).message.split('\n')[0],
+});
+
+/** One row on its own: its proxy started, measured --repeat times, stopped. */
+async function runRow(ctx: Context, spec: RowSpec): Promise<RowResult> {
+  const skipped = unavailable(ctx, spec);
+  if (skipped) return skipped;
+  let row: PreparedRow | undefined;
+  try {
+    row = await prepareRow(ctx, spec);
+    while (row.runs.length < ctx.options.repeat) await measureRun(ctx, row);
+    return rowResult(row);
+  } catch (error) {
+    return failedRow(spec, error);
+  } finally {
+    await stopServer(row?.proxy);
     await sleep(300); // let sockets in TIME_WAIT and the CPU settle between rows
   }
+}
+
+/**
+ * --interleave: the rows' proxies run side by side and are measured in turns,
+ * --repeat rounds (every other round in reverse order), so that a machine
+ * slower in one minute than in the next weighs on every row alike and the
+ * ratios between rows hold. Proxies not being measured are idle.
+ */
+async function runInterleaved(ctx: Context, specs: RowSpec[]): Promise<RowResult[]> {
+  const results = new Map<RowSpec, RowResult>();
+  const prepared: PreparedRow[] = [];
+  try {
+    for (const spec of specs) {
+      const skipped = unavailable(ctx, spec);
+      if (skipped) results.set(spec, skipped);
+      else {
+        process.stderr.write(`row ${spec.id}: ${spec.label}: starting\n`);
+        await prepareRow(ctx, spec).then(
+          (row) => prepared.push(row),
+          (error) => results.set(spec, failedRow(spec, error)),
+        );
+      }
+    }
+    let live = prepared;
+    for (let round = 0; round < ctx.options.repeat; round++) {
+      process.stderr.write(`round ${round + 1} of ${ctx.options.repeat}\n`);
+      for (const row of round % 2 === 0 ? live : [...live].reverse()) {
+        try {
+          await measureRun(ctx, row);
+          reportRun(row.spec, row.runs.at(-1)!);
+        } catch (error) {
+          results.set(row.spec, failedRow(row.spec, error));
+        }
+      }
+      live = live.filter((row) => !results.has(row.spec));
+    }
+    for (const row of live) results.set(row.spec, rowResult(row));
+  } finally {
+    for (const row of prepared) await stopServer(row.proxy);
+  }
+  return specs.map((spec) => results.get(spec)!);
 }
 
 async function runSignMicro(): Promise<SignMicro> {
@@ -685,6 +790,7 @@ async function main(): Promise<void> {
       connections: options.connections,
       threads: options.threads,
       repeat: options.repeat,
+      interleave: options.interleave,
       retries: options.retries,
       fixedFraction: options.fixedFraction,
       maxRps: options.maxRps,
@@ -700,21 +806,21 @@ async function main(): Promise<void> {
   const ctx: Context = { options, dir, upstream, manifests: writeManifests(dir, upstream.port), vegetaDir };
   if (options.maxRps !== undefined) ctx.maxRps = options.maxRps;
   try {
-    for (const spec of selected) {
+    // Fixed-rate rows take their rate from the signed row's max: they come after the others.
+    const maxRows = selected.filter((spec) => spec.mode === 'max');
+    if (options.interleave) {
+      result.rows.push(...(await runInterleaved(ctx, maxRows)));
+      for (const row of result.rows) noteMaxRps(ctx, row);
+    }
+    for (const spec of options.interleave ? selected.filter((s) => s.mode === 'fixed') : selected) {
       process.stderr.write(
         `row ${spec.id}: ${spec.label}${rateOf(ctx, spec) ? ` @ ${rateOf(ctx, spec)} req/s` : ''}\n`,
       );
       const row = await runRow(ctx, spec);
       result.rows.push(row);
-      const r = row.result;
-      process.stderr.write(
-        row.status === 'ok' && r
-          ? `  ${Math.round(r.load.rps)} req/s, p99 ${fmt(r.load.latencyMs.p99, 2)} ms, proxy ${r.proxy ? `${fmt(r.proxy.cpuUsPerRequest)} µs/req` : '–'}, load generator ${Math.round(r.loadgen.cpuPercent)}%, unattributed ${Math.round(r.unattributedPercent)}%, other processes ${Math.round(r.interferencePercent)}% of a core${r.others.length > 0 ? ` (${r.others.map((o) => `${o.comm} ${Math.round(o.cpuPercent)}%`).join(', ')})` : ''}\n`
-          : `  ${row.status}: ${row.reason}\n`,
-      );
-      if (spec.id === 'signed' && row.status === 'ok' && ctx.maxRps === undefined) {
-        ctx.maxRps = row.result!.load.rps;
-      }
+      if (row.status === 'ok') reportRun(spec, row.result!);
+      else process.stderr.write(`  ${row.status}: ${row.reason}\n`);
+      noteMaxRps(ctx, row);
     }
     if (options.sign) {
       process.stderr.write('npm run bench:sign (node bench/sign.ts)\n');

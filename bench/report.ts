@@ -121,7 +121,7 @@ export function renderMachine(result: BenchResult): string {
     `- CPU: ${m.cpuModel}, ${m.cores} cores (${m.memory} RAM), Linux ${m.kernel}`,
     `- Node ${m.node}, ${m.nginx}, ${m.wrk}, vegeta ${m.vegeta}`,
     `- lambda-ingress ${m.commit}; run ${result.startedAt}`,
-    `- load: ${result.options.threads} wrk thread(s), ${result.options.connections} connections, ${result.options.duration} s per row after ${result.options.warmup} s warm-up${result.options.repeat !== 1 ? `, median of ${result.options.repeat} runs` : ''}`,
+    `- load: ${result.options.threads} wrk thread(s), ${result.options.connections} connections, ${result.options.duration} s per row after ${result.options.warmup} s warm-up${result.options.repeat !== 1 ? `, median of ${result.options.repeat} runs` : ''}${result.options.interleave ? ' (max-throughput rows interleaved: measured in turns, round by round)' : ''}`,
   ].join('\n');
 }
 
