@@ -2,12 +2,13 @@
 // (the reference, with @aws-crypto/sha256-js, pure JS, and with
 // bench/node-sha256.ts on node:crypto with cached HMAC keys), the data plane's
 // per-route RouteSigner (src/aws/sigv4.ts, payload hash included) and its
-// floor: one SHA-256 and one HMAC with a cached KeyObject.
+// floor: one SHA-256 and one HMAC with the scope's pads laid out once
+// (ScopeSignature), beside the same with createHmac and a cached KeyObject.
 
-import { randomBytes } from 'node:crypto';
+import { createHmac, hash, randomBytes } from 'node:crypto';
 import { Sha256 as JsSha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { payloadHash, RouteSigner, signature, signingKey } from '../src/aws/sigv4.ts';
+import { payloadHash, RouteSigner, ScopeSignature, signingKey } from '../src/aws/sigv4.ts';
 import { fmt, type Measurement, measure } from './measure.ts';
 import { NodeSha256 } from './node-sha256.ts';
 
@@ -68,13 +69,26 @@ for (const [bodyName, body] of Object.entries(bodies)) {
 // The same canonical request as the small POST above, signed with its derived key.
 const canonical = `POST\n${path}\nname=APISIX\nhost:${host}\nx-amz-content-sha256:${payloadHash(undefined)}\nx-amz-date:20150830T123600Z\n\nhost;x-amz-content-sha256;x-amz-date\n${payloadHash(undefined)}`;
 const key = signingKey(credentials, '20150830', 'us-east-1', 'execute-api');
+const scope = '20150830/us-east-1/execute-api/aws4_request';
+const amzDate = '20150830T123600Z';
+const scopeSignature = new ScopeSignature(key, scope);
 const floor = await measure(
-  'one SHA-256 of the canonical request and one HMAC with a cached KeyObject',
-  () => signature(key, '20150830T123600Z', '20150830/us-east-1/execute-api/aws4_request', canonical),
+  'one SHA-256 of the canonical request and one HMAC with its pads laid out (ScopeSignature)',
+  () => scopeSignature.of(amzDate, canonical),
   1500,
   1000,
 );
 row(`floor: ${floor.name}`, floor);
+const keyObject = await measure(
+  'the same with createHmac and a cached KeyObject',
+  () =>
+    createHmac('sha256', key)
+      .update(`AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hash('sha256', canonical, 'hex')}`)
+      .digest('hex'),
+  1500,
+  1000,
+);
+row(keyObject.name, keyObject);
 console.log(`node ${process.version}`);
 console.log('| signing | time per request | CPU per request |');
 console.log('| --- | --- | --- |');

@@ -1,9 +1,9 @@
 // SigV4 compiled per route. A RouteSigner is built once per route from what
 // never changes (host, region, service, the fixed path and query); signing a
 // request then builds one canonical request string and costs one SHA-256 and
-// one HMAC with a cached KeyObject, synchronously. Only the headers we set are
-// signed (host, the payload hash, x-amz-date and the session token), so
-// nothing a client sends can break or steer the signature.
+// one HMAC whose pads are laid out once per day, synchronously. Only the
+// headers we set are signed (host, the payload hash, x-amz-date and the
+// session token), so nothing a client sends can break or steer the signature.
 //
 // Paths and queries are taken as they are sent. The canonical URI is the path
 // with empty and dot segments removed, encoded once more (AWS's "double
@@ -41,8 +41,7 @@ export interface SigningTarget {
 interface KeyedScope {
   credentials: AwsCredentialIdentity;
   shortDate: string;
-  key: KeyObject;
-  scope: string;
+  signature: ScopeSignature;
   /** The Authorization value up to the signature. */
   authorization: string;
   sessionToken: string | undefined;
@@ -109,10 +108,7 @@ export class RouteSigner {
       payloadHash;
     headers.push('x-amz-date', date, 'x-amz-content-sha256', payloadHash);
     if (keyed.sessionToken !== undefined) headers.push('x-amz-security-token', keyed.sessionToken);
-    headers.push(
-      'authorization',
-      keyed.authorization + signature(keyed.key, date, keyed.scope, canonicalRequest),
-    );
+    headers.push('authorization', keyed.authorization + keyed.signature.of(date, canonicalRequest));
   }
 
   #canonicalUri(path: string): string {
@@ -139,8 +135,7 @@ export class RouteSigner {
     return {
       credentials,
       shortDate,
-      key: signingKey(credentials, shortDate, this.#region, this.#service),
-      scope,
+      signature: new ScopeSignature(signingKey(credentials, shortDate, this.#region, this.#service), scope),
       authorization: `${ALGORITHM} Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=`,
       sessionToken,
       tail: `${tokenLine}\n\n${signedHeaders}\n`,
@@ -148,10 +143,56 @@ export class RouteSigner {
   }
 }
 
-/** The hex signature of a canonical request: one SHA-256 and one HMAC. */
-export function signature(key: KeyObject, amzDate: string, scope: string, canonicalRequest: string): string {
-  const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${hash('sha256', canonicalRequest, 'hex')}`;
-  return createHmac('sha256', key).update(stringToSign).digest('hex');
+const SHA256_BLOCK = 64;
+const SHA256_HEX = 64;
+/** Where the X-Amz-Date goes in the string to sign: after "AWS4-HMAC-SHA256\n". */
+const DATE_AT = SHA256_BLOCK + ALGORITHM.length + 1;
+
+/**
+ * The signatures of one scope (day, region, service) with its derived key:
+ * HMAC-SHA256 (RFC 2104) laid out for the string to sign, whose only parts
+ * that change are the date and the canonical request's hash, both of fixed
+ * length. The key's inner and outer pads, the algorithm and the scope are
+ * written once; a request writes its two parts in place and costs three
+ * one-shot hashes. createHmac costs about twice that per call: it looks the
+ * digest up by name and allocates a context every time (BENCHMARKS.md).
+ */
+export class ScopeSignature {
+  /** key ⊕ ipad, then the string to sign: algorithm, date, scope, canonical request hash. */
+  readonly #inner: Buffer;
+  /** key ⊕ opad, then the inner hash. */
+  readonly #outer: Buffer;
+  readonly #hashAt: number;
+
+  constructor(key: KeyObject, scope: string) {
+    const bytes = key.export();
+    const head = `${ALGORITHM}\n${'0'.repeat(16)}\n${scope}\n`;
+    const headBytes = Buffer.byteLength(head);
+    this.#hashAt = SHA256_BLOCK + headBytes;
+    // One allocation from Buffer's shared pool for both: a route holds one of these per day.
+    const innerLength = this.#hashAt + SHA256_HEX;
+    const pads = Buffer.allocUnsafe(innerLength + SHA256_BLOCK + 32);
+    this.#inner = pads.subarray(0, innerLength).fill(0x36);
+    this.#outer = pads.subarray(innerLength).fill(0x5c);
+    // A derived key is one SHA-256 digest: shorter than a block, so used as it is (zero-padded).
+    for (let i = 0; i < bytes.length; i++) {
+      this.#inner[i]! ^= bytes[i]!;
+      this.#outer[i]! ^= bytes[i]!;
+    }
+    bytes.fill(0);
+    this.#inner.write(head, SHA256_BLOCK);
+  }
+
+  /** The hex signature of a canonical request signed at `amzDate` (YYYYMMDDTHHMMSSZ). */
+  of(amzDate: string, canonicalRequest: string): string {
+    const inner = this.#inner;
+    // Synchronous from here to the return: no other request can write in between.
+    inner.write(amzDate, DATE_AT, 'latin1');
+    inner.write(hash('sha256', canonicalRequest, 'hex'), this.#hashAt, 'latin1');
+    // 'binary' is latin1: the 32 bytes as a string, which costs less to make than a Buffer.
+    this.#outer.write(hash('sha256', inner, 'binary'), SHA256_BLOCK, 'latin1');
+    return hash('sha256', this.#outer, 'hex');
+  }
 }
 
 /** Derived keys per credential set (while it lives), by day, region and service. */
