@@ -19,14 +19,19 @@ export const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
+/** The Connection options that name no header. */
+const IGNORED_TOKEN = /^(?:keep-alive|close)$/i;
+
 /** Headers named in Connection are hop-by-hop too. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
+  // What nearly every peer sends names no header: spare the split.
+  if (text.length <= 10 && IGNORED_TOKEN.test(text)) return undefined;
   const tokens = text
     .split(',')
     .map((t) => t.trim().toLowerCase())
-    .filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive');
+    .filter((t) => t !== '' && !IGNORED_TOKEN.test(t));
   return tokens.length > 0 ? new Set(tokens) : undefined;
 }
 
@@ -105,8 +110,10 @@ export function upstreamRequestHeaders(
 ): string[] {
   let connection: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'connection')
-      connection = `${connection ?? ''},${rawHeaders[i + 1]}`;
+    if (rawHeaders[i]!.toLowerCase() === 'connection') {
+      const value = rawHeaders[i + 1]!;
+      connection = connection === undefined ? value : `${connection},${value}`;
+    }
   }
   const named = connectionTokens(connection);
   const out: string[] = ['host', policy.host, 'x-request-id', requestId];

@@ -142,7 +142,19 @@ function decodable(path: string): boolean {
  */
 const HOST = /^(?:(\[[0-9a-f:.]+\])|([a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*)\.?)(?::(\d{0,5}))?$/i;
 
+/** Requests on a connection name the same host over and over: the last Host parsed is kept. */
+let lastHostText: string | undefined;
+let lastHost: HostPort | undefined;
+
 function parseHost(text: string): HostPort | undefined {
+  if (text !== lastHostText) {
+    lastHost = parseHostText(text);
+    lastHostText = text;
+  }
+  return lastHost;
+}
+
+function parseHostText(text: string): HostPort | undefined {
   const match = HOST.exec(text);
   if (!match) return undefined;
   const [, literal, name, port = ''] = match;
