@@ -3,7 +3,8 @@
 // in one fixed order, as this runs once per request; absent fields are left
 // out, as JSON.stringify would. Values that come from outside (the path, the
 // upstream's request id, a trusted proxy's client address) are escaped;
-// the request id is already restricted to [\w.:-] (server.ts) or a UUID.
+// the request id is already restricted to [\w.:-] (server.ts) or a UUID, and
+// Node's parser takes only the methods it knows, all of them tokens.
 import type { RoutedExchange } from './router.ts';
 
 export function accessLogMembers(exchange: RoutedExchange, status: number, durationMs: number): string {
@@ -12,9 +13,9 @@ export function accessLogMembers(exchange: RoutedExchange, status: number, durat
     `,"requestId":"${exchange.requestId}"` +
     (routeName === undefined ? '' : `,"route":${JSON.stringify(routeName)}`) +
     (namespace === undefined ? '' : `,"namespace":${JSON.stringify(namespace)}`) +
-    `,"method":${JSON.stringify(exchange.method)},"path":${JSON.stringify(exchange.path)},"status":${status}` +
-    `,"durationMs":${round(durationMs)}` +
-    (upstreamMs === undefined ? '' : `,"upstreamMs":${round(upstreamMs)}`) +
+    `,"method":"${exchange.method}","path":${JSON.stringify(exchange.path)},"status":${status}` +
+    `,"durationMs":${milliseconds(durationMs)}` +
+    (upstreamMs === undefined ? '' : `,"upstreamMs":${milliseconds(upstreamMs)}`) +
     (upstreamError === undefined ? '' : `,"upstreamError":"${upstreamError}"`) +
     (upstream === undefined ? '' : `,"upstream":${JSON.stringify(upstream)}`) +
     (upstreamRequestId === undefined ? '' : `,"upstreamRequestId":${JSON.stringify(upstreamRequestId)}`) +
@@ -22,5 +23,18 @@ export function accessLogMembers(exchange: RoutedExchange, status: number, durat
   );
 }
 
-/** Milliseconds to the microsecond. */
-const round = (ms: number) => Math.round(ms * 1000) / 1000;
+/**
+ * A duration in milliseconds to the microsecond, as `Math.round(ms * 1000) /
+ * 1000` prints it, from the integer microseconds: printing a fraction is
+ * V8's costliest step of the line (BENCHMARKS.md, issue 13).
+ */
+export function milliseconds(ms: number): string {
+  const us = Math.round(ms * 1000);
+  const whole = Math.trunc(us / 1000);
+  const fraction = us - whole * 1000;
+  if (fraction === 0) return `${whole}`;
+  // Three digits, trailing zeros dropped.
+  if (fraction % 100 === 0) return `${whole}.${fraction / 100}`;
+  if (fraction % 10 === 0) return `${whole}.${fraction < 100 ? '0' : ''}${fraction / 10}`;
+  return `${whole}.${fraction < 10 ? '00' : fraction < 100 ? '0' : ''}${fraction}`;
+}

@@ -3,7 +3,7 @@
 // to the log level.
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { accessLogMembers } from '../../src/dataplane/access-line.ts';
+import { accessLogMembers, milliseconds } from '../../src/dataplane/access-line.ts';
 import type { RoutedExchange } from '../../src/dataplane/router.ts';
 import { createLoggers } from '../../src/util/log.ts';
 
@@ -38,6 +38,15 @@ const HOSTILE_PATHS = [
 ];
 
 describe('the access log line', () => {
+  it('prints durations as Math.round(ms * 1000) / 1000 does, for every magnitude', () => {
+    const values = [0, 0.0004, 0.0005, 0.001, 0.01, 0.1, 0.1005, 1, 1.0005, 999.9995, 1000, 123456.789];
+    // Random values from 10^-4 to 10^6 ms, and values right next to a microsecond boundary.
+    for (let i = 0; i < 100_000; i++) values.push(Math.random() * 10 ** ((i % 11) - 4));
+    for (let i = 0; i < 10_000; i++) values.push(i / 1000 + (i % 2 ? 5e-10 : -5e-10));
+    const differ = values.filter((v) => milliseconds(v) !== String(Math.round(v * 1000) / 1000));
+    expect(differ).toEqual([]);
+  });
+
   it.each(HOSTILE_PATHS)('is valid JSON with the path as sent: %j', async (path) => {
     const { stream, lines } = sink();
     const loggers = createLoggers('info', stream, { fields: { worker: 2 } });
