@@ -134,13 +134,21 @@ export function encodeBody(
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
+/** requestTime has a one-second resolution: formatted once per second. */
+let formattedSecond = Number.NaN;
+let formattedTime = '';
+
 /** API Gateway's request time, "21/Apr/2020:15:08:21 +0000" (UTC). */
 export function requestTime(time: Date): string {
-  const two = (n: number) => String(n).padStart(2, '0');
-  return (
-    `${two(time.getUTCDate())}/${MONTHS[time.getUTCMonth()]}/${time.getUTCFullYear()}:` +
-    `${two(time.getUTCHours())}:${two(time.getUTCMinutes())}:${two(time.getUTCSeconds())} +0000`
-  );
+  const second = Math.floor(time.getTime() / 1000);
+  if (second !== formattedSecond) {
+    const two = (n: number) => String(n).padStart(2, '0');
+    formattedSecond = second;
+    formattedTime =
+      `${two(time.getUTCDate())}/${MONTHS[time.getUTCMonth()]}/${time.getUTCFullYear()}:` +
+      `${two(time.getUTCHours())}:${two(time.getUTCMinutes())}:${two(time.getUTCSeconds())} +0000`;
+  }
+  return formattedTime;
 }
 
 /** The Host header without its port ("" without a Host header). */
