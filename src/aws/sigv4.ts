@@ -14,6 +14,7 @@
 import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { perObject } from '../util/per-object.ts';
+import { perSecond } from '../util/per-second.ts';
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const EMPTY_PAYLOAD_HASH = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -167,8 +168,7 @@ export class ScopeSignature {
   constructor(key: KeyObject, scope: string) {
     const bytes = key.export();
     const head = `${ALGORITHM}\n${'0'.repeat(16)}\n${scope}\n`;
-    const headBytes = Buffer.byteLength(head);
-    this.#hashAt = SHA256_BLOCK + headBytes;
+    this.#hashAt = SHA256_BLOCK + Buffer.byteLength(head);
     // One allocation from Buffer's shared pool for both: a route holds one of these per day.
     const innerLength = this.#hashAt + SHA256_HEX;
     const pads = Buffer.allocUnsafe(innerLength + SHA256_BLOCK + 32);
@@ -183,11 +183,11 @@ export class ScopeSignature {
     this.#inner.write(head, SHA256_BLOCK);
   }
 
-  /** The hex signature of a canonical request signed at `amzDate` (YYYYMMDDTHHMMSSZ). */
-  of(amzDate: string, canonicalRequest: string): string {
+  /** The hex signature of a canonical request signed at `date` (X-Amz-Date, YYYYMMDDTHHMMSSZ). */
+  of(date: string, canonicalRequest: string): string {
     const inner = this.#inner;
     // Synchronous from here to the return: no other request can write in between.
-    inner.write(amzDate, DATE_AT, 'latin1');
+    inner.write(date, DATE_AT, 'latin1');
     inner.write(hash('sha256', canonicalRequest, 'hex'), this.#hashAt, 'latin1');
     // 'binary' is latin1: the 32 bytes as a string, which costs less to make than a Buffer.
     this.#outer.write(hash('sha256', inner, 'binary'), SHA256_BLOCK, 'latin1');
@@ -221,18 +221,8 @@ function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
 
-/** X-Amz-Date (YYYYMMDDTHHMMSSZ) has a one-second resolution: formatted once per second. */
-let formattedSecond = Number.NaN;
-let formattedDate = '';
-
-function amzDate(now: number): string {
-  const second = Math.floor(now / 1000);
-  if (second !== formattedSecond) {
-    formattedSecond = second;
-    formattedDate = `${new Date(second * 1000).toISOString().slice(0, 19).replace(/[-:]/g, '')}Z`;
-  }
-  return formattedDate;
-}
+/** X-Amz-Date (YYYYMMDDTHHMMSSZ). */
+const amzDate = perSecond((time) => `${time.toISOString().slice(0, 19).replace(/[-:]/g, '')}Z`);
 
 /** SigV4 header values: trimmed, runs of whitespace as one space. */
 function canonicalHeaderValue(value: string): string {

@@ -27,7 +27,7 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   if (value === undefined) return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
   // What nearly every peer sends names no header: spare the split.
-  if (text.length <= 10 && IGNORED_TOKEN.test(text)) return undefined;
+  if (IGNORED_TOKEN.test(text)) return undefined;
   const tokens = text
     .split(',')
     .map((t) => t.trim().toLowerCase())

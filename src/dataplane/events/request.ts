@@ -2,6 +2,7 @@
 // parsing, percent-decoding, body encoding, time stamps and the API Gateway
 // resource a LambdaRoute stands for.
 import { isUtf8 } from 'node:buffer';
+import { perSecond } from '../../util/per-second.ts';
 import type { EventRequest, EventRoute } from './types.ts';
 
 export type Headers = EventRequest['headers'];
@@ -134,21 +135,16 @@ export function encodeBody(
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** requestTime has a one-second resolution: formatted once per second. */
-let formattedSecond = Number.NaN;
-let formattedTime = '';
+const two = (n: number) => String(n).padStart(2, '0');
+const formatRequestTime = perSecond(
+  (time) =>
+    `${two(time.getUTCDate())}/${MONTHS[time.getUTCMonth()]}/${time.getUTCFullYear()}:` +
+    `${two(time.getUTCHours())}:${two(time.getUTCMinutes())}:${two(time.getUTCSeconds())} +0000`,
+);
 
 /** API Gateway's request time, "21/Apr/2020:15:08:21 +0000" (UTC). */
 export function requestTime(time: Date): string {
-  const second = Math.floor(time.getTime() / 1000);
-  if (second !== formattedSecond) {
-    const two = (n: number) => String(n).padStart(2, '0');
-    formattedSecond = second;
-    formattedTime =
-      `${two(time.getUTCDate())}/${MONTHS[time.getUTCMonth()]}/${time.getUTCFullYear()}:` +
-      `${two(time.getUTCHours())}:${two(time.getUTCMinutes())}:${two(time.getUTCSeconds())} +0000`;
-  }
-  return formattedTime;
+  return formatRequestTime(time.getTime());
 }
 
 /** The Host header without its port ("" without a Host header). */
